@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class ApprovalsConfig(AppConfig):
+    name = "approvals"
+    verbose_name = "Approvals"
+
+    def ready(self):
+        # Load and validate the default workflow at start: an invalid one stops the process
+        # with an error naming the problem instead of failing on the first submission.
+        from approvals import checks as checks  # noqa: F401  (registers check plug-ins)
+        from approvals.definitions import default_definition
+
+        default_definition()

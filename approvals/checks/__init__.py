@@ -1,0 +1,10 @@
+"""Automated checks as plug-ins: each check type is a subclass of ``Check`` registered by name.
+
+A workflow's ``checks`` step lists check types with their configuration; the configuration is
+validated when the workflow is loaded, and each check runs in a Celery worker as a ``CheckRun``.
+"""
+
+from approvals.checks.base import Check, CheckOutcome, TransientCheckError, get_check, registered_checks
+from approvals.checks import builtin  # noqa: F401  (registers the built-in checks)
+
+__all__ = ["Check", "CheckOutcome", "TransientCheckError", "get_check", "registered_checks"]

@@ -1,0 +1,49 @@
+"""The plug-in interface of automated checks."""
+
+from dataclasses import dataclass, field
+
+_CHECKS: dict[str, type["Check"]] = {}
+
+
+class TransientCheckError(Exception):
+    """The check could not run this time (storage unreachable, ...); the worker retries it."""
+
+
+@dataclass
+class CheckOutcome:
+    passed: bool
+    summary: str
+    details: dict = field(default_factory=dict)
+    log: str = ""
+
+
+class Check:
+    """Subclass, set ``type`` and ``title``, implement ``config_errors`` and ``run``."""
+
+    type: str = ""
+    title: str = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.type:
+            _CHECKS[cls.type] = cls
+
+    @classmethod
+    def config_errors(cls, config: dict) -> list[str]:
+        """Problems with ``config`` (the step entry without ``type``), as sentences; empty if valid."""
+        return []
+
+    @classmethod
+    def describe(cls, config: dict) -> str:
+        return cls.title
+
+    def run(self, version, config: dict) -> CheckOutcome:
+        raise NotImplementedError
+
+
+def get_check(check_type: str) -> type[Check]:
+    return _CHECKS[check_type]
+
+
+def registered_checks() -> dict[str, type[Check]]:
+    return dict(_CHECKS)

@@ -1,0 +1,259 @@
+"""Promotion requests and everything recorded about them.
+
+A ``PromotionRequest`` carries one model version through the steps of a workflow. Each step
+of each request is a ``StepState`` row; automated checks are ``CheckRun`` rows executed by the
+worker; human decisions are ``Decision`` rows; every change is an ``AuditEvent``; every e-mail
+is a ``Notification`` row sent by the worker. Only ``approvals.services`` changes statuses.
+"""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.urls import reverse
+
+from registry.models import ModelVersion, RegisteredModel
+
+
+class PromotionRequest(models.Model):
+    """A request to take ``version`` through the workflow towards production."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+        CHECKS_FAILED = "checks_failed", "Checks failed"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+        COMPLETED = "completed", "Deployed"
+
+    OPEN_STATUSES = (Status.IN_PROGRESS, Status.AWAITING_REVIEW)
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="promotion_requests")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotion_requests")
+    workflow_name = models.CharField(max_length=100)
+    workflow_source = models.TextField(help_text="The YAML definition as it was when the request was submitted.")
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.IN_PROGRESS)
+    current_step = models.ForeignKey(
+        "StepState", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=models.Q(status__in=["in_progress", "awaiting_review"]),
+                name="one_open_request_per_version",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "-submitted_at"], name="request_status_idx"),
+            models.Index(fields=["submitted_by", "-submitted_at"], name="request_author_idx"),
+            models.Index(fields=["model", "-submitted_at"], name="request_model_idx"),
+            models.Index(fields=["-updated_at"], name="request_updated_idx"),
+        ]
+
+    def __str__(self):
+        return f"Request #{self.pk}: {self.version}"
+
+    def get_absolute_url(self):
+        return reverse("request-detail", kwargs={"pk": self.pk})
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class StepState(models.Model):
+    """One step of one request: its configuration (copied from the definition) and its outcome."""
+
+    class Kind(models.TextChoices):
+        CHECKS = "checks", "Automated checks"
+        APPROVAL = "approval", "Approval"
+        PROMOTION = "promotion", "Promotion"
+        DEPLOYMENT = "deployment", "Deployment"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not started"
+        WAITING = "waiting", "Waiting for a decision"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        APPROVED = "approved", "Approved"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+
+    request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=50)
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    config = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    approver_groups = models.ManyToManyField(Group, blank=True, related_name="+")
+    approver_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["request", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "position"], name="step_position_unique_per_request")
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.get_status_display()})"
+
+    @property
+    def is_human(self) -> bool:
+        return self.kind in (self.Kind.APPROVAL, self.Kind.DEPLOYMENT)
+
+
+class CheckRun(models.Model):
+    """One automated check of a request, executed by a worker (pending → running → passed / failed / error)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        ERROR = "error", "Error"
+
+    FINISHED_STATUSES = (Status.PASSED, Status.FAILED, Status.ERROR)
+
+    step = models.ForeignKey(StepState, on_delete=models.CASCADE, related_name="check_runs")
+    position = models.PositiveSmallIntegerField()
+    check_type = models.CharField(max_length=50)
+    title = models.CharField(max_length=200)
+    config = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    summary = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["step", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "position"], name="check_position_unique_per_step")
+        ]
+
+    def __str__(self):
+        return f"{self.title}: {self.get_status_display()}"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Decision(models.Model):
+    """A reviewer's decision on a human step, with their reason."""
+
+    class Verdict(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+        REQUEST_CHANGES = "request_changes", "Request changes"
+
+    request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="decisions")
+    step = models.ForeignKey(StepState, on_delete=models.CASCADE, related_name="decisions")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    verdict = models.CharField(max_length=20, choices=Verdict.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "actor"], name="one_decision_per_reviewer_per_step")
+        ]
+        indexes = [models.Index(fields=["-created_at"], name="decision_created_idx")]
+
+    def __str__(self):
+        return f"{self.actor} {self.get_verdict_display().lower()}d {self.step.title}"
+
+
+class AuditEvent(models.Model):
+    """An append-only record of one change: who, what, from → to, why, when.
+
+    Rows are never updated or deleted: ``save`` refuses an update and ``delete`` refuses,
+    and on PostgreSQL a trigger refuses UPDATE and DELETE from any client.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Empty for the system (a worker).",
+    )
+    verb = models.CharField(max_length=50, db_index=True)
+    object_type = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=50)
+    object_repr = models.CharField(max_length=200)
+    model = models.ForeignKey(RegisteredModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    request = models.ForeignKey(PromotionRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
+    from_state = models.CharField(max_length=50, blank=True)
+    to_state = models.CharField(max_length=50, blank=True)
+    comment = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["model", "-created_at"], name="audit_model_idx"),
+            models.Index(fields=["actor", "-created_at"], name="audit_actor_idx"),
+            models.Index(fields=["request", "created_at"], name="audit_request_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor or 'system'} {self.verb} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only.")
+
+
+class Notification(models.Model):
+    """One e-mail to send about a request, written with the change and sent by the worker after commit."""
+
+    class Event(models.TextChoices):
+        REVIEW_REQUESTED = "review_requested", "Review requested"
+        DECISION = "decision", "Decision made"
+        CHECKS_FAILED = "checks_failed", "Checks failed"
+        DEPLOYED = "deployed", "Deployed"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    event = models.CharField(max_length=30, choices=Event.choices)
+    request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="notifications")
+    step = models.ForeignKey(StepState, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    recipients = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_event_display()} for {self.request}"

@@ -1,0 +1,86 @@
+"""E-mail about requests: recipients → templates → context → send, one message per recipient.
+
+Templates live in ``templates/emails/<event>/`` as ``subject.txt``, ``body.txt`` and
+``body.html``. Every message links to the request page with an absolute URL built from
+``SIGNOFF_BASE_URL``. The actor of the change and users without an e-mail address are skipped.
+"""
+
+import smtplib
+import socket
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+
+from approvals.models import CheckRun, Decision, Notification
+from approvals.permissions import step_reviewers
+
+# Errors worth retrying: the server may be back in a moment. Anything else is permanent.
+TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError)
+
+
+def recipients(notification: Notification) -> list:
+    request = notification.request
+    User = get_user_model()
+    event = notification.event
+    if event == Notification.Event.REVIEW_REQUESTED:
+        users = list(step_reviewers(notification.step))
+    elif event in (Notification.Event.DECISION, Notification.Event.CHECKS_FAILED):
+        users = [request.submitted_by]
+    elif event == Notification.Event.DEPLOYED:
+        approver_ids = Decision.objects.filter(
+            request=request, verdict=Decision.Verdict.APPROVE, step__kind="approval"
+        ).values("actor_id")
+        users = [request.submitted_by, *User.objects.filter(pk__in=approver_ids)]
+    else:
+        raise ValueError(f"Unknown notification event {event!r}")
+    unique = {user.pk: user for user in users if user.is_active and user.email}
+    unique.pop(notification.actor_id, None)
+    return list(unique.values())
+
+
+def context_for(notification: Notification, recipient) -> dict:
+    request = notification.request
+    step = notification.step
+    failing = []
+    if notification.event == Notification.Event.CHECKS_FAILED and step is not None:
+        failing = list(step.check_runs.exclude(status=CheckRun.Status.PASSED))
+    return {
+        "notification": notification,
+        "request": request,
+        "version": request.version,
+        "model": request.model,
+        "step": step,
+        "decision": notification.decision,
+        "actor": notification.actor,
+        "failing_checks": failing,
+        "recipient": recipient,
+        "request_url": f"{settings.SIGNOFF_BASE_URL}{request.get_absolute_url()}",
+    }
+
+
+def build_message(notification: Notification, recipient) -> EmailMultiAlternatives:
+    folder = f"emails/{notification.event}"
+    context = context_for(notification, recipient)
+    subject = " ".join(render_to_string(f"{folder}/subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject=f"[Signoff] {subject}",
+        body=render_to_string(f"{folder}/body.txt", context),
+        to=[recipient.email],
+    )
+    message.attach_alternative(render_to_string(f"{folder}/body.html", context), "text/html")
+    return message
+
+
+def notification_deliver(notification: Notification) -> list[str]:
+    """Send the notification's e-mails over one connection; returns the addresses.
+
+    Raises one of ``TRANSIENT_ERRORS`` when a retry may succeed. Called outside transactions.
+    """
+    people = recipients(notification)
+    messages = [build_message(notification, person) for person in people]
+    if messages:
+        with get_connection() as connection:
+            connection.send_messages(messages)
+    return [person.email for person in people]

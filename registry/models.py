@@ -1,0 +1,148 @@
+"""The model registry: teams, registered models and their versions.
+
+This app knows nothing of approvals; the ``approvals`` app moves versions between stages
+through the services in ``registry.services``.
+"""
+
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+model_name_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]{0,99}$",
+    "Use 1–100 lowercase letters, digits, '-' or '_', starting with a letter or digit.",
+)
+
+
+class Team(models.Model):
+    """A group of people who own models. Members are the users of ``group``."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="team")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class RegisteredModel(models.Model):
+    """A model under governance; its versions travel from development to production."""
+
+    name = models.CharField(max_length=100, unique=True, validators=[model_name_validator])
+    description = models.TextField(blank=True)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="models")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "registered model"
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("model-detail", kwargs={"name": self.name})
+
+
+class RegisteredModelUserObjectPermission(UserObjectPermissionBase):
+    """Per-model grants to single users (guardian, direct foreign key)."""
+
+    content_object = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE)
+
+
+class RegisteredModelGroupObjectPermission(GroupObjectPermissionBase):
+    """Per-model grants to groups, teams included (guardian, direct foreign key)."""
+
+    content_object = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE)
+
+
+def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:
+    return f"artifacts/{instance.model.name}/v{instance.number}/{filename}"
+
+
+class ModelVersion(models.Model):
+    """One trained artifact of a registered model, with its metrics, parameters and lineage.
+
+    A version is immutable once submitted for approval (``submitted_at`` is set); from then
+    on only its ``stage`` changes, and only through the approval services.
+    """
+
+    class Stage(models.TextChoices):
+        DEVELOPMENT = "development", "Development"
+        QA = "qa", "QA"
+        PRODUCTION = "production", "Production"
+        ARCHIVED = "archived", "Archived"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    description = models.TextField(blank=True)
+    artifact = models.FileField(upload_to=artifact_upload_to, max_length=300)
+    artifact_sha256 = models.CharField(max_length=64)
+    artifact_size = models.PositiveBigIntegerField()
+    metrics = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    dataset_uri = models.CharField(max_length=500, blank=True)
+    dataset_version = models.CharField(max_length=100, blank=True)
+    code_repository = models.CharField(max_length=500, blank=True)
+    code_commit = models.CharField(max_length=100, blank=True)
+    stage = models.CharField(
+        max_length=20, choices=Stage.choices, default=Stage.DEVELOPMENT, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    stage_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "number"], name="version_number_unique_per_model"),
+            models.UniqueConstraint(
+                fields=["model"],
+                condition=models.Q(stage="production"),
+                name="one_production_version_per_model",
+            ),
+        ]
+        indexes = [models.Index(fields=["model", "stage"], name="version_model_stage_idx")]
+
+    def __str__(self):
+        return f"{self.model.name} v{self.number}"
+
+    def get_absolute_url(self):
+        return reverse("version-detail", kwargs={"name": self.model.name, "number": self.number})
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.submitted_at is not None
+
+    @property
+    def lineage(self) -> dict:
+        return {
+            "dataset_uri": self.dataset_uri,
+            "dataset_version": self.dataset_version,
+            "code_repository": self.code_repository,
+            "code_commit": self.code_commit,
+        }
+
+
+def sha256_of(file) -> str:
+    """SHA-256 of a Django File, read in chunks."""
+    digest = hashlib.sha256()
+    file.seek(0)
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()

@@ -1,0 +1,46 @@
+"""Reads of the registry for pages and the API, scoped to what the user may see."""
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.http import Http404
+
+from registry.models import ModelVersion, RegisteredModel
+from registry.permissions import models_visible_to
+
+
+def model_list(*, user) -> QuerySet[RegisteredModel]:
+    """Visible models with their team, version count, latest and production version numbers."""
+    versions = ModelVersion.objects.filter(model=OuterRef("pk"))
+    return (
+        models_visible_to(user)
+        .select_related("team")
+        .annotate(
+            version_count=Count("versions", distinct=True),
+            latest_version=Subquery(versions.order_by("-number").values("number")[:1]),
+            production_version=Subquery(versions.filter(stage="production").values("number")[:1]),
+        )
+        .order_by("name")
+    )
+
+
+def model_get(*, user, name: str) -> RegisteredModel:
+    """The model called ``name`` if ``user`` may see it; Http404 otherwise, visible or not."""
+    try:
+        return models_visible_to(user).select_related("team", "created_by").get(name=name)
+    except RegisteredModel.DoesNotExist:
+        raise Http404(f"No model called {name!r}.") from None
+
+
+def version_list(*, model: RegisteredModel) -> QuerySet[ModelVersion]:
+    return model.versions.select_related("created_by").order_by("-number")
+
+
+def version_get(*, user, name: str, number: int) -> ModelVersion:
+    model = model_get(user=user, name=name)
+    try:
+        return model.versions.select_related("created_by", "model__team").get(number=number)
+    except ModelVersion.DoesNotExist:
+        raise Http404(f"{name} has no version {number}.") from None
+
+
+def production_version(*, model: RegisteredModel) -> ModelVersion | None:
+    return model.versions.filter(stage=ModelVersion.Stage.PRODUCTION).first()

@@ -1,0 +1,65 @@
+"""Personas and helpers shared by the whole suite.
+
+Team "Risk" owns the models under test: ``dana`` (data scientist), ``mona`` (manager),
+``quinn`` (data analyst), ``ivan`` (IT engineer), plus ``mike`` (a second manager).
+Team "Growth" has the same four roles (``gina``, ``gary``, ``gail``, ``gus``) and must not see
+Risk's models. ``nora`` belongs to Risk with no role at all.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+
+from config.celery import app as celery_app
+from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
+from tests import factories
+
+
+@pytest.fixture
+def people(db):
+    risk = factories.make_team("Risk")
+    growth = factories.make_team("Growth")
+    return SimpleNamespace(
+        risk=risk,
+        growth=growth,
+        dana=factories.make_user("dana", DATA_SCIENTIST, team=risk),
+        mona=factories.make_user("mona", MANAGER, team=risk),
+        mike=factories.make_user("mike", MANAGER, team=risk),
+        quinn=factories.make_user("quinn", DATA_ANALYST, team=risk),
+        ivan=factories.make_user("ivan", IT_ENGINEER, team=risk),
+        nora=factories.make_user("nora", team=risk),
+        gina=factories.make_user("gina", DATA_SCIENTIST, team=growth),
+        gary=factories.make_user("gary", MANAGER, team=growth),
+        gail=factories.make_user("gail", DATA_ANALYST, team=growth),
+        gus=factories.make_user("gus", IT_ENGINEER, team=growth),
+    )
+
+
+@pytest.fixture
+def risk_model(people):
+    return factories.make_model(team=people.risk, by=people.dana, name="credit-risk")
+
+
+@pytest.fixture
+def growth_model(people):
+    return factories.make_model(team=people.growth, by=people.gina, name="churn")
+
+
+@pytest.fixture
+def background(django_capture_on_commit_callbacks):
+    """``with background(): ...`` runs what services hand to the worker inline, right after commit.
+
+    For unit tests inside a test transaction. Integration tests use a real worker process
+    instead (tests/integration).
+    """
+    celery_app.conf.task_always_eager = True
+    yield lambda: django_capture_on_commit_callbacks(execute=True)
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def eager_tasks():
+    """Tasks enqueued on commit run in-process; pair with a transactional database."""
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False

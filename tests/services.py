@@ -1,0 +1,65 @@
+"""Pytest plugin, loaded before Django: decide which real services the suite uses.
+
+With PostgreSQL and Redis listening on 127.0.0.1 (as on the development machines and in CI)
+the suite runs on them unless DATABASE_URL / CELERY_BROKER_URL say otherwise. Tests marked
+``postgres``, ``redis``, ``worker`` or ``browser`` need those parts: without them they are
+skipped with a message saying so, except in CI (``CI=true``), where that is a failure.
+"""
+
+import os
+import shutil
+import socket
+import tempfile
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+POSTGRES_UP = _listening("127.0.0.1", 5432)
+REDIS_UP = _listening("127.0.0.1", 6379)
+if POSTGRES_UP:
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/signoff")
+if REDIS_UP:
+    os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+# Uploaded artifacts, queued messages and mail files go to a scratch folder, not var/.
+os.environ.setdefault("SIGNOFF_VAR_DIR", tempfile.mkdtemp(prefix="signoff-tests-"))
+os.environ.setdefault("SIGNOFF_BASE_URL", "http://testserver")
+# Playwright's sync API runs an event loop; Django's live server is used from the same thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _missing(marker: str) -> str | None:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    broker = settings.CELERY_BROKER_URL
+    if marker in ("postgres", "worker") and "postgresql" not in engine:
+        return "PostgreSQL is not in use (no server on 127.0.0.1:5432 and no postgres DATABASE_URL)"
+    if marker in ("redis", "worker") and not broker.startswith("redis"):
+        return "Redis is not in use (no server on 127.0.0.1:6379 and no redis CELERY_BROKER_URL)"
+    if marker == "browser" and not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        return f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+def pytest_runtest_setup(item):
+    for marker in ("postgres", "redis", "worker", "browser"):
+        if item.get_closest_marker(marker) is None:
+            continue
+        reason = _missing(marker)
+        if reason is None:
+            continue
+        if IN_CI:
+            pytest.fail(f"{item.nodeid} needs {marker} in CI: {reason}", pytrace=False)
+        pytest.skip(f"needs {marker}: {reason}")
