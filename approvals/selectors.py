@@ -1,0 +1,96 @@
+"""Reads of approvals data for pages and the API, always scoped to what the user may see."""
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from approvals.models import AuditEvent, CheckRun, Decision, PromotionRequest, StepState
+from approvals.permissions import requests_awaiting, requests_visible_to
+from registry.permissions import models_visible_to
+
+REQUEST_LIST_RELATED = ("model", "version", "submitted_by", "current_step")
+
+
+def request_list(*, user, status: str | None = None, awaiting_me: bool = False, model_name: str | None = None) -> QuerySet[PromotionRequest]:
+    """Requests ``user`` may see, newest first; ``awaiting_me`` keeps those waiting for their decision."""
+    requests = requests_awaiting(user) if awaiting_me else requests_visible_to(user)
+    if status:
+        requests = requests.filter(status=status)
+    if model_name:
+        requests = requests.filter(model__name=model_name)
+    return requests.select_related(*REQUEST_LIST_RELATED).order_by("-submitted_at", "-pk")
+
+
+def requests_submitted_by(*, user) -> QuerySet[PromotionRequest]:
+    return request_list(user=user).filter(submitted_by=user)
+
+
+def request_get(*, user, pk: int) -> PromotionRequest:
+    """One request with its steps, check runs and decisions; Http404 when not visible."""
+    steps = StepState.objects.order_by("position").prefetch_related(
+        "approver_groups",
+        "approver_users",
+        Prefetch("check_runs", queryset=CheckRun.objects.order_by("position")),
+        Prefetch("decisions", queryset=Decision.objects.select_related("actor").order_by("created_at")),
+    )
+    try:
+        return (
+            requests_visible_to(user)
+            .select_related("model__team", "version__created_by", "submitted_by", "current_step")
+            .prefetch_related(Prefetch("steps", queryset=steps))
+            .get(pk=pk)
+        )
+    except PromotionRequest.DoesNotExist:
+        raise Http404(f"No request #{pk}.") from None
+
+
+def request_timeline(*, request: PromotionRequest) -> QuerySet[AuditEvent]:
+    return request.audit_events.select_related("actor").order_by("created_at", "pk")
+
+
+def recent_decisions(*, user, limit: int = 10) -> QuerySet[Decision]:
+    return (
+        Decision.objects.filter(request__model__in=models_visible_to(user))
+        .select_related("actor", "step", "request__model", "request__version")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def model_history(*, model) -> QuerySet[Decision]:
+    """Who decided what on every request of ``model``, newest first."""
+    return (
+        Decision.objects.filter(request__model=model)
+        .select_related("actor", "step", "request__version")
+        .order_by("-created_at")
+    )
+
+
+def latest_request_by_version(*, model) -> dict[int, PromotionRequest]:
+    """The latest request of each version of ``model``, keyed by version id (one query)."""
+    latest = {}
+    for request in PromotionRequest.objects.filter(model=model).select_related("current_step").order_by("submitted_at"):
+        latest[request.version_id] = request
+    return latest
+
+
+def version_requests(*, version) -> QuerySet[PromotionRequest]:
+    return version.promotion_requests.select_related("submitted_by", "current_step").order_by("-submitted_at")
+
+
+def version_check_runs(*, version) -> QuerySet[CheckRun]:
+    """Check runs of the version's latest request."""
+    latest = version.promotion_requests.order_by("-submitted_at").values("pk")[:1]
+    return CheckRun.objects.filter(step__request__in=latest).order_by("step__position", "position")
+
+
+def audit_events(*, user, model_name: str | None = None, actor: str | None = None, verb: str | None = None) -> QuerySet[AuditEvent]:
+    """Audit events about models ``user`` may see (superusers: all), newest first."""
+    events = AuditEvent.objects.select_related("actor", "model")
+    if not user.is_superuser:
+        events = events.filter(model__in=models_visible_to(user))
+    if model_name:
+        events = events.filter(model__name=model_name)
+    if actor:
+        events = events.filter(actor__username=actor)
+    if verb:
+        events = events.filter(verb=verb)
+    return events.order_by("-created_at", "-pk")
