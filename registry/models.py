@@ -124,6 +124,15 @@ class ModelVersion(models.Model):
     def get_absolute_url(self):
         return reverse("version-detail", kwargs={"name": self.model.name, "number": self.number})
 
+    # What may still change once a version is submitted.
+    MUTABLE_AFTER_SUBMISSION = frozenset({"stage", "stage_changed_at", "submitted_at"})
+
+    def save(self, *args, update_fields=None, **kwargs):
+        if self.pk is not None and self.submitted_at is not None:
+            if update_fields is None or not set(update_fields) <= self.MUTABLE_AFTER_SUBMISSION:
+                raise ValueError(f"{self} is submitted and immutable; only its stage changes.")
+        super().save(*args, update_fields=update_fields, **kwargs)
+
     @property
     def is_submitted(self) -> bool:
         return self.submitted_at is not None
