@@ -1,0 +1,47 @@
+"""Two managers approving the same step at the same moment: exactly one decision counts."""
+
+import threading
+
+import pytest
+from django.db import connections
+
+from approvals import services
+from approvals.models import Decision, PromotionRequest
+from tests import factories
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_concurrent_decisions_on_one_step_record_exactly_one(people, risk_model, eager_tasks):
+    version = factories.make_version(model=risk_model, by=people.dana)
+    request = services.promotion_request_submit(version=version, actor=people.dana)
+    request.refresh_from_db()
+    assert request.status == PromotionRequest.Status.AWAITING_REVIEW
+
+    start = threading.Barrier(2)
+    outcomes = {}
+
+    def approve(reviewer):
+        # Each thread has its own database connection, as two web workers would.
+        seen = PromotionRequest.objects.select_related("current_step", "version", "model").get(pk=request.pk)
+        start.wait()
+        try:
+            services.step_decide(request=seen, actor=reviewer, verdict="approve", comment=f"{reviewer} approves")
+            outcomes[reviewer.username] = "decided"
+        except services.AlreadyDecided as error:
+            outcomes[reviewer.username] = f"refused: {error}"
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=approve, args=(person,)) for person in (people.mona, people.mike)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcome.split(":")[0] for outcome in outcomes.values()) == ["decided", "refused"]
+    assert "already decided" in next(o for o in outcomes.values() if o.startswith("refused"))
+    assert Decision.objects.filter(request=request).count() == 1
+    request.refresh_from_db()
+    assert request.current_step.name == "qa_review"
+    assert request.audit_events.filter(verb="decision.approve").count() == 1

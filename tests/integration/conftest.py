@@ -1,0 +1,104 @@
+"""Real moving parts for integration tests: an SMTP server and a Celery worker process.
+
+The worker is a separate ``celery -A config worker`` process on the Redis broker, connected
+to the test database on PostgreSQL, sending mail over SMTP to an aiosmtpd server in this
+process. Tests using it need a transactional database so the worker sees committed rows.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+
+from config.celery import app as celery_app
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Mailbox:
+    """Collects every message the SMTP server receives."""
+
+    def __init__(self):
+        self.messages = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self._lock:
+            self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def to(self, address):
+        with self._lock:
+            return [message for recipients, message in self.messages if address in recipients]
+
+    def clear(self):
+        with self._lock:
+            self.messages.clear()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=0)
+    controller.start()
+    mailbox.port = controller.server.sockets[0].getsockname()[1]
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, smtp_server, tmp_path_factory):
+    """A real worker process for the session, on the test database and the Redis broker."""
+    database = settings.DATABASES["default"]
+    if "postgresql" not in database["ENGINE"] or not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("the worker needs PostgreSQL and Redis")  # tests/services.py turns this into a failure in CI
+    # Messages left over from earlier runs must not reach this worker.
+    celery_app.control.purge()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_server.port),
+    }
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    log = open(log_path, "w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    worker.log_path = log_path
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    log.close()
+
+
+def wait_for(condition, *, timeout=45, what="the worker", worker=None):
+    """Poll ``condition`` until it returns something truthy; fail with the worker's log if not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    log = worker.log_path.read_text()[-4000:] if worker is not None else ""
+    pytest.fail(f"timed out waiting for {what}\n--- worker log ---\n{log}")

@@ -1,0 +1,121 @@
+"""The whole four-role loop through the REST API, with a real Celery worker process doing the
+background work on PostgreSQL and Redis, and real e-mail over SMTP."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from approvals.models import AuditEvent, CheckRun, PromotionRequest
+from registry.models import ModelVersion
+from registry.services import model_version_set_stage
+from tests import factories
+from tests.integration.conftest import wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def upload_version(client, model_name: str, accuracy: float) -> int:
+    response = client.post(
+        f"/api/models/{model_name}/versions/",
+        {
+            "artifact": SimpleUploadedFile("model.joblib", b"trained model bytes %f" % accuracy),
+            "metrics": json.dumps({"accuracy": accuracy, "roc_auc": 0.93}),
+            "params": json.dumps({"C": 0.5, "penalty": "l2"}),
+            "lineage": json.dumps({
+                "dataset_uri": "s3://datasets/credit/applications.parquet", "dataset_version": "2026-11-01",
+                "code_repository": "https://git.example.com/risk/credit-model", "code_commit": "9e1f0c2",
+            }),
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["number"]
+
+
+def status_of(request_id):
+    return PromotionRequest.objects.select_related("current_step").get(pk=request_id)
+
+
+def waiting_at(request_id, step_name):
+    request = status_of(request_id)
+    return request.status == "awaiting_review" and request.current_step.name == step_name
+
+
+def test_a_version_travels_from_development_to_production(people, risk_model, celery_worker_process, smtp_server):
+    smtp_server.clear()
+    previous = factories.make_version(model=risk_model, by=people.dana)
+    with transaction.atomic():
+        model_version_set_stage(version=previous, stage=ModelVersion.Stage.PRODUCTION)
+    dana, mona, quinn, ivan = (client_for(p) for p in (people.dana, people.mona, people.quinn, people.ivan))
+    worker = celery_worker_process
+
+    number = upload_version(dana, "credit-risk", accuracy=0.91)
+    response = dana.post(f"/api/models/credit-risk/versions/{number}/submit/")
+    assert response.status_code == 201, response.content
+    request_id = response.json()["id"]
+
+    # The checks run in the worker process, then the manager is asked.
+    wait_for(lambda: waiting_at(request_id, "manager_review"), what="the checks", worker=worker)
+    assert set(CheckRun.objects.filter(step__request_id=request_id).values_list("status", flat=True)) == {"passed"}
+    wait_for(lambda: smtp_server.to("mona@example.com"), what="the manager's e-mail", worker=worker)
+
+    steps = [(mona, "qa_review", "Metrics beat production; go to QA."),
+             (quinn, "deployment", "Shadow-scored 10k applications, no regressions."),
+             (ivan, None, "Rolled out to the scoring cluster.")]
+    for client, next_step, comment in steps:
+        response = client.post(f"/api/requests/{request_id}/decisions/", {"decision": "approve", "comment": comment})
+        assert response.status_code == 201, response.content
+        if next_step:
+            wait_for(lambda: waiting_at(request_id, next_step), what=next_step, worker=worker)
+
+    wait_for(lambda: status_of(request_id).status == "completed", what="the deployment", worker=worker)
+    version = ModelVersion.objects.get(model=risk_model, number=number)
+    previous.refresh_from_db()
+    assert version.stage == "production"
+    assert previous.stage == "archived"
+
+    trail = list(AuditEvent.objects.filter(request_id=request_id).order_by("pk").values_list("verb", "actor__username"))
+    assert trail[0] == ("request.submitted", "dana")
+    assert [actor for verb, actor in trail if verb == "decision.approve"] == ["mona", "quinn", "ivan"]
+    assert ("checks.passed", None) in trail
+    assert [e for e in trail if e[0] == "version.stage_changed"] == [("version.stage_changed", None)] * 3
+    assert trail[-1] == ("request.completed", None)
+
+    # Reviewers are asked, the author hears of every decision, and of the deployment with the manager.
+    link = f"http://testserver/requests/{request_id}/"
+    wait_for(lambda: len(smtp_server.to("dana@example.com")) >= 4, what="the author's e-mails", worker=worker)
+    asked = smtp_server.to("quinn@example.com")[0]
+    assert "credit-risk v%d" % number in asked["Subject"]
+    assert link in asked.get_body(("plain",)).get_content()
+    assert link in asked.get_body(("html",)).get_content()
+    assert smtp_server.to("ivan@example.com")
+    subjects = [m["Subject"] for m in smtp_server.to("dana@example.com")]
+    assert sum("approved" in s for s in subjects) == 3
+    assert any("is in production" in s for s in subjects)
+    assert any("is in production" in m["Subject"] for m in smtp_server.to("mona@example.com"))
+    assert not smtp_server.to("gary@example.com")
+
+
+def test_failing_checks_send_the_request_back_with_the_results(people, risk_model, celery_worker_process, smtp_server):
+    smtp_server.clear()
+    dana = client_for(people.dana)
+    number = upload_version(dana, "credit-risk", accuracy=0.64)
+
+    request_id = dana.post(f"/api/models/credit-risk/versions/{number}/submit/").json()["id"]
+
+    worker = celery_worker_process
+    wait_for(lambda: status_of(request_id).status == "checks_failed", what="the failing check", worker=worker)
+    message = wait_for(lambda: smtp_server.to("dana@example.com"), what="the author's e-mail", worker=worker)[0]
+    assert "failed its automated checks" in message["Subject"]
+    assert "accuracy = 0.64 is below the minimum 0.8" in message.get_body(("plain",)).get_content()
+    assert not smtp_server.to("mona@example.com")
