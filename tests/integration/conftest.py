@@ -6,6 +6,7 @@ process. Tests using it need a transactional database so the worker sees committ
 """
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -47,9 +48,11 @@ class Mailbox:
 @pytest.fixture(scope="session")
 def smtp_server():
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:  # aiosmtpd cannot start on port 0: find a free port first
+        probe.bind(("127.0.0.1", 0))
+        mailbox.port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
     controller.start()
-    mailbox.port = controller.server.sockets[0].getsockname()[1]
     yield mailbox
     controller.stop()
 
