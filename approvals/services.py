@@ -120,12 +120,12 @@ def _start_step(request: PromotionRequest, step: StepState | None) -> None:
             for i, check in enumerate(step.config["checks"])
         ]
         for run in runs:
-            transaction.on_commit(lambda run_id=run.pk: tasks.run_check.delay(run_id))
+            _enqueue_after_commit(tasks.run_check, run.pk)
     elif step.kind == StepState.Kind.PROMOTION:
         step.status = Step.RUNNING
         request.status = Status.IN_PROGRESS
         step.save(update_fields=["status", "started_at"])
-        transaction.on_commit(lambda: tasks.execute_step.delay(step.pk))
+        _enqueue_after_commit(tasks.execute_step, step.pk)
     else:
         step.status = Step.WAITING
         request.status = Status.AWAITING_REVIEW
@@ -168,7 +168,17 @@ def _notify(request: PromotionRequest, event: str, *, step=None, decision=None, 
         event=event, request=request, step=step, decision=decision,
         actor=actor if actor is not None and actor.is_authenticated else None,
     )
-    transaction.on_commit(lambda: tasks.send_notification.delay(notification.pk))
+    _enqueue_after_commit(tasks.send_notification, notification.pk)
+
+
+def _enqueue_after_commit(task, object_id: int) -> None:
+    """Hand ``object_id`` to ``task`` once the transaction commits.
+
+    ``robust`` because the change is already committed when the broker is asked: a broker
+    that is down must not turn a recorded submission into an error page. The work is a row
+    in a pending state, so ``manage.py requeue_stalled`` hands it to the worker again.
+    """
+    transaction.on_commit(lambda: task.delay(object_id), robust=True)
 
 
 def _lock_request(request_id: int) -> PromotionRequest:
@@ -235,7 +245,7 @@ def _approve_step(request: PromotionRequest, step: StepState) -> None:
         step.save(update_fields=["status"])
         request.status = Status.IN_PROGRESS
         request.save(update_fields=["status", "updated_at"])
-        transaction.on_commit(lambda: tasks.execute_step.delay(step.pk))
+        _enqueue_after_commit(tasks.execute_step, step.pk)
         return
     _finish_step(step, Step.APPROVED)
     _advance(request, step)
