@@ -11,7 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from config.celery import app as celery_app
-from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
+from django.contrib.auth.models import Group
+
+from registry.roles import ALL_ROLES, DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
 from tests import factories
 
 
@@ -23,6 +25,8 @@ def fast_password_hashing(settings):
 
 @pytest.fixture
 def people(db):
+    for role in ALL_ROLES:  # transactional tests flush the groups the migration created
+        Group.objects.get_or_create(name=role)
     risk = factories.make_team("Risk")
     growth = factories.make_team("Growth")
     return SimpleNamespace(

@@ -23,7 +23,8 @@ def make_user(username: str, *roles: str, team: Team | None = None, password: st
     user = get_user_model().objects.create_user(
         username=username, email=f"{username}@example.com", password=password or PASSWORD, **extra
     )
-    groups = [Group.objects.get(name=role) for role in roles]
+    # get_or_create: transactional tests flush the role groups the migration created.
+    groups = [Group.objects.get_or_create(name=role)[0] for role in roles]
     if team is not None:
         groups.append(team.group)
     user.groups.add(*groups)
