@@ -16,27 +16,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class StepStateInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class StepStateInline(ReadOnlyInline):
     model = StepState
     fields = ["position", "title", "kind", "status", "started_at", "finished_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class DecisionInline(admin.TabularInline):
+class DecisionInline(ReadOnlyInline):
     model = Decision
     fields = ["step", "actor", "verdict", "comment", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PromotionRequest)
@@ -48,15 +47,9 @@ class PromotionRequestAdmin(ReadOnlyAdmin):
     inlines = [StepStateInline, DecisionInline]
 
 
-class CheckRunInline(admin.TabularInline):
+class CheckRunInline(ReadOnlyInline):
     model = CheckRun
     fields = ["title", "status", "summary", "attempts", "started_at", "finished_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StepState)
