@@ -6,6 +6,7 @@ the suite runs on them unless DATABASE_URL / CELERY_BROKER_URL say otherwise. Te
 skipped with a message saying so, except in CI (``CI=true``), where that is a failure.
 """
 
+import atexit
 import os
 import shutil
 import socket
@@ -31,7 +32,9 @@ if POSTGRES_UP:
 if REDIS_UP:
     os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 # Uploaded artifacts, queued messages and mail files go to a scratch folder, not var/.
-os.environ.setdefault("SIGNOFF_VAR_DIR", tempfile.mkdtemp(prefix="signoff-tests-"))
+if "SIGNOFF_VAR_DIR" not in os.environ:
+    os.environ["SIGNOFF_VAR_DIR"] = tempfile.mkdtemp(prefix="signoff-tests-")
+    atexit.register(shutil.rmtree, os.environ["SIGNOFF_VAR_DIR"], ignore_errors=True)
 os.environ.setdefault("SIGNOFF_BASE_URL", "http://testserver")
 # Playwright's sync API runs an event loop; Django's live server is used from the same thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
