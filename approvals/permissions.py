@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from approvals.models import PromotionRequest, StepState
 from registry.models import ModelVersion
 from registry.permissions import models_visible_to, user_can_view_model, users_who_see_model
-from registry.roles import DATA_SCIENTIST, has_role, role_names
+from registry.roles import DATA_SCIENTIST, IT_ENGINEER, has_role, role_names
 
 
 def user_can_submit(user, version: ModelVersion) -> bool:
@@ -20,6 +20,13 @@ def user_can_submit(user, version: ModelVersion) -> bool:
     if not user_can_view_model(user, version.model):
         return False
     return user.is_superuser or has_role(user, DATA_SCIENTIST)
+
+
+def user_can_rollback(user, model) -> bool:
+    """IT engineers who see the model may restore its previous production version."""
+    if not user_can_view_model(user, model):
+        return False
+    return user.is_superuser or has_role(user, IT_ENGINEER)
 
 
 def is_step_reviewer(user, step: StepState) -> bool:

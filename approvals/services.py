@@ -355,3 +355,41 @@ def request_fail(*, request_id: int, reason: str) -> None:
         if request.current_step is not None:
             _finish_step(request.current_step, Step.FAILED)
         _close(request, Status.FAILED, actor=None, comment=reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rollback
+
+
+def model_rollback(*, model, actor, comment: str) -> ModelVersion:
+    """Restore the model's previous production version; the current one is archived.
+
+    The previous production version is the most recently archived version that was deployed.
+    """
+    comment = (comment or "").strip()
+    if not permissions.user_can_rollback(actor, model):
+        raise PermissionDenied("Only IT engineers with access to this model may roll it back.")
+    if not comment:
+        raise ValidationError({"comment": "Say why the model is rolled back."})
+    with transaction.atomic():
+        versions = ModelVersion.objects.select_for_update().filter(model=model)
+        current = versions.filter(stage=ModelVersion.Stage.PRODUCTION).first()
+        previous = (
+            versions.filter(stage=ModelVersion.Stage.ARCHIVED, promotion_requests__status=Status.COMPLETED)
+            .exclude(pk=getattr(current, "pk", None))
+            .order_by("-stage_changed_at", "-number")
+            .first()
+        )
+        if current is None:
+            raise InvalidTransition(f"{model} has no production version to roll back.")
+        if previous is None:
+            raise InvalidTransition(f"{model} has no earlier production version to restore.")
+        model_version_set_stage(version=previous, stage=ModelVersion.Stage.PRODUCTION)
+        for version, before, after in (
+            (current, ModelVersion.Stage.PRODUCTION, ModelVersion.Stage.ARCHIVED),
+            (previous, ModelVersion.Stage.ARCHIVED, ModelVersion.Stage.PRODUCTION),
+        ):
+            audit_record(actor=actor, verb="version.rolled_back", obj=version, model=model,
+                         from_state=before, to_state=after, comment=comment,
+                         data={"restored": previous.number, "replaced": current.number})
+    return previous
