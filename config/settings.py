@@ -208,6 +208,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "approvals.models.PromotionRequest.Status",
+        "StepStatusEnum": "approvals.models.StepState.Status",
+        "CheckRunStatusEnum": "approvals.models.CheckRun.Status",
+        "VersionStageEnum": "registry.models.ModelVersion.Stage",
+    },
 }
 
 LOGGING = {

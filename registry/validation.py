@@ -38,8 +38,12 @@ def validate_params(value) -> dict:
 
 
 def validate_artifact(file) -> None:
-    """The uploaded artifact: a plain file name (no path) and within the size limit."""
-    name = file.name or ""
+    """The uploaded artifact: a plain file name (no path) and within the size limit.
+
+    ``client_name`` (set by the API's multipart parser) is the name as the client sent it,
+    before Django stripped any directories from it.
+    """
+    name = getattr(file, "client_name", None) or file.name or ""
     if not name or "/" in name or "\\" in name or name in {".", ".."} or "\x00" in name:
         raise ValidationError(f"The artifact's file name {name!r} must be a plain name, without a path.")
     if len(name) > MAX_NAME_LENGTH:

@@ -1,0 +1,102 @@
+"""Input and output serializers of the approvals API."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from approvals.models import AuditEvent, CheckRun, Decision, PromotionRequest, StepState
+
+
+class CurrentStepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StepState
+        fields = ["name", "title", "kind", "status"]
+
+
+class RequestOutputSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    version = serializers.IntegerField(source="version.number")
+    submitted_by = serializers.CharField(source="submitted_by.username")
+    current_step = CurrentStepSerializer(allow_null=True)
+    url = serializers.SerializerMethodField(help_text="The request's page.")
+
+    class Meta:
+        model = PromotionRequest
+        fields = ["id", "model", "version", "status", "current_step", "workflow_name",
+                  "submitted_by", "submitted_at", "updated_at", "closed_at", "url"]
+
+    def get_url(self, request) -> str:
+        return f"{settings.SIGNOFF_BASE_URL}{request.get_absolute_url()}"
+
+
+class CheckRunOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CheckRun
+        fields = ["check_type", "title", "status", "summary", "result", "attempts", "started_at", "finished_at"]
+
+
+class DecisionOutputSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username")
+    step = serializers.CharField(source="step.name")
+    decision = serializers.CharField(source="verdict")
+
+    class Meta:
+        model = Decision
+        fields = ["id", "step", "actor", "decision", "comment", "created_at"]
+
+
+class StepOutputSerializer(serializers.ModelSerializer):
+    approvers = serializers.SerializerMethodField()
+    check_runs = CheckRunOutputSerializer(many=True)
+    decisions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StepState
+        fields = ["position", "name", "title", "kind", "status", "approvers", "required_approvals",
+                  "started_at", "finished_at", "check_runs", "decisions"]
+
+    def get_approvers(self, step) -> list[str]:
+        return [group.name for group in step.approver_groups.all()] + [user.username for user in step.approver_users.all()]
+
+    def get_decisions(self, step) -> list[dict]:
+        return [
+            {"actor": d.actor.username, "decision": d.verdict, "comment": d.comment, "created_at": d.created_at}
+            for d in step.decisions.all()
+        ]
+
+
+class RequestDetailOutputSerializer(RequestOutputSerializer):
+    steps = StepOutputSerializer(many=True)
+
+    class Meta(RequestOutputSerializer.Meta):
+        fields = RequestOutputSerializer.Meta.fields + ["steps"]
+
+
+class DecisionInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Decision.Verdict.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class RequestFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=PromotionRequest.Status.choices, required=False)
+    awaiting = serializers.ChoiceField(choices=["me"], required=False)
+    model = serializers.CharField(required=False)
+
+
+class AuditEventOutputSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    model = serializers.CharField(source="model.name", allow_null=True, default=None)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "created_at", "actor", "verb", "object_type", "object_id", "object_repr", "model",
+                  "request", "from_state", "to_state", "comment", "data"]
+
+
+class AuditFilterSerializer(serializers.Serializer):
+    model = serializers.CharField(required=False)
+    actor = serializers.CharField(required=False)
+    verb = serializers.CharField(required=False)
+
+
+class RollbackInputSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=5000)

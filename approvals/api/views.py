@@ -1,0 +1,108 @@
+"""Approvals endpoints: submit, requests, decisions, rollback and the audit log.
+
+Views parse input, call one service, and render; refusals come back as 403 / 404 (not
+allowed or not visible), 409 (wrong state) or 400 (bad input) through config.api.
+"""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+
+from approvals import selectors, services
+from approvals.api.serializers import (
+    AuditEventOutputSerializer,
+    AuditFilterSerializer,
+    DecisionInputSerializer,
+    DecisionOutputSerializer,
+    RequestDetailOutputSerializer,
+    RequestFilterSerializer,
+    RequestOutputSerializer,
+    RollbackInputSerializer,
+)
+from registry import selectors as registry_selectors
+from registry.api.serializers import VersionOutputSerializer
+
+REFUSALS = {400: None, 403: None, 404: None, 409: None}
+
+
+class VersionSubmitView(generics.GenericAPIView):
+    serializer_class = RequestOutputSerializer
+
+    @extend_schema(request=None, responses={201: RequestOutputSerializer, **REFUSALS},
+                   summary="Submit a version for approval")
+    def post(self, request, name, number):
+        version = registry_selectors.version_get(user=request.user, name=name, number=number)
+        created = services.promotion_request_submit(version=version, actor=request.user)
+        created = selectors.request_list(user=request.user).get(pk=created.pk)
+        return Response(RequestOutputSerializer(created).data, status=status.HTTP_201_CREATED)
+
+
+class RequestListView(generics.GenericAPIView):
+    serializer_class = RequestOutputSerializer
+
+    @extend_schema(parameters=[RequestFilterSerializer], operation_id="requests_list", summary="Promotion requests you can see")
+    def get(self, request):
+        filters = RequestFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        requests = selectors.request_list(
+            user=request.user,
+            status=filters.validated_data.get("status"),
+            awaiting_me=filters.validated_data.get("awaiting") == "me",
+            model_name=filters.validated_data.get("model"),
+        )
+        page = self.paginate_queryset(requests)
+        return self.get_paginated_response(RequestOutputSerializer(page, many=True).data)
+
+
+class RequestDetailView(generics.GenericAPIView):
+    serializer_class = RequestDetailOutputSerializer
+
+    @extend_schema(summary="One request with its steps, checks and decisions")
+    def get(self, request, pk):
+        return Response(RequestDetailOutputSerializer(selectors.request_get(user=request.user, pk=pk)).data)
+
+
+class DecisionCreateView(generics.GenericAPIView):
+    serializer_class = DecisionOutputSerializer
+
+    @extend_schema(request=DecisionInputSerializer, responses={201: DecisionOutputSerializer, **REFUSALS},
+                   summary="Approve, reject or request changes on the current step")
+    def post(self, request, pk):
+        promotion_request = selectors.request_get(user=request.user, pk=pk)
+        data = DecisionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        decision = services.step_decide(
+            request=promotion_request, actor=request.user,
+            verdict=data.validated_data["decision"], comment=data.validated_data["comment"],
+        )
+        return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+
+class ModelRollbackView(generics.GenericAPIView):
+    serializer_class = VersionOutputSerializer
+
+    @extend_schema(request=RollbackInputSerializer, responses={200: VersionOutputSerializer, **REFUSALS},
+                   summary="Restore the previous production version (IT engineers)")
+    def post(self, request, name):
+        model = registry_selectors.model_get(user=request.user, name=name)
+        data = RollbackInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        restored = services.model_rollback(model=model, actor=request.user, comment=data.validated_data["comment"])
+        return Response(VersionOutputSerializer(restored).data)
+
+
+class AuditEventListView(generics.GenericAPIView):
+    serializer_class = AuditEventOutputSerializer
+
+    @extend_schema(parameters=[AuditFilterSerializer], operation_id="audit_events_list", summary="Audit events, newest first")
+    def get(self, request):
+        filters = AuditFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        events = selectors.audit_events(
+            user=request.user,
+            model_name=filters.validated_data.get("model"),
+            actor=filters.validated_data.get("actor"),
+            verb=filters.validated_data.get("verb"),
+        )
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(AuditEventOutputSerializer(page, many=True).data)

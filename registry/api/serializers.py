@@ -1,0 +1,65 @@
+"""Input and output serializers of the registry API, one pair per endpoint."""
+
+from rest_framework import serializers
+
+from registry.models import ModelVersion, RegisteredModel, Team
+
+LINEAGE_KEYS = ("dataset_uri", "dataset_version", "code_repository", "code_commit")
+
+
+class ModelInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+
+
+class ModelOutputSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    version_count = serializers.IntegerField(read_only=True, required=False)
+    latest_version = serializers.IntegerField(read_only=True, required=False, allow_null=True)
+    production_version = serializers.IntegerField(read_only=True, required=False, allow_null=True)
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["name", "description", "team", "created_by", "created_at",
+                  "version_count", "latest_version", "production_version"]
+
+
+class VersionInputSerializer(serializers.Serializer):
+    """Multipart fields: the artifact file, and metrics / params / lineage as JSON text."""
+
+    artifact = serializers.FileField(max_length=None, allow_empty_file=True)
+    metrics = serializers.JSONField(binary=True, help_text='JSON object of name → number, e.g. {"accuracy": 0.91}')
+    params = serializers.JSONField(binary=True, required=False, default=dict, help_text="JSON object of hyperparameters.")
+    lineage = serializers.JSONField(
+        binary=True, required=False, default=dict,
+        help_text=f"JSON object with any of: {', '.join(LINEAGE_KEYS)}.",
+    )
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_lineage(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Lineage must be a JSON object.")
+        unknown = set(value) - set(LINEAGE_KEYS)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown lineage keys: {', '.join(sorted(unknown))}. Allowed: {', '.join(LINEAGE_KEYS)}.")
+        for key, text in value.items():
+            if not isinstance(text, str) or len(text) > 500:
+                raise serializers.ValidationError(f"'{key}' must be a string of at most 500 characters.")
+        return value
+
+
+class VersionOutputSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    artifact_name = serializers.SerializerMethodField()
+    lineage = serializers.DictField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["model", "number", "description", "stage", "artifact_name", "artifact_sha256", "artifact_size",
+                  "metrics", "params", "lineage", "created_by", "created_at", "submitted_at", "stage_changed_at"]
+
+    def get_artifact_name(self, version) -> str:
+        return version.artifact.name.rsplit("/", 1)[-1]

@@ -1,0 +1,78 @@
+"""Registry endpoints: models and their versions. Views parse, call a service, and render."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from registry import selectors, services
+from registry.api.parsers import ArtifactMultiPartParser
+from registry.api.serializers import (
+    ModelInputSerializer,
+    ModelOutputSerializer,
+    VersionInputSerializer,
+    VersionOutputSerializer,
+)
+
+
+class ModelListCreateView(generics.GenericAPIView):
+    serializer_class = ModelOutputSerializer
+    parser_classes = [JSONParser, ArtifactMultiPartParser]
+
+    def get_queryset(self):
+        return selectors.model_list(user=self.request.user)
+
+    @extend_schema(responses=ModelOutputSerializer(many=True), operation_id="models_list", summary="Models you can see")
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ModelOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=ModelInputSerializer, responses={201: ModelOutputSerializer}, summary="Register a model")
+    def post(self, request):
+        data = ModelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.registered_model_create(created_by=request.user, **data.validated_data)
+        return Response(ModelOutputSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class ModelDetailView(generics.GenericAPIView):
+    serializer_class = ModelOutputSerializer
+
+    @extend_schema(summary="One model")
+    def get(self, request, name):
+        model = get_object_or_404(selectors.model_list(user=request.user), name=name)
+        return Response(ModelOutputSerializer(model).data)
+
+
+class VersionListCreateView(generics.GenericAPIView):
+    serializer_class = VersionOutputSerializer
+    parser_classes = [ArtifactMultiPartParser]
+
+    def get_queryset(self):
+        return selectors.version_list(model=selectors.model_get(user=self.request.user, name=self.kwargs["name"]))
+
+    @extend_schema(responses=VersionOutputSerializer(many=True), operation_id="models_versions_list", summary="Versions of a model, newest first")
+    def get(self, request, name):
+        page = self.paginate_queryset(self.get_queryset().select_related("model"))
+        return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
+
+    @extend_schema(request={"multipart/form-data": VersionInputSerializer}, responses={201: VersionOutputSerializer},
+                   summary="Register a new version (multipart upload)")
+    def post(self, request, name):
+        model = selectors.model_get(user=request.user, name=name)
+        data = VersionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        lineage = fields.pop("lineage")
+        version = services.model_version_create(model=model, created_by=request.user, **fields, **lineage)
+        return Response(VersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class VersionDetailView(generics.GenericAPIView):
+    serializer_class = VersionOutputSerializer
+
+    @extend_schema(summary="One version")
+    def get(self, request, name, number):
+        version = selectors.version_get(user=request.user, name=name, number=number)
+        return Response(VersionOutputSerializer(version).data)
