@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from registry.models import ModelVersion, RegisteredModel
 
@@ -66,6 +67,11 @@ class PromotionRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def age_days(self) -> int:
+        """Whole days since submission; the queue flags open requests waiting two days or more."""
+        return (timezone.now() - self.submitted_at).days
 
 
 class StepState(models.Model):
