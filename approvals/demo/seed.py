@@ -1,0 +1,149 @@
+"""The demo's people, models and requests, created through the services like real use.
+
+``seed_demo()`` is idempotent: when the demo team exists it does nothing.
+"""
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from approvals import services
+from approvals.demo import training
+from approvals.models import PromotionRequest
+from registry.models import Team
+from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
+from registry.services import model_version_create, registered_model_create
+
+DEMO_PASSWORD = "signoff-demo"
+TEAM_NAME = "Risk & Growth Analytics"
+ACCOUNTS = [
+    # username, first, last, role (None: superuser)
+    ("dana", "Dana", "Okafor", DATA_SCIENTIST),
+    ("mona", "Mona", "Lindqvist", MANAGER),
+    ("quinn", "Quinn", "Harper", DATA_ANALYST),
+    ("ivan", "Ivan", "Petrov", IT_ENGINEER),
+    ("admin", "Ada", "Admin", None),
+]
+
+
+@dataclass
+class DemoVersion:
+    estimator: str
+    params: dict
+    commit: str
+    dataset_version: str
+    # What happens to the version: None (left in development), or a list of (user, verdict, comment)
+    # decisions to make in order after submission; "submit" alone stops after the checks.
+    story: list | None = field(default=None)
+
+
+MODELS = [
+    {
+        "name": "credit-risk",
+        "description": "Probability that a loan applicant defaults within 12 months. Used by the underwriting service.",
+        "generator": training.credit_applications,
+        "dataset": "s3://analytics-lake/credit/applications.parquet",
+        "repository": "https://git.example.com/analytics/credit-risk",
+        "versions": [
+            DemoVersion("logistic_regression", {"C": 1.0, "max_iter": 500}, "4b1e9d0", "2026-06-30", [
+                ("mona", "approve", "Solid baseline, calibrated scores. Promote to QA."),
+                ("quinn", "approve", "Backtested on Q2 applications; approval rate within policy."),
+                ("ivan", "approve", "Deployed to the underwriting cluster."),
+            ]),
+            DemoVersion("gradient_boosting", {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.1}, "a93f2c1", "2026-09-30", [
+                ("mona", "approve", "AUC up on the same hold-out; feature set unchanged."),
+                ("quinn", "approve", "Shadow-scored 12k applications, no drift alarms."),
+                ("ivan", "approve", "Blue/green rollout complete."),
+            ]),
+            DemoVersion("random_forest", {"n_estimators": 3, "max_depth": 1}, "c0d7e55", "2026-10-31", ["submit"]),
+        ],
+    },
+    {
+        "name": "customer-churn",
+        "description": "Which subscribers are likely to cancel in the next 30 days; feeds the retention campaigns.",
+        "generator": training.subscriber_activity,
+        "dataset": "s3://analytics-lake/growth/subscriber_activity.parquet",
+        "repository": "https://git.example.com/analytics/churn",
+        "versions": [
+            DemoVersion("logistic_regression", {"C": 0.5, "max_iter": 500}, "77aa310", "2026-09-01", [
+                ("mona", "request_changes", "Recall on churners is far too low for the campaign; try a tree model and class weights."),
+            ]),
+            DemoVersion("gradient_boosting", {"n_estimators": 120, "max_depth": 3, "learning_rate": 0.08}, "8e21b4f", "2026-10-15", ["submit"]),
+        ],
+    },
+    {
+        "name": "fraud-detection",
+        "description": "Flags card transactions for manual review before settlement.",
+        "generator": training.card_transactions,
+        "dataset": "s3://analytics-lake/payments/card_transactions.parquet",
+        "repository": "https://git.example.com/analytics/fraud",
+        "versions": [
+            DemoVersion("random_forest", {"n_estimators": 80, "max_depth": 8}, "19c4a02", "2026-10-20", [
+                ("mona", "approve", "Precision looks good; QA please check the night-time segment."),
+            ]),
+            DemoVersion("gradient_boosting", {"n_estimators": 100, "max_depth": 3}, "2f9d8b3", "2026-11-10"),
+        ],
+    },
+]
+
+
+def demo_exists() -> bool:
+    return Team.objects.filter(name=TEAM_NAME).exists()
+
+
+def _accounts(team: Team) -> dict:
+    User = get_user_model()
+    people = {}
+    for username, first, last, role in ACCOUNTS:
+        user = User(username=username, first_name=first, last_name=last, email=f"{username}@signoff.example")
+        user.set_password(DEMO_PASSWORD)
+        user.is_staff = user.is_superuser = role is None
+        user.save()
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role), team.group)
+        people[username] = user
+    return people
+
+
+def _play(version, story, people) -> PromotionRequest:
+    request = services.promotion_request_submit(version=version, actor=people["dana"])
+    for username, verdict, comment in [step for step in story if step != "submit"]:
+        request.refresh_from_db()
+        services.step_decide(request=request, actor=people[username], verdict=verdict, comment=comment)
+    request.refresh_from_db()
+    return request
+
+
+def seed_demo(log=print) -> bool:
+    """Create the demo; returns False when it was already there. Background work must run
+    inline (eager tasks) while this runs, so every request settles in its final state."""
+    if demo_exists():
+        return False
+    with transaction.atomic():
+        group = Group.objects.create(name=f"team {TEAM_NAME}")
+        team = Team.objects.create(name=TEAM_NAME, slug="analytics", group=group)
+        people = _accounts(team)
+    for spec in MODELS:
+        model = registered_model_create(name=spec["name"], description=spec["description"], team=team, created_by=people["dana"])
+        for seed, demo in enumerate(spec["versions"], start=1):
+            trained = training.train(spec["generator"], estimator=demo.estimator, params=demo.params, seed=seed)
+            version = model_version_create(
+                model=model,
+                created_by=people["dana"],
+                artifact=ContentFile(trained.artifact, name=f"{spec['name']}.joblib"),
+                metrics=trained.metrics,
+                params={"estimator": demo.estimator, **demo.params, "features": ", ".join(trained.features)},
+                description=f"{demo.estimator.replace('_', ' ').capitalize()} trained on {demo.dataset_version} data.",
+                dataset_uri=spec["dataset"],
+                dataset_version=demo.dataset_version,
+                code_repository=spec["repository"],
+                code_commit=demo.commit,
+            )
+            state = "development"
+            if demo.story:
+                state = _play(version, demo.story, people).get_status_display()
+            log(f"  {version}: accuracy {trained.metrics['accuracy']:.3f}, roc_auc {trained.metrics['roc_auc']:.3f} — {state}")
+    return True

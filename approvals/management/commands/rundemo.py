@@ -1,0 +1,62 @@
+"""Start the demo: a Celery worker process and the development web server, stopped together."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from approvals.demo.seed import ACCOUNTS, DEMO_PASSWORD
+
+
+def start_worker() -> subprocess.Popen:
+    """A real worker process with this process's environment (same database and broker)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--pool=solo",
+         "--without-gossip", "--without-mingle"],
+        cwd=settings.BASE_DIR,
+        env=os.environ.copy(),
+    )
+
+
+def stop_worker(worker: subprocess.Popen, timeout: float = 15) -> int:
+    """Ask the worker to finish its current task and stop; kill it if it does not."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    return worker.returncode
+
+
+class Command(BaseCommand):
+    help = "Run the demo: web server on 127.0.0.1:PORT plus a Celery worker. Ctrl-C stops both."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+
+    def handle(self, *args, port, **options):
+        worker = start_worker()
+        roles = {"dana": "data scientist", "mona": "manager", "quinn": "data analyst", "ivan": "IT engineer",
+                 "admin": "administrator (superuser)"}
+        self.stdout.write(self.style.SUCCESS(f"\nSignoff is starting on http://127.0.0.1:{port}/\n"))
+        self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
+        for username, *_ in ACCOUNTS:
+            self.stdout.write(f"  {username:<6} {roles[username]}")
+        if "filebased" in settings.EMAIL_BACKEND:
+            self.stdout.write(f"E-mails are written to {settings.EMAIL_FILE_PATH}")
+        self.stdout.write("Press Ctrl-C to stop the web server and the worker.\n")
+        # SIGTERM (e.g. from a process manager) stops the server like Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop_worker(worker)
+            self.stdout.write("Stopped the web server and the worker.")
