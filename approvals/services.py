@@ -193,18 +193,25 @@ def _lock_request(request_id: int) -> PromotionRequest:
 # Human decisions
 
 
-def step_decide(*, request: PromotionRequest, actor, verdict: str, comment: str = "") -> Decision:
+def step_decide(
+    *, request: PromotionRequest, actor, verdict: str, comment: str = "", step: StepState | None = None
+) -> Decision:
     """Record ``actor``'s decision on the step of ``request`` they are looking at.
 
-    ``request.current_step`` is the step the reviewer saw; if another reviewer decided it in
-    the meantime, this raises ``AlreadyDecided`` and changes nothing.
+    ``step`` is the step the reviewer saw (the form or API call names it), by default
+    ``request.current_step`` as loaded; if another reviewer decided it in the meantime, this
+    raises ``AlreadyDecided`` and changes nothing.
     """
     comment = (comment or "").strip()
     if verdict not in Decision.Verdict.values:
         raise ValidationError({"decision": f"Choose one of {', '.join(Decision.Verdict.values)}."})
     if verdict != Decision.Verdict.APPROVE and not comment:
         raise ValidationError({"comment": "Say why, so the author knows what to fix."})
-    seen_step = request.current_step
+    seen_step = step or request.current_step
+    if seen_step is not None and seen_step.request_id != request.pk:
+        raise ValidationError({"step": "That step belongs to another request."})
+    if seen_step is not None and seen_step.status != Step.WAITING and seen_step.pk != request.current_step_id:
+        raise AlreadyDecided(f"'{seen_step.title}' was already decided; reload the request to see its state.")
     if seen_step is None or not request.is_open:
         raise InvalidTransition(f"Request #{request.pk} is {request.get_status_display().lower()}; there is nothing to decide.")
     refusal = permissions.decide_refusal(actor, request, seen_step)

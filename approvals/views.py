@@ -163,9 +163,10 @@ def request_decide(request, pk):
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return render(request, "requests/detail.html", _request_context(request, promotion_request, form), status=400)
+    seen = {step.pk: step for step in promotion_request.steps.all()}.get(form.cleaned_data["step"])
     try:
         services.step_decide(
-            request=promotion_request, actor=request.user,
+            request=promotion_request, actor=request.user, step=seen,
             verdict=form.cleaned_data["verdict"], comment=form.cleaned_data["comment"],
         )
     except services.InvalidTransition as error:

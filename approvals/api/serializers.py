@@ -74,6 +74,9 @@ class RequestDetailOutputSerializer(RequestOutputSerializer):
 class DecisionInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Decision.Verdict.choices)
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    step = serializers.CharField(
+        required=False, help_text="Name of the step you reviewed; if someone decided it meanwhile, the answer is 409."
+    )
 
 
 class RequestFilterSerializer(serializers.Serializer):

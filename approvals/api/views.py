@@ -6,6 +6,7 @@ allowed or not visible), 409 (wrong state) or 400 (bad input) through config.api
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from approvals import selectors, services
@@ -71,8 +72,13 @@ class DecisionCreateView(generics.GenericAPIView):
         promotion_request = selectors.request_get(user=request.user, pk=pk)
         data = DecisionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        step = None
+        if "step" in data.validated_data:
+            step = next((s for s in promotion_request.steps.all() if s.name == data.validated_data["step"]), None)
+            if step is None:
+                raise ValidationError({"step": f"Request #{pk} has no step called {data.validated_data['step']!r}."})
         decision = services.step_decide(
-            request=promotion_request, actor=request.user,
+            request=promotion_request, actor=request.user, step=step,
             verdict=data.validated_data["decision"], comment=data.validated_data["comment"],
         )
         return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)

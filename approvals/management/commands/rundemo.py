@@ -34,6 +34,11 @@ def stop_worker(worker: subprocess.Popen, timeout: float = 15) -> int:
     return worker.returncode
 
 
+def _interrupt(signum, frame):
+    """SIGTERM (from a process manager or `kill`) stops the demo the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the demo: web server on 127.0.0.1:PORT plus a Celery worker. Ctrl-C stops both."
 
@@ -51,8 +56,7 @@ class Command(BaseCommand):
         if "filebased" in settings.EMAIL_BACKEND:
             self.stdout.write(f"E-mails are written to {settings.EMAIL_FILE_PATH}")
         self.stdout.write("Press Ctrl-C to stop the web server and the worker.\n")
-        # SIGTERM (e.g. from a process manager) stops the server like Ctrl-C does.
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
         except KeyboardInterrupt:

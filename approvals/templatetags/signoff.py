@@ -1,0 +1,33 @@
+"""Template helpers for Signoff's pages."""
+
+from django import template
+
+register = template.Library()
+
+AUDIT_PHRASES = {
+    "request.submitted": "submitted the version",
+    "step.started": "started",
+    "checks.passed": "automated checks passed",
+    "checks.failed": "automated checks failed",
+    "decision.approve": "approved",
+    "decision.reject": "rejected",
+    "decision.request_changes": "requested changes",
+    "version.stage_changed": "moved the version",
+    "version.rolled_back": "rolled back",
+    "request.completed": "the request is complete",
+    "request.rejected": "the request was rejected",
+    "request.changes_requested": "the request went back to its author",
+    "request.checks_failed": "the request went back to its author",
+    "request.failed": "the request failed",
+}
+
+
+@register.filter
+def audit_phrase(event) -> str:
+    """A reader's phrase for an audit event, e.g. "approved Manager review"."""
+    phrase = AUDIT_PHRASES.get(event.verb, event.verb)
+    if event.verb in ("step.started", "decision.approve", "decision.reject", "decision.request_changes"):
+        return f"{phrase} {event.object_repr.split(' (')[0]}"
+    if event.verb == "version.stage_changed":
+        return f"{phrase} to {event.to_state}"
+    return phrase
