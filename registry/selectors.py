@@ -12,7 +12,7 @@ def model_list(*, user) -> QuerySet[RegisteredModel]:
     versions = ModelVersion.objects.filter(model=OuterRef("pk"))
     return (
         models_visible_to(user)
-        .select_related("team")
+        .select_related("team", "created_by")
         .annotate(
             version_count=Count("versions", distinct=True),
             latest_version=Subquery(versions.order_by("-number").values("number")[:1]),

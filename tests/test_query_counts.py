@@ -1,0 +1,82 @@
+"""Every list page and list endpoint runs the same number of queries however many rows it shows."""
+
+import itertools
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+
+from approvals import services
+from tests import factories
+
+_names = itertools.count(1)
+
+PAGES = [
+    "/",
+    "/models/",
+    "/models/credit-risk/",
+    "/models/credit-risk/versions/1/",
+    "/requests/",
+    "/requests/?view=all",
+    "/requests/?view=all&status=awaiting_review",
+    "/requests/{request}/",
+    "/requests/{request}/progress/",
+]
+ENDPOINTS = [
+    "/api/models/",
+    "/api/models/credit-risk/versions/",
+    "/api/requests/",
+    "/api/requests/?awaiting=me",
+    "/api/requests/{request}/",
+    "/api/audit-events/",
+]
+
+
+def add_rows(people, model, background):
+    """One more model, and on the measured model a version at each stage of the loop."""
+    factories.make_model(team=people.risk, by=people.dana, name=f"extra-{next(_names)}")
+    for reviewers in ([], [people.mona], [people.mona, people.quinn], [people.mona, people.quinn, people.ivan]):
+        version = factories.make_version(model=model, by=people.dana)
+        with background():
+            request = services.promotion_request_submit(version=version, actor=people.dana)
+        for reviewer in reviewers:
+            request.refresh_from_db()
+            with background():
+                services.step_decide(request=request, actor=reviewer, verdict="approve", comment="ok")
+
+
+def count_queries(client, url, **headers):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, **headers)
+    assert response.status_code == 200, url
+    return len(queries)
+
+
+def measure(client, urls, first_request, **headers):
+    return {url: count_queries(client, url.format(request=first_request.pk), **headers) for url in urls}
+
+
+@pytest.fixture
+def grown(people, risk_model, background):
+    add_rows(people, risk_model, background)
+    return risk_model.promotion_requests.order_by("pk").first()
+
+
+def test_pages_keep_a_constant_query_count(client, people, risk_model, background, grown):
+    client.force_login(people.mona)
+    before = measure(client, PAGES, grown, HTTP_HX_REQUEST="true")
+    for _ in range(3):
+        add_rows(people, risk_model, background)
+    after = measure(client, PAGES, grown, HTTP_HX_REQUEST="true")
+    assert after == before
+
+
+def test_list_endpoints_keep_a_constant_query_count(client, people, risk_model, background, grown):
+    token = Token.objects.create(user=people.mona).key
+    headers = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    before = measure(client, ENDPOINTS, grown, **headers)
+    for _ in range(3):
+        add_rows(people, risk_model, background)
+    after = measure(client, ENDPOINTS, grown, **headers)
+    assert after == before
