@@ -103,7 +103,7 @@ def _accounts(team: Team) -> dict:
         user.is_staff = user.is_superuser = role is None
         user.save()
         if role is not None:
-            user.groups.add(Group.objects.get(name=role), team.group)
+            user.groups.add(Group.objects.get_or_create(name=role)[0], team.group)
         people[username] = user
     return people
 

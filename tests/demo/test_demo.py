@@ -1,0 +1,73 @@
+"""The demo: accounts for each role, real trained models, requests in several states."""
+
+import time
+
+import joblib
+import numpy as np
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from approvals.demo.seed import DEMO_PASSWORD
+from approvals.management.commands.rundemo import start_worker, stop_worker
+from approvals.models import AuditEvent, PromotionRequest
+from registry.models import ModelVersion, RegisteredModel
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def seeded(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("seed_demo")
+
+
+def test_every_demo_account_logs_in_with_its_role(seeded):
+    roles = {"dana": "data scientist", "mona": "manager", "quinn": "data analyst", "ivan": "IT engineer"}
+    for username, role in roles.items():
+        user = authenticate(username=username, password=DEMO_PASSWORD)
+        assert user is not None, username
+        assert role in set(user.groups.values_list("name", flat=True))
+    assert authenticate(username="admin", password=DEMO_PASSWORD).is_superuser
+
+
+def test_the_demo_models_are_real_trained_scikit_learn_models(seeded):
+    assert set(RegisteredModel.objects.values_list("name", flat=True)) == {"credit-risk", "customer-churn", "fraud-detection"}
+    for version in ModelVersion.objects.all():
+        with version.artifact.open("rb") as artifact:
+            bundle = joblib.load(artifact)
+        row = np.zeros((1, len(bundle["features"])))
+        probability = bundle["model"].predict_proba(row)[0, 1]
+        assert 0.0 <= probability <= 1.0
+        assert 0.5 < version.metrics["accuracy"] <= 1.0
+        assert version.dataset_uri and version.code_commit and version.params["estimator"]
+
+
+def test_the_demo_leaves_requests_in_each_state(seeded):
+    statuses = {(r.model.name, r.version.number): (r.status, r.current_step.name) for r in PromotionRequest.objects.all()}
+    assert statuses[("customer-churn", 2)] == ("awaiting_review", "manager_review")
+    assert statuses[("fraud-detection", 1)] == ("awaiting_review", "qa_review")
+    assert statuses[("credit-risk", 2)][0] == "completed"
+    assert statuses[("credit-risk", 3)][0] == "checks_failed"
+    assert statuses[("customer-churn", 1)][0] == "changes_requested"
+    stages = dict(ModelVersion.objects.filter(model__name="credit-risk").values_list("number", "stage"))
+    assert stages == {1: "archived", 2: "production", 3: "development"}
+    assert ModelVersion.objects.get(model__name="fraud-detection", number=1).stage == "qa"
+
+
+def test_seeding_twice_changes_nothing(seeded, capsys):
+    counts = (ModelVersion.objects.count(), PromotionRequest.objects.count(), AuditEvent.objects.count())
+    call_command("seed_demo")
+    assert "already there" in capsys.readouterr().out
+    assert (ModelVersion.objects.count(), PromotionRequest.objects.count(), AuditEvent.objects.count()) == counts
+
+
+def test_the_demo_worker_is_a_real_process_that_stops_with_the_server():
+    worker = start_worker()
+    try:
+        time.sleep(3)
+        assert worker.poll() is None, "the worker exited on start"
+    finally:
+        code = stop_worker(worker, timeout=20)
+    assert worker.poll() is not None
+    assert code == 0
