@@ -1,6 +1,7 @@
 """Reads of the registry for pages and the API, scoped to what the user may see."""
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from registry.models import ModelVersion, RegisteredModel
@@ -10,11 +11,14 @@ from registry.permissions import models_visible_to
 def model_list(*, user) -> QuerySet[RegisteredModel]:
     """Visible models with their team, version count, latest and production version numbers."""
     versions = ModelVersion.objects.filter(model=OuterRef("pk"))
+    # Correlated subqueries, not a JOIN with GROUP BY: they are computed for the rows of the
+    # page only, which keeps the list fast with 100,000 versions.
+    count = versions.order_by().values("model").annotate(n=Count("pk")).values("n")
     return (
         models_visible_to(user)
         .select_related("team", "created_by")
         .annotate(
-            version_count=Count("versions", distinct=True),
+            version_count=Coalesce(Subquery(count), 0),
             latest_version=Subquery(versions.order_by("-number").values("number")[:1]),
             production_version=Subquery(versions.filter(stage="production").values("number")[:1]),
         )

@@ -7,6 +7,7 @@ allowed or not visible), 409 (wrong state) or 400 (bad input) through config.api
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from approvals import selectors, services
@@ -97,8 +98,16 @@ class ModelRollbackView(generics.GenericAPIView):
         return Response(VersionOutputSerializer(restored).data)
 
 
+class AuditEventPagination(CursorPagination):
+    """Cursor pages: as fast on the millionth event as on the first (no OFFSET scan)."""
+
+    ordering = "-created_at"
+    page_size = 50
+
+
 class AuditEventListView(generics.GenericAPIView):
     serializer_class = AuditEventOutputSerializer
+    pagination_class = AuditEventPagination
 
     @extend_schema(parameters=[AuditFilterSerializer], operation_id="audit_events_list", summary="Audit events, newest first")
     def get(self, request):

@@ -116,3 +116,16 @@ def test_the_openapi_schema_and_docs_are_served_locally(people, api):
     docs = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in docs
     assert "cdn" not in docs.lower()
+
+
+def test_the_audit_log_pages_by_cursor_without_gaps_or_repeats(people, risk_model, api):
+    from approvals.audit import audit_record
+
+    for number in range(120):
+        audit_record(actor=people.dana, verb="test.event", obj=risk_model, model=risk_model, data={"n": number})
+    client, seen, url = api(people.mona), [], "/api/audit-events/?verb=test.event"
+    while url:
+        body = client.get(url).json()
+        seen += [event["data"]["n"] for event in body["results"]]
+        url = body["next"]
+    assert seen == list(range(119, -1, -1))
