@@ -22,6 +22,8 @@ PAGES = [
     "/requests/?view=all&status=awaiting_review",
     "/requests/{request}/",
     "/requests/{request}/progress/",
+    "/audit/",
+    "/audit/?model=credit-risk",
 ]
 ENDPOINTS = [
     "/api/models/",
