@@ -10,6 +10,7 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("models/", views.model_list, name="model-list"),
     path("models/<str:name>/", views.model_detail, name="model-detail"),
+    path("models/<str:name>/versions/new/", views.version_create, name="version-create"),
     path("models/<str:name>/rollback/", views.model_rollback, name="model-rollback"),
     path("models/<str:name>/versions/<int:number>/", views.version_detail, name="version-detail"),
     path("models/<str:name>/versions/<int:number>/submit/", views.version_submit, name="version-submit"),

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import StreamingHttpResponse
@@ -18,8 +18,10 @@ from approvals import permissions, selectors, services
 from approvals.forms import DecisionForm
 from approvals.models import PromotionRequest, StepState
 from registry import selectors as registry_selectors
-from registry.permissions import teams_of
-from registry.roles import role_names
+from registry import services as registry_services
+from registry.forms import ModelForm, VersionForm
+from registry.permissions import teams_of, user_can_register_version
+from registry.roles import DATA_SCIENTIST, role_names
 
 PAGE_SIZE = 25
 
@@ -38,14 +40,34 @@ def dashboard(request):
     })
 
 
+def _form_errors_from(form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form, field by field where the field exists."""
+    for field, problems in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, problems)
+
+
 @login_required
 def model_list(request):
-    return render(request, "models/list.html", {"page": paginate(request, registry_selectors.model_list(user=request.user))})
+    can_register = request.user.is_superuser or DATA_SCIENTIST in role_names(request.user)
+    if request.method == "POST" and not can_register:
+        raise PermissionDenied("Only data scientists may register models.")
+    form = ModelForm(request.POST or None, teams=teams_of(request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = registry_services.registered_model_create(created_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _form_errors_from(form, error)
+        else:
+            messages.success(request, f"{model} is registered. Upload its first version.")
+            return redirect(model)
+    return render(request, "models/list.html", {
+        "page": paginate(request, registry_selectors.model_list(user=request.user)),
+        "form": form,
+        "can_register": can_register,
+    }, status=400 if form.errors else 200)
 
 
-@login_required
-def model_detail(request, name):
-    model = registry_selectors.model_get(user=request.user, name=name)
+def _model_page(request, model, version_form=None, status=200):
     latest = PromotionRequest.objects.filter(version=OuterRef("pk")).order_by("-submitted_at")
     versions = registry_selectors.version_list(model=model).annotate(
         request_id=Subquery(latest.values("pk")[:1]),
@@ -57,8 +79,33 @@ def model_detail(request, name):
         "history": selectors.model_history(model=model)[:25],
         "production": registry_selectors.production_version(model=model),
         "can_rollback": permissions.user_can_rollback(request.user, model),
+        "can_register": user_can_register_version(request.user, model),
+        "version_form": version_form or VersionForm(),
         "status_labels": dict(PromotionRequest.Status.choices),
-    })
+    }, status=status)
+
+
+@login_required
+def model_detail(request, name):
+    return _model_page(request, registry_selectors.model_get(user=request.user, name=name))
+
+
+@login_required
+@require_POST
+def version_create(request, name):
+    model = registry_selectors.model_get(user=request.user, name=name)
+    if not user_can_register_version(request.user, model):
+        raise PermissionDenied("Only data scientists with access to this model may register its versions.")
+    form = VersionForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            version = registry_services.model_version_create(model=model, created_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _form_errors_from(form, error)
+        else:
+            messages.success(request, f"{version} is registered. Submit it for approval when it is ready.")
+            return redirect(version)
+    return _model_page(request, model, version_form=form, status=400)
 
 
 @login_required
