@@ -95,7 +95,9 @@ def parse_definition(text: str) -> WorkflowDefinition:
         lines = _line_index(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        raise DefinitionError(f"not valid YAML: {getattr(error, 'problem', error)}", mark.line + 1 if mark else None) from None
+        raise DefinitionError(
+            f"not valid YAML: {getattr(error, 'problem', error)}", mark.line + 1 if mark else None
+        ) from None
 
     def fail(message, *path):
         raise DefinitionError(message, lines.get(path) or lines.get(path[:-1]))
@@ -137,7 +139,11 @@ def parse_definition(text: str) -> WorkflowDefinition:
         unknown = set(step) - allowed
         if unknown:
             key = sorted(map(str, unknown))[0]
-            fail(f"{label}: unknown key '{key}' for a {step_type} step (allowed: {', '.join(sorted(allowed))})", *where, key)
+            fail(
+                f"{label}: unknown key '{key}' for a {step_type} step (allowed: {', '.join(sorted(allowed))})",
+                *where,
+                key,
+            )
         title = step.get("title", step_name.replace("_", " ").capitalize())
         if not isinstance(title, str):
             fail(f"{label}: 'title' must be a string", *where, "title")
@@ -147,23 +153,39 @@ def parse_definition(text: str) -> WorkflowDefinition:
             for key in ("approvers", "users"):
                 value = step.get(key, [])
                 if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-                    fail(f"{label}: '{key}' must be a list of names, e.g. {key}: ['{value if isinstance(value, str) else 'manager'}']", *where, key)
+                    fail(
+                        f"{label}: '{key}' must be a list of names, "
+                        f"e.g. {key}: ['{value if isinstance(value, str) else 'manager'}']",
+                        *where,
+                        key,
+                    )
                 fields[key] = tuple(value)
             if not fields["approvers"] and not fields["users"]:
                 fail(f"{label}: a {step_type} step needs 'approvers' (roles) or 'users'", *where)
             required = step.get("required_approvals", 1)
             if isinstance(required, bool) or not isinstance(required, int) or required < 1:
-                fail(f"{label}: 'required_approvals' must be a whole number of at least 1", *where, "required_approvals")
+                fail(
+                    f"{label}: 'required_approvals' must be a whole number of at least 1", *where, "required_approvals"
+                )
             fields["required_approvals"] = required
             if step_type == "approval":
                 on_reject = step.get("on_reject", "return_to_author")
                 if on_reject not in ON_REJECT:
-                    fail(f"{label}: 'on_reject' must be one of {', '.join(ON_REJECT)}, not {on_reject!r}", *where, "on_reject")
+                    fail(
+                        f"{label}: 'on_reject' must be one of {', '.join(ON_REJECT)}, not {on_reject!r}",
+                        *where,
+                        "on_reject",
+                    )
                 fields["on_reject"] = on_reject
         elif step_type == "promotion":
             to_stage = step.get("to_stage")
             if to_stage not in PROMOTION_STAGES:
-                fail(f"{label}: 'to_stage' must be one of {', '.join(PROMOTION_STAGES)} (production is reached by a deployment step)", *where, "to_stage")
+                fail(
+                    f"{label}: 'to_stage' must be one of {', '.join(PROMOTION_STAGES)} "
+                    "(production is reached by a deployment step)",
+                    *where,
+                    "to_stage",
+                )
             fields["to_stage"] = to_stage
         else:
             checks = step.get("checks")
@@ -175,7 +197,11 @@ def parse_definition(text: str) -> WorkflowDefinition:
                 check_where = (*where, "checks", check_index)
                 if not isinstance(check, dict) or check.get("type") not in known:
                     got = check.get("type") if isinstance(check, dict) else check
-                    fail(f"{label}: check {check_index + 1} must have a 'type' among {', '.join(sorted(known))}, not {got!r}", *check_where)
+                    fail(
+                        f"{label}: check {check_index + 1} must have a 'type' among "
+                        f"{', '.join(sorted(known))}, not {got!r}",
+                        *check_where,
+                    )
                 config = {k: v for k, v in check.items() if k != "type"}
                 problems = known[check["type"]].config_errors(config)
                 if problems:

@@ -34,9 +34,7 @@ class PromotionRequest(models.Model):
     workflow_name = models.CharField(max_length=100)
     workflow_source = models.TextField(help_text="The YAML definition as it was when the request was submitted.")
     status = models.CharField(max_length=30, choices=Status.choices, default=Status.IN_PROGRESS)
-    current_step = models.ForeignKey(
-        "StepState", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    current_step = models.ForeignKey("StepState", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     submitted_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -109,9 +107,7 @@ class StepState(models.Model):
 
     class Meta:
         ordering = ["request", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["request", "position"], name="step_position_unique_per_request")
-        ]
+        constraints = [models.UniqueConstraint(fields=["request", "position"], name="step_position_unique_per_request")]
 
     def __str__(self):
         return f"{self.title} ({self.get_status_display()})"
@@ -149,9 +145,7 @@ class CheckRun(models.Model):
 
     class Meta:
         ordering = ["step", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["step", "position"], name="check_position_unique_per_step")
-        ]
+        constraints = [models.UniqueConstraint(fields=["step", "position"], name="check_position_unique_per_step")]
 
     def __str__(self):
         return f"{self.title}: {self.get_status_display()}"
@@ -180,9 +174,7 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ["created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["step", "actor"], name="one_decision_per_reviewer_per_step")
-        ]
+        constraints = [models.UniqueConstraint(fields=["step", "actor"], name="one_decision_per_reviewer_per_step")]
         indexes = [models.Index(fields=["-created_at"], name="decision_created_idx")]
 
     def __str__(self):
@@ -198,7 +190,11 @@ class AuditEvent(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Empty for the system (a worker).",
     )
     verb = models.CharField(max_length=50, db_index=True)
@@ -206,7 +202,9 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=50)
     object_repr = models.CharField(max_length=200)
     model = models.ForeignKey(RegisteredModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    request = models.ForeignKey(PromotionRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
+    request = models.ForeignKey(
+        PromotionRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
     from_state = models.CharField(max_length=50, blank=True)
     to_state = models.CharField(max_length=50, blank=True)
     comment = models.TextField(blank=True)
@@ -251,7 +249,9 @@ class Notification(models.Model):
     request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="notifications")
     step = models.ForeignKey(StepState, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     recipients = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)

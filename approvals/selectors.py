@@ -10,7 +10,9 @@ from registry.permissions import models_visible_to
 REQUEST_LIST_RELATED = ("model", "version", "submitted_by", "current_step")
 
 
-def request_list(*, user, status: str | None = None, awaiting_me: bool = False, model_name: str | None = None) -> QuerySet[PromotionRequest]:
+def request_list(
+    *, user, status: str | None = None, awaiting_me: bool = False, model_name: str | None = None
+) -> QuerySet[PromotionRequest]:
     """Requests ``user`` may see, newest first; ``awaiting_me`` keeps those waiting for their decision."""
     requests = requests_awaiting(user) if awaiting_me else requests_visible_to(user)
     if status:
@@ -82,7 +84,9 @@ def version_check_runs(*, version) -> QuerySet[CheckRun]:
     return CheckRun.objects.filter(step__request__in=latest).order_by("step__position", "position")
 
 
-def audit_events(*, user, model_name: str | None = None, actor: str | None = None, verb: str | None = None) -> QuerySet[AuditEvent]:
+def audit_events(
+    *, user, model_name: str | None = None, actor: str | None = None, verb: str | None = None
+) -> QuerySet[AuditEvent]:
     """Audit events about models ``user`` may see (superusers: all), newest first."""
     events = AuditEvent.objects.select_related("actor", "model")
     if not user.is_superuser:

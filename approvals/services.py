@@ -45,7 +45,9 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
         if version.stage != ModelVersion.Stage.DEVELOPMENT:
-            raise InvalidTransition(f"{version} is in {version.get_stage_display()}; only development versions can be submitted.")
+            raise InvalidTransition(
+                f"{version} is in {version.get_stage_display()}; only development versions can be submitted."
+            )
         previous = version.promotion_requests.order_by("-submitted_at").first()
         if previous is not None and previous.is_open:
             raise InvalidTransition(f"{version} already has an open request (#{previous.pk}).")
@@ -64,8 +66,13 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
         )
         _create_steps(request, definition)
         audit_record(
-            actor=actor, verb="request.submitted", obj=request, model=request.model, request=request,
-            to_state=request.status, data={"version": version.number, "workflow": definition.name},
+            actor=actor,
+            verb="request.submitted",
+            obj=request,
+            model=request.model,
+            request=request,
+            to_state=request.status,
+            data={"version": version.number, "workflow": definition.name},
         )
         _start_step(request, request.steps.order_by("position").first())
     return request
@@ -114,7 +121,10 @@ def _start_step(request: PromotionRequest, step: StepState | None) -> None:
         step.save(update_fields=["status", "started_at"])
         runs = [
             CheckRun.objects.create(
-                step=step, position=i, check_type=check["type"], config={k: v for k, v in check.items() if k != "type"},
+                step=step,
+                position=i,
+                check_type=check["type"],
+                config={k: v for k, v in check.items() if k != "type"},
                 title=get_check(check["type"]).describe({k: v for k, v in check.items() if k != "type"}),
             )
             for i, check in enumerate(step.config["checks"])
@@ -133,8 +143,13 @@ def _start_step(request: PromotionRequest, step: StepState | None) -> None:
         _notify(request, Notification.Event.REVIEW_REQUESTED, step=step)
     request.save(update_fields=["current_step", "status", "updated_at"])
     audit_record(
-        actor=None, verb="step.started", obj=step, model=request.model, request=request,
-        to_state=step.status, data={"step": step.name},
+        actor=None,
+        verb="step.started",
+        obj=step,
+        model=request.model,
+        request=request,
+        to_state=step.status,
+        data={"step": step.name},
     )
 
 
@@ -149,8 +164,14 @@ def _close(request: PromotionRequest, status: str, *, actor, comment: str = "") 
     request.closed_at = timezone.now()
     request.save(update_fields=["status", "closed_at", "updated_at"])
     audit_record(
-        actor=actor, verb=f"request.{status}", obj=request, model=request.model, request=request,
-        from_state=previous, to_state=status, comment=comment,
+        actor=actor,
+        verb=f"request.{status}",
+        obj=request,
+        model=request.model,
+        request=request,
+        from_state=previous,
+        to_state=status,
+        comment=comment,
     )
 
 
@@ -165,7 +186,10 @@ def _notify(request: PromotionRequest, event: str, *, step=None, decision=None, 
     from approvals import tasks
 
     notification = Notification.objects.create(
-        event=event, request=request, step=step, decision=decision,
+        event=event,
+        request=request,
+        step=step,
+        decision=decision,
         actor=actor if actor is not None and actor.is_authenticated else None,
     )
     _enqueue_after_commit(tasks.send_notification, notification.pk)
@@ -213,7 +237,9 @@ def step_decide(
     if seen_step is not None and seen_step.status != Step.WAITING and seen_step.pk != request.current_step_id:
         raise AlreadyDecided(f"'{seen_step.title}' was already decided; reload the request to see its state.")
     if seen_step is None or not request.is_open:
-        raise InvalidTransition(f"Request #{request.pk} is {request.get_status_display().lower()}; there is nothing to decide.")
+        raise InvalidTransition(
+            f"Request #{request.pk} is {request.get_status_display().lower()}; there is nothing to decide."
+        )
     refusal = permissions.decide_refusal(actor, request, seen_step)
     if refusal:
         raise PermissionDenied(refusal)
@@ -227,8 +253,14 @@ def step_decide(
             raise AlreadyDecided(f"You already decided '{step.title}'.")
         decision = Decision.objects.create(request=locked, step=step, actor=actor, verdict=verdict, comment=comment)
         audit_record(
-            actor=actor, verb=f"decision.{verdict}", obj=step, model=locked.model, request=locked,
-            from_state=step.status, comment=comment, data={"step": step.name, "version": locked.version.number},
+            actor=actor,
+            verb=f"decision.{verdict}",
+            obj=step,
+            model=locked.model,
+            request=locked,
+            from_state=step.status,
+            comment=comment,
+            data={"step": step.name, "version": locked.version.number},
         )
         _notify(locked, Notification.Event.DECISION, step=step, decision=decision, actor=actor)
         if verdict == Decision.Verdict.APPROVE:
@@ -237,8 +269,12 @@ def step_decide(
                 _approve_step(locked, step)
         else:
             _finish_step(step, Step.REJECTED if verdict == Decision.Verdict.REJECT else Step.CHANGES_REQUESTED)
-            _close(locked, Status.REJECTED if verdict == Decision.Verdict.REJECT else Status.CHANGES_REQUESTED,
-                   actor=actor, comment=comment)
+            _close(
+                locked,
+                Status.REJECTED if verdict == Decision.Verdict.REJECT else Status.CHANGES_REQUESTED,
+                actor=actor,
+                comment=comment,
+            )
     request.refresh_from_db()
     return decision
 
@@ -283,7 +319,9 @@ def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
         fields = {"summary": outcome.summary, "result": outcome.details, "log": outcome.log}
     except TransientCheckError as error:
         if not final_attempt:
-            CheckRun.objects.filter(pk=run.pk).update(status=CheckRun.Status.PENDING, log=f"Attempt failed, will retry: {error}")
+            CheckRun.objects.filter(pk=run.pk).update(
+                status=CheckRun.Status.PENDING, log=f"Attempt failed, will retry: {error}"
+            )
             raise
         status, fields = CheckRun.Status.ERROR, {"summary": f"The check could not run: {error}", "log": str(error)}
     except Exception as error:  # a bug in a check must not leave the request hanging
@@ -308,15 +346,29 @@ def checks_step_conclude(*, step_id: int) -> None:
             return
         if all(status == CheckRun.Status.PASSED for status in statuses):
             _finish_step(step, Step.PASSED)
-            audit_record(actor=None, verb="checks.passed", obj=step, model=request.model, request=request,
-                         from_state=Step.RUNNING, to_state=Step.PASSED)
+            audit_record(
+                actor=None,
+                verb="checks.passed",
+                obj=step,
+                model=request.model,
+                request=request,
+                from_state=Step.RUNNING,
+                to_state=Step.PASSED,
+            )
             _advance(request, step)
         else:
             _finish_step(step, Step.FAILED)
             failing = list(step.check_runs.exclude(status=CheckRun.Status.PASSED).values_list("title", "summary"))
-            audit_record(actor=None, verb="checks.failed", obj=step, model=request.model, request=request,
-                         from_state=Step.RUNNING, to_state=Step.FAILED,
-                         data={"failing": [f"{title}: {summary}" for title, summary in failing]})
+            audit_record(
+                actor=None,
+                verb="checks.failed",
+                obj=step,
+                model=request.model,
+                request=request,
+                from_state=Step.RUNNING,
+                to_state=Step.FAILED,
+                data={"failing": [f"{title}: {summary}" for title, summary in failing]},
+            )
             _close(request, Status.CHECKS_FAILED, actor=None)
             _notify(request, Notification.Event.CHECKS_FAILED, step=step)
 
@@ -338,15 +390,31 @@ def step_execute(*, step_id: int) -> None:
             raise InvalidTransition(f"'{step.title}' is not a promotion or deployment step.")
         if target == ModelVersion.Stage.PRODUCTION:
             # Lock the model's production version too, then archive it.
-            for previous in ModelVersion.objects.select_for_update().filter(
-                model_id=version.model_id, stage=ModelVersion.Stage.PRODUCTION
-            ).exclude(pk=version.pk):
-                audit_record(actor=None, verb="version.stage_changed", obj=previous, model=request.model,
-                             request=request, from_state=previous.stage, to_state=ModelVersion.Stage.ARCHIVED,
-                             data={"replaced_by": version.number})
+            for previous in (
+                ModelVersion.objects.select_for_update()
+                .filter(model_id=version.model_id, stage=ModelVersion.Stage.PRODUCTION)
+                .exclude(pk=version.pk)
+            ):
+                audit_record(
+                    actor=None,
+                    verb="version.stage_changed",
+                    obj=previous,
+                    model=request.model,
+                    request=request,
+                    from_state=previous.stage,
+                    to_state=ModelVersion.Stage.ARCHIVED,
+                    data={"replaced_by": version.number},
+                )
         previous_stage = model_version_set_stage(version=version, stage=target)
-        audit_record(actor=None, verb="version.stage_changed", obj=version, model=request.model, request=request,
-                     from_state=previous_stage, to_state=target)
+        audit_record(
+            actor=None,
+            verb="version.stage_changed",
+            obj=version,
+            model=request.model,
+            request=request,
+            from_state=previous_stage,
+            to_state=target,
+        )
         _finish_step(step, Step.DONE)
         if step.kind == StepState.Kind.DEPLOYMENT:
             _notify(request, Notification.Event.DEPLOYED, step=step)
@@ -396,7 +464,14 @@ def model_rollback(*, model, actor, comment: str) -> ModelVersion:
             (current, ModelVersion.Stage.PRODUCTION, ModelVersion.Stage.ARCHIVED),
             (previous, ModelVersion.Stage.ARCHIVED, ModelVersion.Stage.PRODUCTION),
         ):
-            audit_record(actor=actor, verb="version.rolled_back", obj=version, model=model,
-                         from_state=before, to_state=after, comment=comment,
-                         data={"restored": previous.number, "replaced": current.number})
+            audit_record(
+                actor=actor,
+                verb="version.rolled_back",
+                obj=version,
+                model=model,
+                from_state=before,
+                to_state=after,
+                comment=comment,
+                data={"restored": previous.number, "replaced": current.number},
+            )
     return previous

@@ -17,7 +17,7 @@ def run_check(self, check_run_id: int) -> None:
     try:
         services.check_run_execute(check_run_id=check_run_id, final_attempt=final)
     except TransientCheckError as error:
-        raise self.retry(exc=error, countdown=RETRY_DELAYS[self.request.retries])
+        raise self.retry(exc=error, countdown=RETRY_DELAYS[self.request.retries]) from error
 
 
 @shared_task(bind=True, max_retries=len(RETRY_DELAYS))
@@ -31,7 +31,7 @@ def execute_step(self, step_id: int) -> None:
             step = StepState.objects.get(pk=step_id)
             services.request_fail(request_id=step.request_id, reason=f"'{step.title}' failed: {error}")
             return
-        raise self.retry(exc=error, countdown=RETRY_DELAYS[self.request.retries])
+        raise self.retry(exc=error, countdown=RETRY_DELAYS[self.request.retries]) from error
 
 
 @shared_task(bind=True, max_retries=len(RETRY_DELAYS))
@@ -54,7 +54,7 @@ def send_notification(self, notification_id: int) -> None:
         )
         if final:
             return
-        raise self.retry(exc=error, countdown=RETRY_DELAYS[self.request.retries])
+        raise self.retry(exc=error, countdown=RETRY_DELAYS[self.request.retries]) from error
     except Exception as error:
         Notification.objects.filter(pk=notification_id).update(status=Notification.Status.FAILED, error=repr(error))
         raise

@@ -38,16 +38,23 @@ def generate(versions: int, audit_events: int, models: int = 100):
 
     team_group = Group.objects.create(name="team bench")
     team = Team.objects.create(name="Bench", slug="bench", group=team_group)
-    roles = {name: Group.objects.get(name=name) for name in ("data scientist", "manager", "data analyst", "IT engineer")}
+    roles = {
+        name: Group.objects.get(name=name) for name in ("data scientist", "manager", "data analyst", "IT engineer")
+    }
     people = {}
-    for username, role in (("dana", "data scientist"), ("mona", "manager"), ("quinn", "data analyst"), ("ivan", "IT engineer")):
+    for username, role in (
+        ("dana", "data scientist"),
+        ("mona", "manager"),
+        ("quinn", "data analyst"),
+        ("ivan", "IT engineer"),
+    ):
         user = User.objects.create_user(username, f"{username}@example.com", "bench")
         user.groups.add(roles[role], team_group)
         people[username] = user
     per_model = versions // models
     statements = [
         f"""INSERT INTO registry_registeredmodel (name, description, team_id, created_by_id, created_at)
-            SELECT 'model-' || i, 'Benchmark model ' || i, {team.pk}, {people['dana'].pk}, now()
+            SELECT 'model-' || i, 'Benchmark model ' || i, {team.pk}, {people["dana"].pk}, now()
             FROM generate_series(1, {models}) i""",
         f"""INSERT INTO registry_registeredmodelgroupobjectpermission (permission_id, group_id, content_object_id)
             SELECT p.id, {team_group.pk}, m.id FROM registry_registeredmodel m, auth_permission p
@@ -58,13 +65,13 @@ def generate(versions: int, audit_events: int, models: int = 100):
             SELECT m.id, n, '', 'artifacts/bench.joblib', repeat('a', 64), 1024,
                 jsonb_build_object('accuracy', 0.8 + random() / 10, 'f1', 0.7 + random() / 10, 'roc_auc', 0.9),
                 '{{"C": 1.0}}'::jsonb, 's3://bench/data.parquet', 'v1', 'https://git.example.com/bench', 'abc123',
-                'development', {people['dana'].pk}, now() - (n || ' minutes')::interval, now()
+                'development', {people["dana"].pk}, now() - (n || ' minutes')::interval, now()
             FROM registry_registeredmodel m, generate_series(1, {per_model}) n""",
         f"""INSERT INTO approvals_promotionrequest (model_id, version_id, workflow_name, workflow_source, status,
                 submitted_by_id, submitted_at, updated_at, closed_at)
             SELECT v.model_id, v.id, 'default', '',
                 CASE WHEN v.number % 25 = 0 THEN 'awaiting_review' ELSE 'rejected' END,
-                {people['dana'].pk}, v.created_at, v.created_at,
+                {people["dana"].pk}, v.created_at, v.created_at,
                 CASE WHEN v.number % 25 = 0 THEN NULL ELSE v.created_at END
             FROM registry_modelversion v WHERE v.number % 5 = 0""",
         """INSERT INTO approvals_stepstate (request_id, position, name, title, kind, config, status,
@@ -72,15 +79,16 @@ def generate(versions: int, audit_events: int, models: int = 100):
             SELECT r.id, 1, 'manager_review', 'Manager review', 'approval', '{}'::jsonb,
                 CASE WHEN r.status = 'awaiting_review' THEN 'waiting' ELSE 'rejected' END, 1, r.submitted_at
             FROM approvals_promotionrequest r""",
-        "UPDATE approvals_promotionrequest r SET current_step_id = s.id FROM approvals_stepstate s WHERE s.request_id = r.id",
+        """UPDATE approvals_promotionrequest r SET current_step_id = s.id
+            FROM approvals_stepstate s WHERE s.request_id = r.id""",
         f"""INSERT INTO approvals_stepstate_approver_groups (stepstate_id, group_id)
-            SELECT s.id, {roles['manager'].pk} FROM approvals_stepstate s""",
+            SELECT s.id, {roles["manager"].pk} FROM approvals_stepstate s""",
         f"""INSERT INTO approvals_decision (request_id, step_id, actor_id, verdict, comment, created_at)
-            SELECT r.id, r.current_step_id, {people['mona'].pk}, 'reject', 'Not yet.', r.updated_at
+            SELECT r.id, r.current_step_id, {people["mona"].pk}, 'reject', 'Not yet.', r.updated_at
             FROM approvals_promotionrequest r WHERE r.status = 'rejected'""",
         f"""INSERT INTO approvals_auditevent (created_at, actor_id, verb, object_type, object_id, object_repr,
                 model_id, request_id, from_state, to_state, comment, data)
-            SELECT now() - (i || ' seconds')::interval, {people['mona'].pk}, 'decision.reject', 'stepstate', i::text,
+            SELECT now() - (i || ' seconds')::interval, {people["mona"].pk}, 'decision.reject', 'stepstate', i::text,
                 'Manager review', r.model_id, r.id, 'waiting', 'rejected', '', '{{}}'::jsonb
             FROM generate_series(1, {audit_events}) i
             JOIN approvals_promotionrequest r ON r.id = 1 + (i % (SELECT count(*) FROM approvals_promotionrequest))""",
@@ -129,24 +137,39 @@ def main():
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     people = generate(args.versions, args.audit_events)
-    print(f"generated {args.versions:,} versions and {args.audit_events:,} audit events in {time.perf_counter() - started:.1f} s")
+    print(
+        f"generated {args.versions:,} versions and {args.audit_events:,} audit events "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
 
     from approvals.models import AuditEvent, PromotionRequest
     from registry.models import ModelVersion
 
-    print(f"rows: {ModelVersion.objects.count():,} versions, {PromotionRequest.objects.count():,} requests, "
-          f"{AuditEvent.objects.count():,} audit events")
-    request_id = PromotionRequest.objects.filter(status="awaiting_review").order_by("-pk").values_list("pk", flat=True)[0]
+    print(
+        f"rows: {ModelVersion.objects.count():,} versions, {PromotionRequest.objects.count():,} requests, "
+        f"{AuditEvent.objects.count():,} audit events"
+    )
+    request_id = (
+        PromotionRequest.objects.filter(status="awaiting_review").order_by("-pk").values_list("pk", flat=True)[0]
+    )
     client = Client()
     client.force_login(people["mona"])
     token = Token.objects.create(user=people["mona"]).key
     api = {"HTTP_AUTHORIZATION": f"Token {token}"}
     pages = [
-        ("/", {}), ("/models/", {}), ("/models/model-1/", {}), ("/models/model-1/versions/100/", {}),
-        ("/requests/", {}), ("/requests/?view=all", {}), ("/requests/?view=all&page=200", {}),
+        ("/", {}),
+        ("/models/", {}),
+        ("/models/model-1/", {}),
+        ("/models/model-1/versions/100/", {}),
+        ("/requests/", {}),
+        ("/requests/?view=all", {}),
+        ("/requests/?view=all&page=200", {}),
         (f"/requests/{request_id}/", {}),
-        ("/api/models/", api), ("/api/models/model-1/versions/", api), ("/api/requests/?awaiting=me", api),
-        ("/api/requests/?status=rejected", api), ("/api/audit-events/", api),
+        ("/api/models/", api),
+        ("/api/models/model-1/versions/", api),
+        ("/api/requests/?awaiting=me", api),
+        ("/api/requests/?status=rejected", api),
+        ("/api/audit-events/", api),
         ("/api/audit-events/?model=model-7", api),
     ]
     print(f"{'page':<45} {'median ms':>10} {'queries':>8}")

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-handler403 = "approvals.views.permission_denied"
+handler403 = "approvals.views.common.permission_denied"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -39,9 +39,7 @@ class RegisteredModel(models.Model):
     name = models.CharField(max_length=100, unique=True, validators=[model_name_validator])
     description = models.TextField(blank=True)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="models")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -96,12 +94,8 @@ class ModelVersion(models.Model):
     dataset_version = models.CharField(max_length=100, blank=True)
     code_repository = models.CharField(max_length=500, blank=True)
     code_commit = models.CharField(max_length=100, blank=True)
-    stage = models.CharField(
-        max_length=20, choices=Stage.choices, default=Stage.DEVELOPMENT, db_index=True
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.DEVELOPMENT, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     stage_changed_at = models.DateTimeField(null=True, blank=True)

@@ -18,7 +18,9 @@ def validate_metrics(value) -> dict[str, float]:
     cleaned = {}
     for name, number in value.items():
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
-            raise ValidationError(f"Metric name {name!r} must be a non-empty string of at most {MAX_NAME_LENGTH} characters.")
+            raise ValidationError(
+                f"Metric name {name!r} must be a non-empty string of at most {MAX_NAME_LENGTH} characters."
+            )
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise ValidationError(f"Metric {name!r} must be a number, not {number!r}.")
         if not math.isfinite(number):

@@ -9,10 +9,9 @@ Risk's models. ``nora`` belongs to Risk with no role at all.
 from types import SimpleNamespace
 
 import pytest
-
-from config.celery import app as celery_app
 from django.contrib.auth.models import Group
 
+from config.celery import app as celery_app
 from registry.roles import ALL_ROLES, DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
 from tests import factories
 

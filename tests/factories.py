@@ -48,4 +48,6 @@ def make_version(*, model: RegisteredModel, by, accuracy: float = 0.91, **fields
     fields.setdefault("dataset_version", "2026-10-01")
     fields.setdefault("code_repository", "https://git.example.com/risk/credit-model")
     fields.setdefault("code_commit", "3f2c9ab")
-    return model_version_create(model=model, artifact=fields.pop("artifact", None) or artifact(), created_by=by, **fields)
+    return model_version_create(
+        model=model, artifact=fields.pop("artifact", None) or artifact(), created_by=by, **fields
+    )

@@ -21,8 +21,19 @@ class RequestOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PromotionRequest
-        fields = ["id", "model", "version", "status", "current_step", "workflow_name",
-                  "submitted_by", "submitted_at", "updated_at", "closed_at", "url"]
+        fields = [
+            "id",
+            "model",
+            "version",
+            "status",
+            "current_step",
+            "workflow_name",
+            "submitted_by",
+            "submitted_at",
+            "updated_at",
+            "closed_at",
+            "url",
+        ]
 
     def get_url(self, request) -> str:
         return f"{settings.SIGNOFF_BASE_URL}{request.get_absolute_url()}"
@@ -51,11 +62,24 @@ class StepOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StepState
-        fields = ["position", "name", "title", "kind", "status", "approvers", "required_approvals",
-                  "started_at", "finished_at", "check_runs", "decisions"]
+        fields = [
+            "position",
+            "name",
+            "title",
+            "kind",
+            "status",
+            "approvers",
+            "required_approvals",
+            "started_at",
+            "finished_at",
+            "check_runs",
+            "decisions",
+        ]
 
     def get_approvers(self, step) -> list[str]:
-        return [group.name for group in step.approver_groups.all()] + [user.username for user in step.approver_users.all()]
+        return [group.name for group in step.approver_groups.all()] + [
+            user.username for user in step.approver_users.all()
+        ]
 
     def get_decisions(self, step) -> list[dict]:
         return [
@@ -91,8 +115,21 @@ class AuditEventOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = ["id", "created_at", "actor", "verb", "object_type", "object_id", "object_repr", "model",
-                  "request", "from_state", "to_state", "comment", "data"]
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "verb",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "model",
+            "request",
+            "from_state",
+            "to_state",
+            "comment",
+            "data",
+        ]
 
 
 class AuditFilterSerializer(serializers.Serializer):

@@ -4,7 +4,7 @@ Views parse input, call one service, and render; refusals come back as 403 / 404
 allowed or not visible), 409 (wrong state) or 400 (bad input) through config.api.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -30,8 +30,9 @@ REFUSALS = {400: None, 403: None, 404: None, 409: None}
 class VersionSubmitView(generics.GenericAPIView):
     serializer_class = RequestOutputSerializer
 
-    @extend_schema(request=None, responses={201: RequestOutputSerializer, **REFUSALS},
-                   summary="Submit a version for approval")
+    @extend_schema(
+        request=None, responses={201: RequestOutputSerializer, **REFUSALS}, summary="Submit a version for approval"
+    )
     def post(self, request, name, number):
         version = registry_selectors.version_get(user=request.user, name=name, number=number)
         created = services.promotion_request_submit(version=version, actor=request.user)
@@ -42,7 +43,9 @@ class VersionSubmitView(generics.GenericAPIView):
 class RequestListView(generics.GenericAPIView):
     serializer_class = RequestOutputSerializer
 
-    @extend_schema(parameters=[RequestFilterSerializer], operation_id="requests_list", summary="Promotion requests you can see")
+    @extend_schema(
+        parameters=[RequestFilterSerializer], operation_id="requests_list", summary="Promotion requests you can see"
+    )
     def get(self, request):
         filters = RequestFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -67,8 +70,11 @@ class RequestDetailView(generics.GenericAPIView):
 class DecisionCreateView(generics.GenericAPIView):
     serializer_class = DecisionOutputSerializer
 
-    @extend_schema(request=DecisionInputSerializer, responses={201: DecisionOutputSerializer, **REFUSALS},
-                   summary="Approve, reject or request changes on the current step")
+    @extend_schema(
+        request=DecisionInputSerializer,
+        responses={201: DecisionOutputSerializer, **REFUSALS},
+        summary="Approve, reject or request changes on the current step",
+    )
     def post(self, request, pk):
         promotion_request = selectors.request_get(user=request.user, pk=pk)
         data = DecisionInputSerializer(data=request.data)
@@ -79,8 +85,11 @@ class DecisionCreateView(generics.GenericAPIView):
             if step is None:
                 raise ValidationError({"step": f"Request #{pk} has no step called {data.validated_data['step']!r}."})
         decision = services.step_decide(
-            request=promotion_request, actor=request.user, step=step,
-            verdict=data.validated_data["decision"], comment=data.validated_data["comment"],
+            request=promotion_request,
+            actor=request.user,
+            step=step,
+            verdict=data.validated_data["decision"],
+            comment=data.validated_data["comment"],
         )
         return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)
 
@@ -88,8 +97,11 @@ class DecisionCreateView(generics.GenericAPIView):
 class ModelRollbackView(generics.GenericAPIView):
     serializer_class = VersionOutputSerializer
 
-    @extend_schema(request=RollbackInputSerializer, responses={200: VersionOutputSerializer, **REFUSALS},
-                   summary="Restore the previous production version (IT engineers)")
+    @extend_schema(
+        request=RollbackInputSerializer,
+        responses={200: VersionOutputSerializer, **REFUSALS},
+        summary="Restore the previous production version (IT engineers)",
+    )
     def post(self, request, name):
         model = registry_selectors.model_get(user=request.user, name=name)
         data = RollbackInputSerializer(data=request.data)
@@ -109,7 +121,9 @@ class AuditEventListView(generics.GenericAPIView):
     serializer_class = AuditEventOutputSerializer
     pagination_class = AuditEventPagination
 
-    @extend_schema(parameters=[AuditFilterSerializer], operation_id="audit_events_list", summary="Audit events, newest first")
+    @extend_schema(
+        parameters=[AuditFilterSerializer], operation_id="audit_events_list", summary="Audit events, newest first"
+    )
     def get(self, request):
         filters = AuditFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

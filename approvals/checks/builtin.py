@@ -75,7 +75,9 @@ class ArtifactIntegrity(Check):
                 for chunk in artifact.chunks():
                     digest.update(chunk)
         except FileNotFoundError:
-            return CheckOutcome(False, "The artifact file is missing from storage.", {"expected": version.artifact_sha256})
+            return CheckOutcome(
+                False, "The artifact file is missing from storage.", {"expected": version.artifact_sha256}
+            )
         except OSError as error:
             raise TransientCheckError(f"could not read the artifact: {error}") from error
         actual = digest.hexdigest()

@@ -48,16 +48,28 @@ MODELS = [
         "dataset": "s3://analytics-lake/credit/applications.parquet",
         "repository": "https://git.example.com/analytics/credit-risk",
         "versions": [
-            DemoVersion("logistic_regression", {"C": 1.0, "max_iter": 500}, "4b1e9d0", "2026-06-30", [
-                ("mona", "approve", "Solid baseline, calibrated scores. Promote to QA."),
-                ("quinn", "approve", "Backtested on Q2 applications; approval rate within policy."),
-                ("ivan", "approve", "Deployed to the underwriting cluster."),
-            ]),
-            DemoVersion("gradient_boosting", {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.1}, "a93f2c1", "2026-09-30", [
-                ("mona", "approve", "AUC up on the same hold-out; feature set unchanged."),
-                ("quinn", "approve", "Shadow-scored 12k applications, no drift alarms."),
-                ("ivan", "approve", "Blue/green rollout complete."),
-            ]),
+            DemoVersion(
+                "logistic_regression",
+                {"C": 1.0, "max_iter": 500},
+                "4b1e9d0",
+                "2026-06-30",
+                [
+                    ("mona", "approve", "Solid baseline, calibrated scores. Promote to QA."),
+                    ("quinn", "approve", "Backtested on Q2 applications; approval rate within policy."),
+                    ("ivan", "approve", "Deployed to the underwriting cluster."),
+                ],
+            ),
+            DemoVersion(
+                "gradient_boosting",
+                {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.1},
+                "a93f2c1",
+                "2026-09-30",
+                [
+                    ("mona", "approve", "AUC up on the same hold-out; feature set unchanged."),
+                    ("quinn", "approve", "Shadow-scored 12k applications, no drift alarms."),
+                    ("ivan", "approve", "Blue/green rollout complete."),
+                ],
+            ),
             DemoVersion("random_forest", {"n_estimators": 3, "max_depth": 1}, "c0d7e55", "2026-10-31", ["submit"]),
         ],
     },
@@ -68,10 +80,26 @@ MODELS = [
         "dataset": "s3://analytics-lake/growth/subscriber_activity.parquet",
         "repository": "https://git.example.com/analytics/churn",
         "versions": [
-            DemoVersion("logistic_regression", {"C": 0.5, "max_iter": 500}, "77aa310", "2026-09-01", [
-                ("mona", "request_changes", "Recall on churners is far too low for the campaign; try a tree model and class weights."),
-            ]),
-            DemoVersion("gradient_boosting", {"n_estimators": 120, "max_depth": 3, "learning_rate": 0.08}, "8e21b4f", "2026-10-15", ["submit"]),
+            DemoVersion(
+                "logistic_regression",
+                {"C": 0.5, "max_iter": 500},
+                "77aa310",
+                "2026-09-01",
+                [
+                    (
+                        "mona",
+                        "request_changes",
+                        "Recall on churners is far too low for the campaign; try a tree model and class weights.",
+                    ),
+                ],
+            ),
+            DemoVersion(
+                "gradient_boosting",
+                {"n_estimators": 120, "max_depth": 3, "learning_rate": 0.08},
+                "8e21b4f",
+                "2026-10-15",
+                ["submit"],
+            ),
         ],
     },
     {
@@ -81,9 +109,15 @@ MODELS = [
         "dataset": "s3://analytics-lake/payments/card_transactions.parquet",
         "repository": "https://git.example.com/analytics/fraud",
         "versions": [
-            DemoVersion("random_forest", {"n_estimators": 80, "max_depth": 8}, "19c4a02", "2026-10-20", [
-                ("mona", "approve", "Precision looks good; QA please check the night-time segment."),
-            ]),
+            DemoVersion(
+                "random_forest",
+                {"n_estimators": 80, "max_depth": 8},
+                "19c4a02",
+                "2026-10-20",
+                [
+                    ("mona", "approve", "Precision looks good; QA please check the night-time segment."),
+                ],
+            ),
             DemoVersion("gradient_boosting", {"n_estimators": 100, "max_depth": 3}, "2f9d8b3", "2026-11-10"),
         ],
     },
@@ -127,7 +161,9 @@ def seed_demo(log=print) -> bool:
         team = Team.objects.create(name=TEAM_NAME, slug="analytics", group=group)
         people = _accounts(team)
     for spec in MODELS:
-        model = registered_model_create(name=spec["name"], description=spec["description"], team=team, created_by=people["dana"])
+        model = registered_model_create(
+            name=spec["name"], description=spec["description"], team=team, created_by=people["dana"]
+        )
         for seed, demo in enumerate(spec["versions"], start=1):
             trained = training.train(spec["generator"], estimator=demo.estimator, params=demo.params, seed=seed)
             version = model_version_create(
@@ -145,5 +181,8 @@ def seed_demo(log=print) -> bool:
             state = "development"
             if demo.story:
                 state = _play(version, demo.story, people).get_status_display()
-            log(f"  {version}: accuracy {trained.metrics['accuracy']:.3f}, roc_auc {trained.metrics['roc_auc']:.3f} — {state}")
+            log(
+                f"  {version}: accuracy {trained.metrics['accuracy']:.3f}, "
+                f"roc_auc {trained.metrics['roc_auc']:.3f} — {state}"
+            )
     return True

@@ -42,10 +42,21 @@ def subscriber_activity(rng, n):
     support_calls = rng.poisson(1.2, n)
     logins_30d = rng.poisson(12, n)
     contract_annual = rng.random(n) < 0.45
-    logit = 0.4 - 0.05 * tenure + 0.015 * (monthly_charges - 70) + 0.5 * support_calls - 0.08 * logins_30d - 1.3 * contract_annual
+    logit = (
+        0.4
+        - 0.05 * tenure
+        + 0.015 * (monthly_charges - 70)
+        + 0.5 * support_calls
+        - 0.08 * logins_30d
+        - 1.3 * contract_annual
+    )
     churned = rng.random(n) < 1 / (1 + np.exp(-logit))
     features = np.column_stack([tenure, monthly_charges, support_calls, logins_30d, contract_annual])
-    return features, churned.astype(int), ["tenure_months", "monthly_charges", "support_calls", "logins_30d", "annual_contract"]
+    return (
+        features,
+        churned.astype(int),
+        ["tenure_months", "monthly_charges", "support_calls", "logins_30d", "annual_contract"],
+    )
 
 
 def card_transactions(rng, n):
@@ -55,7 +66,14 @@ def card_transactions(rng, n):
     merchant_risk = rng.beta(2, 8, n)
     card_present = rng.random(n) < 0.7
     night = (hour < 6).astype(float)
-    logit = -3.6 + 0.35 * (np.log(amount) - 3.5) + 1.2 * night + 0.02 * distance_km + 4.0 * merchant_risk - 1.4 * card_present
+    logit = (
+        -3.6
+        + 0.35 * (np.log(amount) - 3.5)
+        + 1.2 * night
+        + 0.02 * distance_km
+        + 4.0 * merchant_risk
+        - 1.4 * card_present
+    )
     fraud = rng.random(n) < 1 / (1 + np.exp(-logit))
     features = np.column_stack([amount, hour, distance_km, merchant_risk, card_present])
     return features, fraud.astype(int), ["amount", "hour", "distance_km", "merchant_risk", "card_present"]
@@ -74,7 +92,9 @@ def train(generator, *, estimator: str, params: dict, seed: int, rows: int = 300
     """Train one version on ``rows`` generated rows; metrics come from a 25 % held-out split."""
     rng = np.random.default_rng(seed)
     features, labels, names = generator(rng, rows)
-    x_train, x_test, y_train, y_test = train_test_split(features, labels, test_size=0.25, random_state=seed, stratify=labels)
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, labels, test_size=0.25, random_state=seed, stratify=labels
+    )
     model = ESTIMATORS[estimator](params).fit(x_train, y_train)
     predicted = model.predict(x_test)
     scores = model.predict_proba(x_test)[:, 1]

@@ -22,8 +22,16 @@ class ModelOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RegisteredModel
-        fields = ["name", "description", "team", "created_by", "created_at",
-                  "version_count", "latest_version", "production_version"]
+        fields = [
+            "name",
+            "description",
+            "team",
+            "created_by",
+            "created_at",
+            "version_count",
+            "latest_version",
+            "production_version",
+        ]
 
 
 class VersionInputSerializer(serializers.Serializer):
@@ -31,9 +39,13 @@ class VersionInputSerializer(serializers.Serializer):
 
     artifact = serializers.FileField(max_length=None, allow_empty_file=True)
     metrics = serializers.JSONField(binary=True, help_text='JSON object of name → number, e.g. {"accuracy": 0.91}')
-    params = serializers.JSONField(binary=True, required=False, default=dict, help_text="JSON object of hyperparameters.")
+    params = serializers.JSONField(
+        binary=True, required=False, default=dict, help_text="JSON object of hyperparameters."
+    )
     lineage = serializers.JSONField(
-        binary=True, required=False, default=dict,
+        binary=True,
+        required=False,
+        default=dict,
         help_text=f"JSON object with any of: {', '.join(LINEAGE_KEYS)}.",
     )
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -43,7 +55,9 @@ class VersionInputSerializer(serializers.Serializer):
             raise serializers.ValidationError("Lineage must be a JSON object.")
         unknown = set(value) - set(LINEAGE_KEYS)
         if unknown:
-            raise serializers.ValidationError(f"Unknown lineage keys: {', '.join(sorted(unknown))}. Allowed: {', '.join(LINEAGE_KEYS)}.")
+            raise serializers.ValidationError(
+                f"Unknown lineage keys: {', '.join(sorted(unknown))}. Allowed: {', '.join(LINEAGE_KEYS)}."
+            )
         for key, text in value.items():
             if not isinstance(text, str) or len(text) > 500:
                 raise serializers.ValidationError(f"'{key}' must be a string of at most 500 characters.")
@@ -58,8 +72,22 @@ class VersionOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["model", "number", "description", "stage", "artifact_name", "artifact_sha256", "artifact_size",
-                  "metrics", "params", "lineage", "created_by", "created_at", "submitted_at", "stage_changed_at"]
+        fields = [
+            "model",
+            "number",
+            "description",
+            "stage",
+            "artifact_name",
+            "artifact_sha256",
+            "artifact_size",
+            "metrics",
+            "params",
+            "lineage",
+            "created_by",
+            "created_at",
+            "submitted_at",
+            "stage_changed_at",
+        ]
 
     def get_artifact_name(self, version) -> str:
         return version.artifact.name.rsplit("/", 1)[-1]

@@ -52,13 +52,20 @@ class VersionListCreateView(generics.GenericAPIView):
     def get_queryset(self):
         return selectors.version_list(model=selectors.model_get(user=self.request.user, name=self.kwargs["name"]))
 
-    @extend_schema(responses=VersionOutputSerializer(many=True), operation_id="models_versions_list", summary="Versions of a model, newest first")
+    @extend_schema(
+        responses=VersionOutputSerializer(many=True),
+        operation_id="models_versions_list",
+        summary="Versions of a model, newest first",
+    )
     def get(self, request, name):
         page = self.paginate_queryset(self.get_queryset().select_related("model"))
         return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
 
-    @extend_schema(request={"multipart/form-data": VersionInputSerializer}, responses={201: VersionOutputSerializer},
-                   summary="Register a new version (multipart upload)")
+    @extend_schema(
+        request={"multipart/form-data": VersionInputSerializer},
+        responses={201: VersionOutputSerializer},
+        summary="Register a new version (multipart upload)",
+    )
     def post(self, request, name):
         model = selectors.model_get(user=request.user, name=name)
         data = VersionInputSerializer(data=request.data)

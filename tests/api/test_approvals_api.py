@@ -51,7 +51,9 @@ def test_only_the_teams_data_scientists_submit(people, risk_model, api, username
     [("dana", 403), ("quinn", 403), ("ivan", 403), ("nora", 403), ("gary", 404), ("gail", 404)],
 )
 def test_deciding_beyond_ones_role_is_refused(people, api, awaiting, username, status):
-    response = api(getattr(people, username)).post(f"/api/requests/{awaiting['id']}/decisions/", {"decision": "approve"})
+    response = api(getattr(people, username)).post(
+        f"/api/requests/{awaiting['id']}/decisions/", {"decision": "approve"}
+    )
     assert response.status_code == status
     assert not Decision.objects.exists()
 
@@ -65,8 +67,12 @@ def test_the_author_cannot_approve_even_holding_the_manager_role(people, api, aw
 
 @pytest.mark.parametrize(
     "payload, field",
-    [({"decision": "maybe"}, "decision"), ({}, "decision"), ({"decision": "reject"}, "comment"),
-     ({"decision": "approve", "step": "nonsense"}, "step")],
+    [
+        ({"decision": "maybe"}, "decision"),
+        ({}, "decision"),
+        ({"decision": "reject"}, "comment"),
+        ({"decision": "approve", "step": "nonsense"}, "step"),
+    ],
 )
 def test_bad_decisions_are_400_and_change_nothing(people, api, awaiting, payload, field):
     response = api(people.mona).post(f"/api/requests/{awaiting['id']}/decisions/", payload)

@@ -53,8 +53,9 @@ def two_deployments(model, author):
         model_version_set_stage(version=first, stage=ModelVersion.Stage.ARCHIVED)
         model_version_set_stage(version=second, stage=ModelVersion.Stage.PRODUCTION)
     # Rollback restores a version that went through a completed request: record one.
-    PromotionRequest.objects.create(model=model, version=first, workflow_name="default", workflow_source="",
-                                    submitted_by=author, status="completed")
+    PromotionRequest.objects.create(
+        model=model, version=first, workflow_name="default", workflow_source="", submitted_by=author, status="completed"
+    )
 
 
 def perform(action, client, people, model, background):
@@ -64,9 +65,14 @@ def perform(action, client, people, model, background):
     if action == "list versions":
         return client.get(f"/api/models/{name}/versions/")
     if action == "upload version":
-        return client.post(f"/api/models/{name}/versions/", {
-            "artifact": SimpleUploadedFile("m.joblib", b"bytes"), "metrics": json.dumps({"accuracy": 0.9}),
-        }, format="multipart")
+        return client.post(
+            f"/api/models/{name}/versions/",
+            {
+                "artifact": SimpleUploadedFile("m.joblib", b"bytes"),
+                "metrics": json.dumps({"accuracy": 0.9}),
+            },
+            format="multipart",
+        )
     if action == "submit":
         author = people.dana if model.team == people.risk else people.gina
         version = factories.make_version(model=model, by=author)
@@ -74,8 +80,12 @@ def perform(action, client, people, model, background):
     if action == "roll back":
         two_deployments(model, people.dana if model.team == people.risk else people.gina)
         return client.post(f"/api/models/{name}/rollback/", {"comment": "Latency regression."})
-    step = {"decide manager review": "manager_review", "decide QA review": "qa_review", "deploy": "deployment",
-            "read request": "manager_review"}[action]
+    step = {
+        "decide manager review": "manager_review",
+        "decide QA review": "qa_review",
+        "deploy": "deployment",
+        "read request": "manager_review",
+    }[action]
     request = reach(people, model, background, step)
     if action == "read request":
         return client.get(f"/api/requests/{request.pk}/")

@@ -15,8 +15,14 @@ def version_payload(**overrides):
         "artifact": SimpleUploadedFile("model.joblib", b"model bytes"),
         "metrics": json.dumps({"accuracy": 0.91, "f1": 0.87}),
         "params": json.dumps({"n_estimators": 200}),
-        "lineage": json.dumps({"dataset_uri": "s3://d/churn.parquet", "dataset_version": "v7",
-                               "code_repository": "https://git.example.com/churn", "code_commit": "abc123"}),
+        "lineage": json.dumps(
+            {
+                "dataset_uri": "s3://d/churn.parquet",
+                "dataset_version": "v7",
+                "code_repository": "https://git.example.com/churn",
+                "code_commit": "abc123",
+            }
+        ),
     }
     payload.update(overrides)
     return {k: v for k, v in payload.items() if v is not None}
@@ -61,7 +67,9 @@ def test_a_version_is_uploaded_with_metrics_params_and_lineage(people, risk_mode
     ],
 )
 def test_bad_version_input_is_a_400_naming_the_field_and_writes_nothing(people, risk_model, api, overrides, field):
-    response = api(people.dana).post("/api/models/credit-risk/versions/", version_payload(**overrides), format="multipart")
+    response = api(people.dana).post(
+        "/api/models/credit-risk/versions/", version_payload(**overrides), format="multipart"
+    )
 
     assert response.status_code == 400
     assert field in response.json()

@@ -47,7 +47,9 @@ def test_mail_that_cannot_be_delivered_is_retried_then_marked_failed(people, ris
 
 
 @pytest.mark.parametrize("verdict", ["approve", "reject"])
-def test_reviewers_and_the_author_get_their_emails_without_the_actor(people, risk_model, background, mailoutbox, verdict):
+def test_reviewers_and_the_author_get_their_emails_without_the_actor(
+    people, risk_model, background, mailoutbox, verdict
+):
     with background():
         request = services.promotion_request_submit(
             version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana

@@ -53,7 +53,7 @@ def test_approvers_given_as_a_string_are_refused_with_the_line():
     [
         (("type: approval", "type: aproval"), "'type' must be one of"),
         (("min: 0.7", "min: high"), "'min' must be a number"),
-        (("metric: auc", "metric: \"\""), "'metric' must name a metric"),
+        (("metric: auc", 'metric: ""'), "'metric' must name a metric"),
         (("type: metric_threshold", "type: magic"), "must have a 'type' among"),
         (("required_approvals: 2", "required_approvals: 0"), "'required_approvals' must be a whole number"),
         (("name: review", "name: checks"), "is used twice"),
@@ -69,9 +69,7 @@ def test_invalid_definitions_are_refused_with_a_clear_message(change, message):
 
 
 def test_a_deployment_step_must_come_last():
-    text = VALID.replace(
-        "steps:\n", "steps:\n  - name: ship\n    type: deployment\n    approvers: [IT engineer]\n", 1
-    )
+    text = VALID.replace("steps:\n", "steps:\n  - name: ship\n    type: deployment\n    approvers: [IT engineer]\n", 1)
     with pytest.raises(DefinitionError, match="deployment step may appear once, as the last step"):
         parse_definition(text)
 

@@ -30,7 +30,9 @@ def broker_down():
     _reset_connections()
 
 
-def test_a_submission_made_while_the_broker_is_down_is_kept_and_finished_later(people, risk_model, broker_down, eager_tasks, capsys):
+def test_a_submission_made_while_the_broker_is_down_is_kept_and_finished_later(
+    people, risk_model, broker_down, eager_tasks, capsys
+):
     celery_app.conf.task_always_eager = False
     version = factories.make_version(model=risk_model, by=people.dana)
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from approvals import services
-from registry.models import ModelVersion
 from approvals.models import AuditEvent
+from registry.models import ModelVersion
 from tests import factories
 
 
@@ -37,10 +37,12 @@ def test_rollback_restores_the_previous_production_version(people, risk_model, b
             "object_id", "from_state", "to_state", "actor__username", "comment"
         )
     )
-    assert sorted(events) == sorted([
-        (str(second.pk), "production", "archived", "ivan", "Latency doubled after v2."),
-        (str(first.pk), "archived", "production", "ivan", "Latency doubled after v2."),
-    ])
+    assert sorted(events) == sorted(
+        [
+            (str(second.pk), "production", "archived", "ivan", "Latency doubled after v2."),
+            (str(first.pk), "archived", "production", "ivan", "Latency doubled after v2."),
+        ]
+    )
 
 
 def test_only_it_engineers_of_the_team_roll_back(people, risk_model, background):

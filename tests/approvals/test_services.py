@@ -69,7 +69,9 @@ def test_the_whole_loop_deploys_and_archives_the_previous_production_version(peo
     assert verbs.count("decision.approve") == 3
     assert verbs[0] == "request.submitted" and verbs[-1] == "request.completed"
     assert set(AuditEvent.objects.filter(verb="version.stage_changed").values_list("object_id", "to_state")) == {
-        (str(version.pk), "qa"), (str(version.pk), "production"), (str(old.pk), "archived"),
+        (str(version.pk), "qa"),
+        (str(version.pk), "production"),
+        (str(old.pk), "archived"),
     }
 
 

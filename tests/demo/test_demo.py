@@ -32,7 +32,11 @@ def test_every_demo_account_logs_in_with_its_role(seeded):
 
 
 def test_the_demo_models_are_real_trained_scikit_learn_models(seeded):
-    assert set(RegisteredModel.objects.values_list("name", flat=True)) == {"credit-risk", "customer-churn", "fraud-detection"}
+    assert set(RegisteredModel.objects.values_list("name", flat=True)) == {
+        "credit-risk",
+        "customer-churn",
+        "fraud-detection",
+    }
     for version in ModelVersion.objects.all():
         with version.artifact.open("rb") as artifact:
             bundle = joblib.load(artifact)
@@ -44,7 +48,9 @@ def test_the_demo_models_are_real_trained_scikit_learn_models(seeded):
 
 
 def test_the_demo_leaves_requests_in_each_state(seeded):
-    statuses = {(r.model.name, r.version.number): (r.status, r.current_step.name) for r in PromotionRequest.objects.all()}
+    statuses = {
+        (r.model.name, r.version.number): (r.status, r.current_step.name) for r in PromotionRequest.objects.all()
+    }
     assert statuses[("customer-churn", 2)] == ("awaiting_review", "manager_review")
     assert statuses[("fraud-detection", 1)] == ("awaiting_review", "qa_review")
     assert statuses[("credit-risk", 2)][0] == "completed"

@@ -31,10 +31,14 @@ def upload_version(client, model_name: str, accuracy: float) -> int:
             "artifact": SimpleUploadedFile("model.joblib", b"trained model bytes %f" % accuracy),
             "metrics": json.dumps({"accuracy": accuracy, "roc_auc": 0.93}),
             "params": json.dumps({"C": 0.5, "penalty": "l2"}),
-            "lineage": json.dumps({
-                "dataset_uri": "s3://datasets/credit/applications.parquet", "dataset_version": "2026-11-01",
-                "code_repository": "https://git.example.com/risk/credit-model", "code_commit": "9e1f0c2",
-            }),
+            "lineage": json.dumps(
+                {
+                    "dataset_uri": "s3://datasets/credit/applications.parquet",
+                    "dataset_version": "2026-11-01",
+                    "code_repository": "https://git.example.com/risk/credit-model",
+                    "code_commit": "9e1f0c2",
+                }
+            ),
         },
         format="multipart",
     )
@@ -69,14 +73,16 @@ def test_a_version_travels_from_development_to_production(people, risk_model, ce
     assert set(CheckRun.objects.filter(step__request_id=request_id).values_list("status", flat=True)) == {"passed"}
     wait_for(lambda: smtp_server.to("mona@example.com"), what="the manager's e-mail", worker=worker)
 
-    steps = [(mona, "qa_review", "Metrics beat production; go to QA."),
-             (quinn, "deployment", "Shadow-scored 10k applications, no regressions."),
-             (ivan, None, "Rolled out to the scoring cluster.")]
+    steps = [
+        (mona, "qa_review", "Metrics beat production; go to QA."),
+        (quinn, "deployment", "Shadow-scored 10k applications, no regressions."),
+        (ivan, None, "Rolled out to the scoring cluster."),
+    ]
     for client, next_step, comment in steps:
         response = client.post(f"/api/requests/{request_id}/decisions/", {"decision": "approve", "comment": comment})
         assert response.status_code == 201, response.content
         if next_step:
-            wait_for(lambda: waiting_at(request_id, next_step), what=next_step, worker=worker)
+            wait_for(lambda step=next_step: waiting_at(request_id, step), what=next_step, worker=worker)
 
     wait_for(lambda: status_of(request_id).status == "completed", what="the deployment", worker=worker)
     version = ModelVersion.objects.get(model=risk_model, number=number)

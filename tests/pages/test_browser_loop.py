@@ -13,8 +13,14 @@ from tests.services import CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -69,7 +75,9 @@ def test_a_version_goes_from_development_to_production_through_the_pages(page, p
     log_out(page)
 
     log_in(page, "mona")
-    expect(page.locator("section", has_text="Waiting for me").locator(f"a[href='/requests/{request_id}/']")).to_be_visible()
+    expect(
+        page.locator("section", has_text="Waiting for me").locator(f"a[href='/requests/{request_id}/']")
+    ).to_be_visible()
     decide(page, request_id, "Beats production on AUC; promote to QA.", "Approve")
     log_out(page)
 

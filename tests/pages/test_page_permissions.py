@@ -55,13 +55,17 @@ def test_another_team_gets_404_for_the_model_and_its_requests(client, people, pa
     "username, sees_buttons",
     [("mona", True), ("mike", True), ("dana", False), ("quinn", False), ("ivan", False), ("nora", False)],
 )
-def test_only_reviewers_of_the_current_step_see_the_decision_buttons(client, people, awaiting_manager, username, sees_buttons):
+def test_only_reviewers_of_the_current_step_see_the_decision_buttons(
+    client, people, awaiting_manager, username, sees_buttons
+):
     client.force_login(getattr(people, username))
     page = client.get(f"/requests/{awaiting_manager.pk}/").content.decode()
     assert ('value="approve"' in page) is sees_buttons
 
 
-@pytest.mark.parametrize("username, status", [("quinn", 403), ("ivan", 403), ("nora", 403), ("dana", 403), ("gary", 404)])
+@pytest.mark.parametrize(
+    "username, status", [("quinn", 403), ("ivan", 403), ("nora", 403), ("dana", 403), ("gary", 404)]
+)
 def test_deciding_beyond_ones_role_is_refused_and_records_nothing(client, people, awaiting_manager, username, status):
     client.force_login(getattr(people, username))
     response = client.post(f"/requests/{awaiting_manager.pk}/decide/", {"verdict": "approve", "comment": "ok"})
@@ -76,10 +80,15 @@ def test_the_author_is_told_about_the_four_eyes_rule(client, people, awaiting_ma
     assert "four-eyes" in response.content.decode()
 
 
-def test_a_manager_approves_and_a_second_manager_is_told_it_was_already_decided(client, people, awaiting_manager, background):
+def test_a_manager_approves_and_a_second_manager_is_told_it_was_already_decided(
+    client, people, awaiting_manager, background
+):
     client.force_login(people.mona)
     with background():
-        response = client.post(f"/requests/{awaiting_manager.pk}/decide/", {"verdict": "approve", "comment": "Good.", "step": awaiting_manager.current_step_id})
+        response = client.post(
+            f"/requests/{awaiting_manager.pk}/decide/",
+            {"verdict": "approve", "comment": "Good.", "step": awaiting_manager.current_step_id},
+        )
     assert response.status_code == 302
 
     client.force_login(people.mike)

@@ -15,8 +15,18 @@ from approvals.demo.seed import ACCOUNTS, DEMO_PASSWORD
 def start_worker() -> subprocess.Popen:
     """A real worker process with this process's environment (same database and broker)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--pool=solo",
-         "--without-gossip", "--without-mingle"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=INFO",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         cwd=settings.BASE_DIR,
         env=os.environ.copy(),
     )
@@ -47,8 +57,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, **options):
         worker = start_worker()
-        roles = {"dana": "data scientist", "mona": "manager", "quinn": "data analyst", "ivan": "IT engineer",
-                 "admin": "administrator (superuser)"}
+        roles = {
+            "dana": "data scientist",
+            "mona": "manager",
+            "quinn": "data analyst",
+            "ivan": "IT engineer",
+            "admin": "administrator (superuser)",
+        }
         self.stdout.write(self.style.SUCCESS(f"\nSignoff is starting on http://127.0.0.1:{port}/\n"))
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for username, *_ in ACCOUNTS:

@@ -1,0 +1,148 @@
+"""Model and version pages: lists, registration, submission and rollback."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from approvals import permissions, selectors, services
+from approvals.models import PromotionRequest
+from approvals.views.common import form_errors_from, paginate
+from registry import selectors as registry_selectors
+from registry import services as registry_services
+from registry.forms import ModelForm, VersionForm
+from registry.permissions import teams_of, user_can_register_version
+from registry.roles import DATA_SCIENTIST, role_names
+
+
+@login_required
+def model_list(request):
+    can_register = request.user.is_superuser or DATA_SCIENTIST in role_names(request.user)
+    if request.method == "POST" and not can_register:
+        raise PermissionDenied("Only data scientists may register models.")
+    form = ModelForm(request.POST or None, teams=teams_of(request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = registry_services.registered_model_create(created_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            messages.success(request, f"{model} is registered. Upload its first version.")
+            return redirect(model)
+    return render(
+        request,
+        "models/list.html",
+        {
+            "page": paginate(request, registry_selectors.model_list(user=request.user)),
+            "form": form,
+            "can_register": can_register,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _model_page(request, model, version_form=None, status=200):
+    latest = PromotionRequest.objects.filter(version=OuterRef("pk")).order_by("-submitted_at")
+    versions = registry_selectors.version_list(model=model).annotate(
+        request_id=Subquery(latest.values("pk")[:1]),
+        request_status=Subquery(latest.values("status")[:1]),
+    )
+    return render(
+        request,
+        "models/detail.html",
+        {
+            "model": model,
+            "page": paginate(request, versions),
+            "history": selectors.model_history(model=model)[:25],
+            "production": registry_selectors.production_version(model=model),
+            "can_rollback": permissions.user_can_rollback(request.user, model),
+            "can_register": user_can_register_version(request.user, model),
+            "version_form": version_form or VersionForm(),
+            "status_labels": dict(PromotionRequest.Status.choices),
+        },
+        status=status,
+    )
+
+
+@login_required
+def model_detail(request, name):
+    return _model_page(request, registry_selectors.model_get(user=request.user, name=name))
+
+
+@login_required
+@require_POST
+def version_create(request, name):
+    model = registry_selectors.model_get(user=request.user, name=name)
+    if not user_can_register_version(request.user, model):
+        raise PermissionDenied("Only data scientists with access to this model may register its versions.")
+    form = VersionForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            version = registry_services.model_version_create(model=model, created_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            messages.success(request, f"{version} is registered. Submit it for approval when it is ready.")
+            return redirect(version)
+    return _model_page(request, model, version_form=form, status=400)
+
+
+@login_required
+def version_detail(request, name, number):
+    version = registry_selectors.version_get(user=request.user, name=name, number=number)
+    production = registry_selectors.production_version(model=version.model)
+    requests = list(selectors.version_requests(version=version))
+    comparison = []
+    if production is not None and production.pk != version.pk:
+        for metric, value in version.metrics.items():
+            baseline = production.metrics.get(metric)
+            comparison.append((metric, value, baseline, None if baseline is None else value - baseline))
+    # The service decides; this only hides a button that would certainly be refused.
+    can_submit = (
+        version.stage == "development"
+        and (not requests or requests[0].status == PromotionRequest.Status.FAILED)
+        and permissions.user_can_submit(request.user, version)
+    )
+    return render(
+        request,
+        "models/version.html",
+        {
+            "version": version,
+            "model": version.model,
+            "production": production,
+            "comparison": comparison,
+            "requests": requests,
+            "check_runs": selectors.version_check_runs(version=version),
+            "can_submit": can_submit,
+        },
+    )
+
+
+@login_required
+@require_POST
+def version_submit(request, name, number):
+    version = registry_selectors.version_get(user=request.user, name=name, number=number)
+    try:
+        created = services.promotion_request_submit(version=version, actor=request.user)
+    except services.InvalidTransition as error:
+        messages.error(request, str(error))
+        return redirect(version)
+    messages.success(request, f"{version} was submitted; the automated checks are running.")
+    return redirect(created)
+
+
+@login_required
+@require_POST
+def model_rollback(request, name):
+    model = registry_selectors.model_get(user=request.user, name=name)
+    try:
+        restored = services.model_rollback(model=model, actor=request.user, comment=request.POST.get("comment", ""))
+    except services.InvalidTransition as error:
+        messages.warning(request, str(error))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{restored} is the production version again.")
+    return redirect(model)

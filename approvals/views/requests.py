@@ -1,0 +1,105 @@
+"""The request queue and the request page, where reviewers decide."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from approvals import permissions, selectors, services
+from approvals.forms import DecisionForm
+from approvals.models import PromotionRequest, StepState
+from approvals.views.common import form_errors_from, paginate
+
+
+@login_required
+def request_list(request):
+    view = request.GET.get("view", "mine")
+    status = request.GET.get("status") or None
+    if status not in PromotionRequest.Status.values:
+        status = None
+    requests = selectors.request_list(
+        user=request.user, status=status, awaiting_me=view == "mine", model_name=request.GET.get("model") or None
+    )
+    return render(
+        request,
+        "requests/list.html",
+        {
+            "page": paginate(request, requests),
+            "view": view,
+            "status": status,
+            "statuses": PromotionRequest.Status.choices,
+            "model_name": request.GET.get("model", ""),
+        },
+    )
+
+
+def _request_context(request, promotion_request, form=None):
+    step = promotion_request.current_step
+    may_decide = (
+        promotion_request.status == PromotionRequest.Status.AWAITING_REVIEW
+        and step is not None
+        and step.status == StepState.Status.WAITING
+        and permissions.decide_refusal(request.user, promotion_request, step) is None
+    )
+    steps = list(promotion_request.steps.all())
+    return {
+        "req": promotion_request,
+        "version": promotion_request.version,
+        "model": promotion_request.model,
+        "steps": steps,
+        "live": any(s.status == StepState.Status.RUNNING for s in steps),
+        "timeline": selectors.request_timeline(request=promotion_request),
+        "may_decide": may_decide,
+        "form": form or DecisionForm(),
+    }
+
+
+@login_required
+def request_detail(request, pk):
+    promotion_request = selectors.request_get(user=request.user, pk=pk)
+    return render(request, "requests/detail.html", _request_context(request, promotion_request))
+
+
+@login_required
+def request_progress(request, pk):
+    """The steps and checks of a request, polled by the page while background work runs."""
+    promotion_request = selectors.request_get(user=request.user, pk=pk)
+    if not request.htmx:  # a person who opens the partial's address gets the whole page
+        return redirect(promotion_request)
+    steps = list(promotion_request.steps.all())
+    return render(
+        request,
+        "requests/_progress.html",
+        {
+            "req": promotion_request,
+            "steps": steps,
+            "live": any(s.status == StepState.Status.RUNNING for s in steps),
+        },
+    )
+
+
+@login_required
+@require_POST
+def request_decide(request, pk):
+    promotion_request = selectors.request_get(user=request.user, pk=pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return render(request, "requests/detail.html", _request_context(request, promotion_request, form), status=400)
+    seen = {step.pk: step for step in promotion_request.steps.all()}.get(form.cleaned_data["step"])
+    try:
+        services.step_decide(
+            request=promotion_request,
+            actor=request.user,
+            step=seen,
+            verdict=form.cleaned_data["verdict"],
+            comment=form.cleaned_data["comment"],
+        )
+    except services.InvalidTransition as error:
+        messages.warning(request, str(error))
+        return redirect(promotion_request)
+    except ValidationError as error:
+        form_errors_from(form, error)
+        return render(request, "requests/detail.html", _request_context(request, promotion_request, form), status=400)
+    messages.success(request, "Your decision was recorded.")
+    return redirect(promotion_request)
