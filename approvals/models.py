@@ -6,6 +6,10 @@ worker; human decisions are ``Decision`` rows; every change is an ``AuditEvent``
 is a ``Notification`` row sent by the worker. Only ``approvals.services`` changes statuses.
 """
 
+import hashlib
+import json
+from datetime import timezone as dt_timezone
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
@@ -185,10 +189,13 @@ class AuditEvent(models.Model):
     """An append-only record of one change: who, what, from → to, why, when.
 
     Rows are never updated or deleted: ``save`` refuses an update and ``delete`` refuses,
-    and on PostgreSQL a trigger refuses UPDATE and DELETE from any client.
+    and on PostgreSQL a trigger refuses UPDATE and DELETE from any client. Each event also
+    carries the SHA-256 ``digest`` of its content and of the previous event's digest, so an
+    edit or deletion made around those guards (e.g. by a database superuser) breaks the chain
+    and ``manage.py verify_audit_log`` names the first broken event.
     """
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -209,6 +216,8 @@ class AuditEvent(models.Model):
     to_state = models.CharField(max_length=50, blank=True)
     comment = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    previous_digest = models.CharField(max_length=64, blank=True, editable=False)
+    digest = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -228,6 +237,26 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only.")
+
+    def compute_digest(self) -> str:
+        """SHA-256 over the previous digest and every recorded field, in a fixed form."""
+        content = [
+            self.previous_digest,
+            self.created_at.astimezone(dt_timezone.utc).isoformat(),
+            self.actor_id,
+            self.verb,
+            self.object_type,
+            self.object_id,
+            self.object_repr,
+            self.model_id,
+            self.request_id,
+            self.from_state,
+            self.to_state,
+            self.comment,
+            self.data,
+        ]
+        encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 class Notification(models.Model):
