@@ -8,6 +8,7 @@ Two kinds of refusal are kept apart: ``PermissionDenied`` (this user may not do 
 ``InvalidTransition`` (nobody may do this now, e.g. the step was already decided).
 """
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -96,8 +97,6 @@ def _create_steps(request: PromotionRequest, definition: WorkflowDefinition) -> 
                 raise ValidationError(f"The workflow names roles that do not exist: {', '.join(missing)}.")
             step.approver_groups.set([groups[name] for name in step_def.approvers])
             if step_def.users:
-                from django.contrib.auth import get_user_model
-
                 step.approver_users.set(get_user_model().objects.filter(username__in=step_def.users))
 
 
