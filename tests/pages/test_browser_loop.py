@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from approvals.models import PromotionRequest
@@ -37,6 +38,9 @@ def page(browser, live_server):
     page.set_default_timeout(15_000)
     yield page
     page.close()
+    # While Playwright's event loop runs, Django keeps this test's database connection in a
+    # separate context; close it here or it outlives the test database.
+    connections.close_all()
 
 
 def log_in(page, username):
