@@ -4,7 +4,8 @@ Run on PostgreSQL (it creates and drops its own database, ``signoff_bench``):
 
     .venv/bin/python -m benchmarks.lists [--versions 100000] [--audit-events 1000000]
 
-Rows are generated in the database with ``generate_series`` (minutes with the ORM, seconds
+Rows are generated in the database with ``generate_series`` (the audit events' digests are
+placeholders, not a verifiable chain) (minutes with the ORM, seconds
 this way), then each page is requested through Django's test client as a manager and a
 data scientist, and the median time and the number of queries are printed. Not part of
 ``make test``: timings belong in benchmarks, not in tests.
@@ -87,9 +88,10 @@ def generate(versions: int, audit_events: int, models: int = 100):
             SELECT r.id, r.current_step_id, {people["mona"].pk}, 'reject', 'Not yet.', r.updated_at
             FROM approvals_promotionrequest r WHERE r.status = 'rejected'""",
         f"""INSERT INTO approvals_auditevent (created_at, actor_id, verb, object_type, object_id, object_repr,
-                model_id, request_id, from_state, to_state, comment, data)
+                model_id, request_id, from_state, to_state, comment, data, previous_digest, digest)
             SELECT now() - (i || ' seconds')::interval, {people["mona"].pk}, 'decision.reject', 'stepstate', i::text,
-                'Manager review', r.model_id, r.id, 'waiting', 'rejected', '', '{{}}'::jsonb
+                'Manager review', r.model_id, r.id, 'waiting', 'rejected', '', '{{}}'::jsonb,
+                '', encode(sha256(i::text::bytea), 'hex')
             FROM generate_series(1, {audit_events}) i
             JOIN approvals_promotionrequest r ON r.id = 1 + (i % (SELECT count(*) FROM approvals_promotionrequest))""",
         "ANALYZE",
@@ -165,6 +167,8 @@ def main():
         ("/requests/?view=all", {}),
         ("/requests/?view=all&page=200", {}),
         (f"/requests/{request_id}/", {}),
+        ("/audit/", {}),
+        ("/audit/?model=model-7", {}),
         ("/api/models/", api),
         ("/api/models/model-1/versions/", api),
         ("/api/requests/?awaiting=me", api),
