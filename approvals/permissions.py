@@ -7,9 +7,9 @@ Three questions, as in wagtail's permission policies: may this user act on this 
 """
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from approvals.models import PromotionRequest, StepState
+from approvals.models import Decision, PromotionRequest, StepState
 from registry.models import ModelVersion
 from registry.permissions import models_visible_to, user_can_view_model, users_who_see_model
 from registry.roles import DATA_SCIENTIST, IT_ENGINEER, has_role, role_names
@@ -65,17 +65,19 @@ def requests_awaiting(user) -> QuerySet[PromotionRequest]:
     """Open requests whose current step waits for a decision ``user`` may make."""
     if not user.is_authenticated:
         return PromotionRequest.objects.none()
-    reviewer = Q(current_step__approver_groups__in=user.groups.all()) | Q(current_step__approver_users=user)
-    matching = (
+    step = OuterRef("current_step_id")
+    by_role = StepState.approver_groups.through.objects.filter(stepstate_id=step, group__user=user)
+    by_name = StepState.approver_users.through.objects.filter(stepstate_id=step, user_id=user.pk)
+    decided = Decision.objects.filter(step_id=step, actor_id=user.pk)
+    # EXISTS rather than joins: no duplicate rows to remove, and the planner stops at the first match.
+    return (
         requests_visible_to(user)
         .filter(status=PromotionRequest.Status.AWAITING_REVIEW, current_step__status=StepState.Status.WAITING)
-        .filter(reviewer)
+        .filter(Exists(by_role) | Exists(by_name))
+        .exclude(Exists(decided))
         .exclude(submitted_by=user)
         .exclude(version__created_by=user)
-        .exclude(current_step__decisions__actor=user)
     )
-    # The reviewer filter joins through many-to-many tables; select ids to avoid duplicates.
-    return PromotionRequest.objects.filter(pk__in=matching.values("pk"))
 
 
 def step_reviewers(step: StepState):
