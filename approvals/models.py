@@ -58,6 +58,7 @@ class PromotionRequest(models.Model):
             models.Index(fields=["submitted_by", "-submitted_at"], name="request_author_idx"),
             models.Index(fields=["model", "-submitted_at"], name="request_model_idx"),
             models.Index(fields=["-updated_at"], name="request_updated_idx"),
+            models.Index(fields=["-submitted_at", "-id"], name="request_submitted_idx"),
         ]
 
     def __str__(self):
