@@ -118,17 +118,15 @@ def _start_step(request: PromotionRequest, step: StepState | None) -> None:
         step.status = Step.RUNNING
         request.status = Status.IN_PROGRESS
         step.save(update_fields=["status", "started_at"])
-        runs = [
-            CheckRun.objects.create(
+        for position, check in enumerate(step.config["checks"]):
+            config = {key: value for key, value in check.items() if key != "type"}
+            run = CheckRun.objects.create(
                 step=step,
-                position=i,
+                position=position,
                 check_type=check["type"],
-                config={k: v for k, v in check.items() if k != "type"},
-                title=get_check(check["type"]).describe({k: v for k, v in check.items() if k != "type"}),
+                config=config,
+                title=get_check(check["type"]).describe(config),
             )
-            for i, check in enumerate(step.config["checks"])
-        ]
-        for run in runs:
             _enqueue_after_commit(tasks.run_check, run.pk)
     elif step.kind == StepState.Kind.PROMOTION:
         step.status = Step.RUNNING
