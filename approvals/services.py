@@ -341,31 +341,23 @@ def checks_step_conclude(*, step_id: int) -> None:
         statuses = list(step.check_runs.values_list("status", flat=True))
         if any(status not in CheckRun.FINISHED_STATUSES for status in statuses):
             return
-        if all(status == CheckRun.Status.PASSED for status in statuses):
-            _finish_step(step, Step.PASSED)
-            audit_record(
-                actor=None,
-                verb="checks.passed",
-                obj=step,
-                model=request.model,
-                request=request,
-                from_state=Step.RUNNING,
-                to_state=Step.PASSED,
-            )
+        passed = all(status == CheckRun.Status.PASSED for status in statuses)
+        outcome = Step.PASSED if passed else Step.FAILED
+        failing = list(step.check_runs.exclude(status=CheckRun.Status.PASSED).values_list("title", "summary"))
+        _finish_step(step, outcome)
+        audit_record(
+            actor=None,
+            verb=f"checks.{outcome}",
+            obj=step,
+            model=request.model,
+            request=request,
+            from_state=Step.RUNNING,
+            to_state=outcome,
+            data={"failing": [f"{title}: {summary}" for title, summary in failing]} if failing else {},
+        )
+        if passed:
             _advance(request, step)
         else:
-            _finish_step(step, Step.FAILED)
-            failing = list(step.check_runs.exclude(status=CheckRun.Status.PASSED).values_list("title", "summary"))
-            audit_record(
-                actor=None,
-                verb="checks.failed",
-                obj=step,
-                model=request.model,
-                request=request,
-                from_state=Step.RUNNING,
-                to_state=Step.FAILED,
-                data={"failing": [f"{title}: {summary}" for title, summary in failing]},
-            )
             _close(request, Status.CHECKS_FAILED, actor=None)
             _notify(request, Notification.Event.CHECKS_FAILED, step=step)
 

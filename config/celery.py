@@ -1,6 +1,7 @@
 """The Celery application. Workers start with ``celery -A config worker``."""
 
 import os
+import sys
 
 from celery import Celery
 
@@ -9,3 +10,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("signoff")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def worker_command(*extra: str) -> list[str]:
+    """The command line of a worker process for this project (the demo and the tests start one)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool=solo",
+        "--without-gossip",
+        "--without-mingle",
+        *extra,
+    ]

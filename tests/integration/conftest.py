@@ -8,7 +8,6 @@ process. Tests using it need a transactional database so the worker sees committ
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from email import message_from_bytes, policy
@@ -19,6 +18,7 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 
 from config.celery import app as celery_app
+from config.celery import worker_command
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,20 +75,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, smtp_server, tmp_p
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     log = open(log_path, "w")
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"test-{os.getpid()}@%h",
-        ],
+        worker_command("--loglevel=INFO", "--hostname", f"test-{os.getpid()}@%h"),
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log,

@@ -3,30 +3,19 @@
 import os
 import signal
 import subprocess
-import sys
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from approvals.demo.seed import ACCOUNTS, DEMO_PASSWORD
+from config.celery import worker_command
 
 
 def start_worker() -> subprocess.Popen:
     """A real worker process with this process's environment (same database and broker)."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=INFO",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        worker_command("--loglevel=INFO"),
         cwd=settings.BASE_DIR,
         env=os.environ.copy(),
     )
