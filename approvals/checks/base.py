@@ -1,5 +1,6 @@
 """The plug-in interface of automated checks."""
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 _CHECKS: dict[str, type["Check"]] = {}
@@ -17,7 +18,7 @@ class CheckOutcome:
     log: str = ""
 
 
-class Check:
+class Check(ABC):
     """Subclass, set ``type`` and ``title``, implement ``config_errors`` and ``run``."""
 
     type: str = ""
@@ -37,8 +38,9 @@ class Check:
     def describe(cls, config: dict) -> str:
         return cls.title
 
+    @abstractmethod
     def run(self, version, config: dict) -> CheckOutcome:
-        raise NotImplementedError
+        """Check ``version`` against ``config``; raise TransientCheckError when it cannot run now."""
 
 
 def get_check(check_type: str) -> type[Check]:

@@ -62,7 +62,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, smtp_server, tmp_p
     """A real worker process for the session, on the test database and the Redis broker."""
     database = settings.DATABASES["default"]
     if "postgresql" not in database["ENGINE"] or not settings.CELERY_BROKER_URL.startswith("redis"):
-        pytest.skip("the worker needs PostgreSQL and Redis")  # tests/services.py turns this into a failure in CI
+        pytest.fail("celery_worker_process needs PostgreSQL and Redis: mark the test with @pytest.mark.worker")
     # Messages left over from earlier runs must not reach this worker.
     celery_app.control.purge()
     env = {
