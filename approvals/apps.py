@@ -12,3 +12,11 @@ class ApprovalsConfig(AppConfig):
         from approvals.definitions import default_definition
 
         default_definition()
+
+        from approvals.audit import audit_record
+        from registry.signals import registry_changed
+
+        def record_registry_change(sender, *, actor, verb, obj, model, data, comment, **kwargs):
+            audit_record(actor=actor, verb=verb, obj=obj, model=model, data=data, comment=comment)
+
+        registry_changed.connect(record_registry_change, weak=False, dispatch_uid="approvals.audit.registry")

@@ -8,5 +8,25 @@ class DecisionForm(forms.Form):
 
     verdict = forms.ChoiceField(choices=Decision.Verdict.choices)
     # The step the reviewer saw, so a decision made on a stale page is "already decided".
-    step = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    step = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)
+    # The production version the reviewer saw (deployment steps), so parallel deployments have one winner.
+    production_seen = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**31)
     comment = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class RollbackForm(forms.Form):
+    """An IT engineer's rollback: which earlier production version, why, and a confirmation."""
+
+    target = forms.TypedChoiceField(coerce=int, label="Restore version")
+    comment = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required; the team reads it.",
+    )
+    confirm = forms.BooleanField(label="I confirm this rollback of the production version")
+    production_seen = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = [(v.number, f"v{v.number}") for v in targets]

@@ -6,10 +6,6 @@ worker; human decisions are ``Decision`` rows; every change is an ``AuditEvent``
 is a ``Notification`` row sent by the worker. Only ``approvals.services`` changes statuses.
 """
 
-import hashlib
-import json
-from datetime import timezone as dt_timezone
-
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
@@ -30,6 +26,7 @@ class PromotionRequest(models.Model):
         REJECTED = "rejected", "Rejected"
         FAILED = "failed", "Failed"
         COMPLETED = "completed", "Deployed"
+        ROLLED_BACK = "rolled_back", "Rolled back"
 
     OPEN_STATUSES = (Status.IN_PROGRESS, Status.AWAITING_REVIEW)
 
@@ -190,9 +187,9 @@ class AuditEvent(models.Model):
     """An append-only record of one change: who, what, from → to, why, when.
 
     Rows are never updated or deleted: ``save`` refuses an update and ``delete`` refuses,
-    and on PostgreSQL a trigger refuses UPDATE and DELETE from any client. Each event also
-    carries the SHA-256 ``digest`` of its content and of the previous event's digest, so an
-    edit or deletion made around those guards (e.g. by a database superuser) breaks the chain
+    and on PostgreSQL triggers refuse UPDATE, DELETE and TRUNCATE from any client. Each event
+    also carries a keyed ``digest`` of its content and of the previous event's digest
+    (``approvals.audit``), so an edit or deletion made around those guards breaks the chain
     and ``manage.py verify_audit_log`` names the first broken event.
     """
 
@@ -239,26 +236,6 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only.")
 
-    def compute_digest(self) -> str:
-        """SHA-256 over the previous digest and every recorded field, in a fixed form."""
-        content = [
-            self.previous_digest,
-            self.created_at.astimezone(dt_timezone.utc).isoformat(),
-            self.actor_id,
-            self.verb,
-            self.object_type,
-            self.object_id,
-            self.object_repr,
-            self.model_id,
-            self.request_id,
-            self.from_state,
-            self.to_state,
-            self.comment,
-            self.data,
-        ]
-        encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(encoded.encode()).hexdigest()
-
 
 class Notification(models.Model):
     """One e-mail to send about a request, written with the change and sent by the worker after commit."""
@@ -268,6 +245,7 @@ class Notification(models.Model):
         DECISION = "decision", "Decision made"
         CHECKS_FAILED = "checks_failed", "Checks failed"
         DEPLOYED = "deployed", "Deployed"
+        ROLLED_BACK = "rolled_back", "Rolled back"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

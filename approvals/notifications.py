@@ -13,8 +13,10 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 
+from approvals import permissions
 from approvals.models import CheckRun, Decision, Notification
-from approvals.permissions import step_reviewers
+from registry import permissions as registry_permissions
+from registry.models import ModelVersion
 
 # Errors worth retrying: the server may be back in a moment. Anything else is permanent.
 TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError)
@@ -25,7 +27,7 @@ def recipients(notification: Notification) -> list:
     User = get_user_model()
     event = notification.event
     if event == Notification.Event.REVIEW_REQUESTED:
-        users = list(step_reviewers(notification.step))
+        users = list(permissions.users_who_can(permissions.DECIDE, notification.step, as_the_step_started=True))
     elif event in (Notification.Event.DECISION, Notification.Event.CHECKS_FAILED):
         users = [request.submitted_by]
     elif event == Notification.Event.DEPLOYED:
@@ -33,6 +35,8 @@ def recipients(notification: Notification) -> list:
             request=request, verdict=Decision.Verdict.APPROVE, step__kind="approval"
         ).values("actor_id")
         users = [request.submitted_by, *User.objects.filter(pk__in=approver_ids)]
+    elif event == Notification.Event.ROLLED_BACK:
+        users = list(registry_permissions.users_who_can(registry_permissions.ACT, request.model))
     else:
         raise ValueError(f"Unknown notification event {event!r}")
     unique = {user.pk: user for user in users if user.is_active and user.email}
@@ -57,6 +61,10 @@ def context_for(notification: Notification, recipient) -> dict:
         "failing_checks": failing,
         "recipient": recipient,
         "request_url": f"{settings.SIGNOFF_BASE_URL}{request.get_absolute_url()}",
+        "model_url": f"{settings.SIGNOFF_BASE_URL}{request.model.get_absolute_url()}",
+        "restored": ModelVersion.objects.filter(model=request.model, stage=ModelVersion.Stage.PRODUCTION).first()
+        if notification.event == Notification.Event.ROLLED_BACK
+        else None,
     }
 
 

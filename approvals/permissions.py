@@ -1,94 +1,146 @@
-"""Who may act on promotion requests. Every page, API view and service asks here.
+"""Who may act on promotion requests: the approvals app's one permission policy.
 
-Three questions, as in wagtail's permission policies: may this user act on this request
-(``user_can_submit`` / ``decide_refusal``), which requests may this user see or act on
-(``requests_visible_to`` / ``requests_awaiting``), and which users may act on this step
-(``step_reviewers``, the notification recipients).
+Every page, API view, service, queue and e-mail asks here, so they cannot disagree
+(wagtail's permission policies, netbox's ``restrict``):
+
+- ``refusal(user, action, obj)`` / ``can(user, action, obj)``: may this user do this to this object;
+- ``restrict(queryset, user, action)``: which requests may this user see, or decide now;
+- ``users_who_can(action, obj)``: who may decide this step (the e-mail recipients).
+
+Separation of duties, one rule with one home (``_decide_rule``): the person who submitted a
+request or registered its version decides none of its steps; one person decides at most one
+human step of a request; roles come from the groups a person holds, never from superuser status.
 """
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from approvals.models import Decision, PromotionRequest, StepState
-from registry.models import ModelVersion
-from registry.permissions import models_visible_to, user_can_view_model, users_who_see_model
+from registry import permissions as registry_permissions
+from registry.models import ModelVersion, RegisteredModel
 from registry.roles import DATA_SCIENTIST, IT_ENGINEER, has_role, role_names
 
-
-def user_can_submit(user, version: ModelVersion) -> bool:
-    """Data scientists who see the model may submit its versions."""
-    if not user_can_view_model(user, version.model):
-        return False
-    return user.is_superuser or has_role(user, DATA_SCIENTIST)
+VIEW = "view"  # a PromotionRequest
+SUBMIT = "submit"  # a ModelVersion
+DECIDE = "decide"  # a StepState
+ROLLBACK = "rollback"  # a RegisteredModel
 
 
-def user_can_rollback(user, model) -> bool:
-    """IT engineers who see the model may restore its previous production version."""
-    if not user_can_view_model(user, model):
-        return False
-    return user.is_superuser or has_role(user, IT_ENGINEER)
+def _active(user) -> bool:
+    return user.is_authenticated and user.is_active
 
 
-def is_step_reviewer(user, step: StepState) -> bool:
-    """Whether ``user`` holds a role (or is named) for ``step``; superusers stand in for any role."""
-    if user.is_superuser:
-        return True
+def holds_step_role(user, step: StepState) -> bool:
+    """Whether ``user`` holds one of ``step``'s roles or is named on it (superuser status is no role)."""
     names = {group.name for group in step.approver_groups.all()}
     return bool(names & role_names(user)) or any(u.pk == user.pk for u in step.approver_users.all())
 
 
-def decide_refusal(user, request: PromotionRequest, step: StepState) -> str | None:
-    """Why ``user`` may not decide ``step`` of ``request``, or None if they may.
+def steps_for(user, request: PromotionRequest) -> list[StepState]:
+    """The human steps of ``request`` that ``user``'s roles or name cover."""
+    return [step for step in request.steps.all() if step.is_human and holds_step_role(user, step)]
 
-    Four-eyes: nobody decides a request they submitted or a version they registered,
-    superusers included.
-    """
-    if not user.is_authenticated or not user.is_active:
-        return "Log in to decide."
+
+def _decide_refusal(user, step: StepState) -> str | None:
+    request = step.request
     if not step.is_human:
         return "This step is automated; nobody decides it."
     if user.pk in (request.submitted_by_id, request.version.created_by_id):
         return "You submitted this version; someone else must decide it (four-eyes rule)."
-    if not is_step_reviewer(user, step):
+    if not holds_step_role(user, step):
         roles = ", ".join(group.name for group in step.approver_groups.all()) or "named reviewers"
         return f"Only {roles} may decide '{step.title}'."
-    if not user_can_view_model(user, request.model):
+    if not registry_permissions.can(user, registry_permissions.ACT, request.model):
         return "You do not have access to this model."
+    earlier = Decision.objects.filter(request_id=request.pk, actor_id=user.pk).exclude(step_id=step.pk)
+    decided = earlier.select_related("step").first()
+    if decided is not None:
+        return (
+            f"You decided '{decided.step.title}' of this request; one person decides at most one step "
+            "(separation of duties)."
+        )
     return None
 
 
-def requests_visible_to(user) -> QuerySet[PromotionRequest]:
-    return PromotionRequest.objects.filter(model__in=models_visible_to(user))
+def refusal(user, action: str, obj) -> str | None:
+    """Why ``user`` may not do ``action`` on ``obj``, or None when they may."""
+    if not _active(user):
+        return "Log in first."
+    if action == VIEW:
+        return registry_permissions.refusal(user, registry_permissions.VIEW, obj.model)
+    if action == SUBMIT:
+        if not registry_permissions.can(user, registry_permissions.ACT, obj.model):
+            return "You do not have access to this model."
+        if not has_role(user, DATA_SCIENTIST):
+            return "Only data scientists with access to this model may submit its versions."
+        return None
+    if action == ROLLBACK:
+        if not registry_permissions.can(user, registry_permissions.ACT, obj):
+            return "You do not have access to this model."
+        if not has_role(user, IT_ENGINEER):
+            return "Only IT engineers with access to this model may roll it back."
+        return None
+    if action == DECIDE:
+        return _decide_refusal(user, obj)
+    raise ValueError(f"Unknown action {action!r}")
 
 
-def requests_awaiting(user) -> QuerySet[PromotionRequest]:
-    """Open requests whose current step waits for a decision ``user`` may make."""
-    if not user.is_authenticated:
-        return PromotionRequest.objects.none()
+def can(user, action: str, obj: PromotionRequest | ModelVersion | RegisteredModel | StepState) -> bool:
+    return refusal(user, action, obj) is None
+
+
+def restrict(queryset: QuerySet[PromotionRequest], user, action: str) -> QuerySet[PromotionRequest]:
+    """Requests of ``queryset`` that ``user`` may see (VIEW), or whose current step waits for
+    a decision ``user`` may make (DECIDE): the same rule as ``refusal``, in SQL."""
+    if not _active(user):
+        return queryset.none()
+    if action == VIEW:
+        return queryset.filter(model__in=registry_permissions.models_visible_to(user))
+    if action != DECIDE:
+        raise ValueError(f"restrict() does not apply to {action!r}")
+    actionable = registry_permissions.restrict(RegisteredModel.objects.all(), user, registry_permissions.ACT)
+    visible = queryset.filter(model__in=actionable)
     step = OuterRef("current_step_id")
     by_role = StepState.approver_groups.through.objects.filter(stepstate_id=step, group__user=user)
     by_name = StepState.approver_users.through.objects.filter(stepstate_id=step, user_id=user.pk)
-    decided = Decision.objects.filter(step_id=step, actor_id=user.pk)
+    decided_any = Decision.objects.filter(request_id=OuterRef("pk"), actor_id=user.pk)
     # EXISTS rather than joins: no duplicate rows to remove, and the planner stops at the first match.
     return (
-        requests_visible_to(user)
-        .filter(status=PromotionRequest.Status.AWAITING_REVIEW, current_step__status=StepState.Status.WAITING)
+        visible.filter(status=PromotionRequest.Status.AWAITING_REVIEW, current_step__status=StepState.Status.WAITING)
         .filter(Exists(by_role) | Exists(by_name))
-        .exclude(Exists(decided))
+        .exclude(Exists(decided_any))
         .exclude(submitted_by=user)
         .exclude(version__created_by=user)
     )
 
 
-def step_reviewers(step: StepState):
-    """Active users who may decide ``step``: its roles and named users, who can see the model,
-    less the request's author."""
-    request = step.request
-    User = get_user_model()
+def users_who_can(action: str, obj: StepState, *, as_the_step_started: bool = False):
+    """Active users who may decide the step ``obj``: its roles and named users who see the model,
+    less the request's author and anyone who already decided a step of the request.
+
+    ``as_the_step_started``: who could when the step started, although some of them may have
+    decided it since (the e-mail asking for a review is sent after the fact)."""
+    if action != DECIDE:
+        raise ValueError(f"users_who_can() does not apply to {action!r}")
+    request = obj.request
+    deciders = Decision.objects.filter(request_id=request.pk)
+    if as_the_step_started:
+        deciders = deciders.exclude(step_id=obj.pk)
     return (
-        User.objects.filter(is_active=True)
-        .filter(Q(groups__in=step.approver_groups.all()) | Q(pk__in=step.approver_users.all()))
-        .filter(pk__in=users_who_see_model(request.model).values("pk"))
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__in=obj.approver_groups.all()) | Q(pk__in=obj.approver_users.all()))
+        .filter(pk__in=registry_permissions.users_who_can(registry_permissions.ACT, request.model).values("pk"))
         .exclude(pk__in=[request.submitted_by_id, request.version.created_by_id])
+        .exclude(pk__in=deciders.values("actor_id"))
         .distinct()
     )
+
+
+def requests_visible_to(user) -> QuerySet[PromotionRequest]:
+    return restrict(PromotionRequest.objects.all(), user, VIEW)
+
+
+def requests_awaiting(user) -> QuerySet[PromotionRequest]:
+    """Open requests whose current step waits for a decision ``user`` may make."""
+    return restrict(PromotionRequest.objects.all(), user, DECIDE)

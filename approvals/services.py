@@ -18,12 +18,19 @@ from approvals import permissions
 from approvals.audit import audit_record
 from approvals.checks import TransientCheckError, get_check
 from approvals.definitions import WorkflowDefinition, definition_for_model
-from approvals.models import CheckRun, Decision, Notification, PromotionRequest, StepState
-from registry.models import ModelVersion
+from approvals.models import AuditEvent, CheckRun, Decision, Notification, PromotionRequest, StepState
+from registry.models import ModelVersion, RegisteredModel
 from registry.services import model_version_mark_submitted, model_version_set_stage
 
 Status = PromotionRequest.Status
 Step = StepState.Status
+
+
+# A rolled-back version returns to production only through a new request.
+SUBMITTABLE_STAGES = (ModelVersion.Stage.DEVELOPMENT, ModelVersion.Stage.ROLLED_BACK)
+MAX_COMMENT = 5000
+# For callers that do not say which production version the reviewer saw (scripts, the demo).
+UNCHECKED = object()
 
 
 class InvalidTransition(Exception):
@@ -40,19 +47,24 @@ class AlreadyDecided(InvalidTransition):
 
 def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionRequest:
     """Submit ``version`` for approval: freeze it, create the request and start its first step."""
-    if not permissions.user_can_submit(actor, version):
-        raise PermissionDenied("Only data scientists with access to this model may submit its versions.")
+    refusal = permissions.refusal(actor, permissions.SUBMIT, version)
+    if refusal:
+        raise PermissionDenied(refusal)
     definition = definition_for_model(version.model)
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
-        if version.stage != ModelVersion.Stage.DEVELOPMENT:
+        # Only the version's row: the model row stays free for audit events that refer to it.
+        version = (
+            ModelVersion.objects.select_for_update(no_key=True, of=("self",)).select_related("model").get(pk=version.pk)
+        )
+        if version.stage not in SUBMITTABLE_STAGES:
             raise InvalidTransition(
-                f"{version} is in {version.get_stage_display()}; only development versions can be submitted."
+                f"{version} is in {version.get_stage_display()}; only development versions, or versions "
+                "rolled back from production, can be submitted."
             )
         previous = version.promotion_requests.order_by("-submitted_at").first()
         if previous is not None and previous.is_open:
             raise InvalidTransition(f"{version} already has an open request (#{previous.pk}).")
-        if previous is not None and previous.status != Status.FAILED:
+        if previous is not None and previous.status not in (Status.FAILED, Status.ROLLED_BACK):
             raise InvalidTransition(
                 f"{version} was already reviewed (request #{previous.pk}: {previous.get_status_display().lower()}); "
                 "register a new version with the fixes and submit that."
@@ -202,9 +214,26 @@ def _enqueue_after_commit(task, object_id: int) -> None:
     transaction.on_commit(lambda: task.delay(object_id), robust=True)
 
 
+def _lock_model(model_id: int) -> RegisteredModel:
+    """Lock the model's row: every change of which version is in production holds it, after the
+    request's lock (order: request → model → versions), so such changes never interleave."""
+    return RegisteredModel.objects.select_for_update(no_key=True).get(pk=model_id)
+
+
+def _clean_comment(comment: str, *, what: str = "comment") -> str:
+    comment = (comment or "").strip()
+    if len(comment) > MAX_COMMENT:
+        raise ValidationError({what: f"Keep it under {MAX_COMMENT} characters."})
+    if "\x00" in comment or any("\ud800" <= char <= "\udfff" for char in comment):
+        raise ValidationError({what: "The text contains a character that is not allowed (NUL or invalid Unicode)."})
+    return comment
+
+
 def _lock_request(request_id: int) -> PromotionRequest:
+    # NO KEY UPDATE: audit events and decisions that refer to the request can still be inserted
+    # by others meanwhile (their foreign-key checks take KEY SHARE), so no lock waits on them.
     return (
-        PromotionRequest.objects.select_for_update(of=("self",))
+        PromotionRequest.objects.select_for_update(no_key=True, of=("self",))
         .select_related("version", "model", "current_step")
         .get(pk=request_id)
     )
@@ -215,39 +244,58 @@ def _lock_request(request_id: int) -> PromotionRequest:
 
 
 def step_decide(
-    *, request: PromotionRequest, actor, verdict: str, comment: str = "", step: StepState | None = None
+    *,
+    request: PromotionRequest,
+    actor,
+    verdict: str,
+    comment: str = "",
+    step: StepState | None = None,
+    production_seen: int | None | object = UNCHECKED,
 ) -> Decision:
-    """Record ``actor``'s decision on the step of ``request`` they are looking at.
+    """Record ``actor``'s decision on the step of ``request`` they reviewed.
 
-    ``step`` is the step the reviewer saw (the form or API call names it), by default
-    ``request.current_step`` as loaded; if another reviewer decided it in the meantime, this
-    raises ``AlreadyDecided`` and changes nothing.
+    ``step`` is the step the reviewer saw (the form or API call names it). Without it, the
+    step is the one the reviewer's roles cover; someone whose roles cover several steps of the
+    request must name it. A step decided meanwhile by someone else raises ``AlreadyDecided``
+    (never applied to a later step); nothing changes then.
+
+    ``production_seen`` (deployment steps) is the production version number the reviewer saw,
+    None for none (``UNCHECKED``: not compared); when another version reached production
+    meanwhile, or is being deployed, the deployment is refused with ``InvalidTransition`` and
+    stays possible later.
     """
-    comment = (comment or "").strip()
+    comment = _clean_comment(comment)
     if verdict not in Decision.Verdict.values:
         raise ValidationError({"decision": f"Choose one of {', '.join(Decision.Verdict.values)}."})
     if verdict != Decision.Verdict.APPROVE and not comment:
         raise ValidationError({"comment": "Say why, so the author knows what to fix."})
-    seen_step = step or request.current_step
-    if seen_step is not None and seen_step.request_id != request.pk:
-        raise ValidationError({"step": "That step belongs to another request."})
-    if seen_step is not None and seen_step.status != Step.WAITING and seen_step.pk != request.current_step_id:
-        raise AlreadyDecided(f"'{seen_step.title}' was already decided; reload the request to see its state.")
-    if seen_step is None or not request.is_open:
+    if step is None:
+        mine = permissions.steps_for(actor, request)
+        if len(mine) > 1:
+            names = ", ".join(f"'{s.name}'" for s in mine)
+            raise ValidationError(
+                {"step": f"Your roles cover several steps of this request ({names}); name the step you reviewed."}
+            )
+        step = mine[0] if mine else request.current_step
+    if step is None or not request.is_open:
         raise InvalidTransition(
             f"Request #{request.pk} is {request.get_status_display().lower()}; there is nothing to decide."
         )
-    refusal = permissions.decide_refusal(actor, request, seen_step)
+    if step.request_id != request.pk:
+        raise ValidationError({"step": "That step belongs to another request."})
+    _ensure_step_waiting(request, step)
+    refusal = permissions.refusal(actor, permissions.DECIDE, step)
     if refusal:
         raise PermissionDenied(refusal)
 
     with transaction.atomic():
         locked = _lock_request(request.pk)
-        step = StepState.objects.get(pk=seen_step.pk)
-        if locked.current_step_id != step.pk or step.status != Step.WAITING:
-            raise AlreadyDecided(f"'{step.title}' was already decided; reload the request to see its state.")
+        step = StepState.objects.get(pk=step.pk)
         if step.decisions.filter(actor=actor).exists():
             raise AlreadyDecided(f"You already decided '{step.title}'.")
+        _ensure_step_waiting(locked, step)
+        if step.kind == StepState.Kind.DEPLOYMENT and verdict == Decision.Verdict.APPROVE:
+            _ensure_no_deployment_meanwhile(locked, production_seen)
         decision = Decision.objects.create(request=locked, step=step, actor=actor, verdict=verdict, comment=comment)
         audit_record(
             actor=actor,
@@ -274,6 +322,51 @@ def step_decide(
             )
     request.refresh_from_db()
     return decision
+
+
+def _ensure_step_waiting(request: PromotionRequest, step: StepState) -> None:
+    """ "Not now" refusals: the step was decided already, or the request has not reached it."""
+    if request.current_step_id == step.pk and step.status == Step.WAITING:
+        return
+    current = request.current_step
+    if step.status not in (Step.PENDING, Step.WAITING) or (current is not None and step.position < current.position):
+        raise AlreadyDecided(f"'{step.title}' was already decided; reload the request to see its state.")
+    at = f"; it is at '{current.title}'" if current is not None else ""
+    raise InvalidTransition(f"'{step.title}' has not started yet{at}.")
+
+
+def production_number(model_id: int) -> int | None:
+    return (
+        ModelVersion.objects.filter(model_id=model_id, stage=ModelVersion.Stage.PRODUCTION)
+        .values_list("number", flat=True)
+        .first()
+    )
+
+
+def _ensure_no_deployment_meanwhile(request: PromotionRequest, production_seen) -> None:
+    """Under the model's lock: refuse a deployment when another version was deployed since the
+    reviewer looked, or is being deployed now. Parallel deployments thus have one winner."""
+    _lock_model(request.model_id)
+    deploying = (
+        StepState.objects.filter(
+            request__model_id=request.model_id, kind=StepState.Kind.DEPLOYMENT, status=Step.RUNNING
+        )
+        .exclude(request_id=request.pk)
+        .select_related("request__version")
+        .first()
+    )
+    if deploying is not None:
+        raise InvalidTransition(
+            f"Version {deploying.request.version.number} is being deployed meanwhile; "
+            "deploy this one once you have checked it should replace that."
+        )
+    current = production_number(request.model_id)
+    if production_seen is not UNCHECKED and current != production_seen:
+        raise InvalidTransition(
+            f"Version {current} was deployed meanwhile"
+            if current is not None
+            else "The production version was rolled back meanwhile"
+        )
 
 
 def _approve_step(request: PromotionRequest, step: StepState) -> None:
@@ -370,7 +463,6 @@ def step_execute(*, step_id: int) -> None:
         step.refresh_from_db()
         if step.status != Step.RUNNING or request.current_step_id != step.pk:
             return
-        version = ModelVersion.objects.select_for_update().get(pk=request.version_id)
         if step.kind == StepState.Kind.PROMOTION:
             target = step.config["to_stage"]
         elif step.kind == StepState.Kind.DEPLOYMENT:
@@ -378,9 +470,12 @@ def step_execute(*, step_id: int) -> None:
         else:
             raise InvalidTransition(f"'{step.title}' is not a promotion or deployment step.")
         if target == ModelVersion.Stage.PRODUCTION:
+            _lock_model(request.model_id)  # order: request → model → versions, as in rollbacks
+        version = ModelVersion.objects.select_for_update(no_key=True).get(pk=request.version_id)
+        if target == ModelVersion.Stage.PRODUCTION:
             # Lock the model's production version too, then archive it.
             for previous in (
-                ModelVersion.objects.select_for_update()
+                ModelVersion.objects.select_for_update(no_key=True)
                 .filter(model_id=version.model_id, stage=ModelVersion.Stage.PRODUCTION)
                 .exclude(pk=version.pk)
             ):
@@ -424,43 +519,102 @@ def request_fail(*, request_id: int, reason: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Rollback
 
+MAX_REASON = 2000
 
-def model_rollback(*, model, actor, comment: str) -> ModelVersion:
-    """Restore the model's previous production version; the current one is archived.
 
-    The previous production version is the most recently archived version that was deployed.
+def rollback_targets(*, model) -> list[ModelVersion]:
+    """Earlier production versions of ``model`` that a rollback may restore, newest first:
+    versions deployed by a request and later replaced (not those rolled back themselves)."""
+    return list(
+        ModelVersion.objects.filter(
+            model=model, stage=ModelVersion.Stage.ARCHIVED, promotion_requests__status=Status.COMPLETED
+        )
+        .distinct()
+        .order_by("-stage_changed_at", "-number")
+    )
+
+
+def model_rollback(
+    *, model, actor, comment: str, target: int | None = None, production_seen: int | None = None
+) -> ModelVersion:
+    """Take the production version out of production and restore an earlier one.
+
+    ``target`` is the number of the version to restore (default: the one deployed before the
+    current one); ``production_seen`` the production version the IT engineer saw (default:
+    the current one). The version taken out is marked rolled back with the reason, its request
+    reads "Rolled back", and it returns to production only through a new request. The team
+    is e-mailed. Of parallel rollbacks one succeeds; the others are refused with the reason.
     """
-    comment = (comment or "").strip()
-    if not permissions.user_can_rollback(actor, model):
-        raise PermissionDenied("Only IT engineers with access to this model may roll it back.")
+    refusal = permissions.refusal(actor, permissions.ROLLBACK, model)
+    if refusal:
+        raise PermissionDenied(refusal)
+    comment = _clean_comment(comment)
     if not comment:
         raise ValidationError({"comment": "Say why the model is rolled back."})
+    if len(comment) > MAX_REASON:
+        raise ValidationError({"comment": f"Keep the reason under {MAX_REASON} characters."})
+    if production_seen is None:
+        production_seen = production_number(model.pk)
     with transaction.atomic():
-        versions = ModelVersion.objects.select_for_update().filter(model=model)
-        current = versions.filter(stage=ModelVersion.Stage.PRODUCTION).first()
-        previous = (
-            versions.filter(stage=ModelVersion.Stage.ARCHIVED, promotion_requests__status=Status.COMPLETED)
-            .exclude(pk=getattr(current, "pk", None))
-            .order_by("-stage_changed_at", "-number")
+        _lock_model(model.pk)
+        current = (
+            ModelVersion.objects.select_for_update(no_key=True)
+            .filter(model=model, stage=ModelVersion.Stage.PRODUCTION)
             .first()
         )
-        if current is None:
-            raise InvalidTransition(f"{model} has no production version to roll back.")
-        if previous is None:
-            raise InvalidTransition(f"{model} has no earlier production version to restore.")
-        model_version_set_stage(version=previous, stage=ModelVersion.Stage.PRODUCTION)
+        if current is None or current.number != production_seen:
+            raise InvalidTransition(_production_changed(model, production_seen, current))
+        candidates = rollback_targets(model=model)
+        if target is None:
+            restored = candidates[0] if candidates else None
+            if restored is None:
+                raise InvalidTransition(f"{model} has no earlier production version to restore.")
+        else:
+            restored = next((v for v in candidates if v.number == target), None)
+            if restored is None:
+                choices = ", ".join(f"v{v.number}" for v in candidates) or "none"
+                raise ValidationError(
+                    {"target": f"Version {target} is not an earlier production version of {model} (choose: {choices})."}
+                )
+        restored = ModelVersion.objects.select_for_update(no_key=True).get(pk=restored.pk)
+        deployed_by = current.promotion_requests.filter(status=Status.COMPLETED).order_by("-submitted_at").first()
+        model_version_set_stage(version=current, stage=ModelVersion.Stage.ROLLED_BACK, note=comment)
+        model_version_set_stage(version=restored, stage=ModelVersion.Stage.PRODUCTION, note=comment)
+        if deployed_by is not None:
+            PromotionRequest.objects.filter(pk=deployed_by.pk).update(status=Status.ROLLED_BACK)
         for version, before, after in (
-            (current, ModelVersion.Stage.PRODUCTION, ModelVersion.Stage.ARCHIVED),
-            (previous, ModelVersion.Stage.ARCHIVED, ModelVersion.Stage.PRODUCTION),
+            (current, ModelVersion.Stage.PRODUCTION, ModelVersion.Stage.ROLLED_BACK),
+            (restored, ModelVersion.Stage.ARCHIVED, ModelVersion.Stage.PRODUCTION),
         ):
             audit_record(
                 actor=actor,
                 verb="version.rolled_back",
                 obj=version,
                 model=model,
+                request=deployed_by,
                 from_state=before,
                 to_state=after,
                 comment=comment,
-                data={"restored": previous.number, "replaced": current.number},
+                data={"restored": restored.number, "replaced": current.number},
             )
-    return previous
+        if deployed_by is not None:
+            _notify(deployed_by, Notification.Event.ROLLED_BACK, actor=actor)
+    return restored
+
+
+def _production_changed(model, seen: int | None, current: ModelVersion | None) -> str:
+    """The true reason a rollback found production other than the IT engineer saw."""
+    last = (
+        AuditEvent.objects.filter(model=model, verb="version.rolled_back", to_state=ModelVersion.Stage.PRODUCTION)
+        .select_related("actor")
+        .order_by("-pk")
+        .first()
+    )
+    if current is None:
+        return f"{model} has no production version to roll back."
+    if seen is None:
+        return f"Version {current.number} was deployed meanwhile; review before rolling it back."
+    if last is not None and last.data.get("replaced") == seen:
+        who = last.actor.username if last.actor else "someone"
+        return f"Version {seen} was already rolled back by {who}; version {current.number} is in production."
+    return f"Version {seen} is no longer in production; version {current.number} is. Reload and decide again."

@@ -1,18 +1,15 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from approvals.views import audit, home, models, requests
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", home.dashboard, name="dashboard"),
-    path("profile/", home.profile, name="profile"),
     path("models/", models.model_list, name="model-list"),
     path("models/<str:name>/", models.model_detail, name="model-detail"),
     path("models/<str:name>/versions/new/", models.version_create, name="version-create"),
     path("models/<str:name>/rollback/", models.model_rollback, name="model-rollback"),
     path("models/<str:name>/versions/<int:number>/", models.version_detail, name="version-detail"),
+    path("models/<str:name>/versions/<int:number>/artifact/", models.version_artifact, name="version-artifact"),
     path("models/<str:name>/versions/<int:number>/submit/", models.version_submit, name="version-submit"),
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),

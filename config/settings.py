@@ -24,17 +24,71 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "signoff-insecure-development-key"
+def secret_from_env_or_file(name: str, filename: str) -> str:
+    """``name`` from the environment; else a random value kept in ``var/<filename>`` (the demo).
+
+    Production sets the variable (the same on every host); a laptop gets a key of its own that
+    survives restarts and never appears in the repository or the database.
+    """
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    path = VAR_DIR / filename
+    if not path.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(get_random_secret_key())
+    return path.read_text().strip()
+
+
+# Safe by default: the debug page (settings, SQL, tracebacks) only when asked for.
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = secret_from_env_or_file("SECRET_KEY", "secret-key")
+# The key of the audit chain's HMAC digests; never stored in the database (approvals.audit).
+SIGNOFF_AUDIT_KEY = secret_from_env_or_file("SIGNOFF_AUDIT_KEY", "audit-key")
+# Signed chain heads written by `manage.py audit_checkpoint`, outside the database.
+SIGNOFF_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("SIGNOFF_AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
+SIGNOFF_AUDIT_CHECKPOINT_EMAILS = env_list("SIGNOFF_AUDIT_CHECKPOINT_EMAILS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
-# Absolute links in e-mails point here.
-SIGNOFF_BASE_URL = os.environ.get("SIGNOFF_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Absolute links in e-mails point here; by default the address `make demo` serves (PORT).
+SIGNOFF_BASE_URL = os.environ.get("SIGNOFF_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip("/")
+# How long a new API token lives unless its owner picks another lifetime.
+SIGNOFF_TOKEN_DAYS = int(os.environ.get("SIGNOFF_TOKEN_DAYS", "90"))
+
+# HTTPS in production: one switch, each part overridable (manage.py check --deploy passes with it on).
+HTTPS = env_bool("SIGNOFF_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(31_536_000 if HTTPS else 0)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):  # behind a proxy that terminates TLS
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# No script, style or frame from anywhere but Signoff itself, and no inline script at all.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # Largest artifact accepted on upload, in bytes.
 SIGNOFF_MAX_ARTIFACT_BYTES = int(os.environ.get("SIGNOFF_MAX_ARTIFACT_BYTES", str(200 * 1024 * 1024)))
 # The workflow used for models without one of their own (a YAML file).
@@ -53,12 +107,14 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "guardian",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
+    "axes",
     "registry",
     "approvals",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +127,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.RefuseUnsafeInputMiddleware",
+    # Last, so that it sees the authenticated user and a failed login's outcome.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -109,6 +169,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username / address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -134,16 +196,18 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_URL = "media/"
+# Uploaded artifacts live here and are never served as pages: no URL maps to this folder;
+# downloads go through the scoped artifact views as attachments.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # Serve static files straight from the apps and static/ when collectstatic has not run (the demo).
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # After `collectstatic` in production, hashed names that can be cached for ever.
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env_bool("STATIC_MANIFEST", False)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 
@@ -187,12 +251,41 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Login throttling (django-axes): five wrong passwords for one username from one address lock
+# that pair out for a while; lockouts are audited (accounts.signals).
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_VERBOSE = False
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("CACHE_URL", "").startswith("redis"):
+    # Shared by every web process, so API throttles count across them.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
+    }
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("SIGNOFF_API_RATE_ANON", "60/min"),
+        "user": os.environ.get("SIGNOFF_API_RATE_USER", "1200/min"),
+    },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "registry.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "registry.api.parsers.ArtifactMultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -224,5 +317,6 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # One line per task run is noise outside the worker (eager runs while seeding the demo).
         "celery.app.trace": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

@@ -1,16 +1,16 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-handler403 = "approvals.views.common.permission_denied"
+# Uploaded artifacts are never served from a URL of their own (no /media/): they download only
+# through the scoped artifact views, as attachments.
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
+    path("", include("accounts.urls")),
     path("", include("approvals.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,10 +1,10 @@
 """Forms for registering models and versions in the pages; the services do the real validation."""
 
-import json
-
 from django import forms
+from django.core.exceptions import ValidationError
 
 from registry.models import Team
+from registry.validation import parse_json
 
 
 class JSONObjectField(forms.CharField):
@@ -17,9 +17,9 @@ class JSONObjectField(forms.CharField):
         if not value:
             return {}
         try:
-            parsed = json.loads(value)
-        except ValueError as error:
-            raise forms.ValidationError(f"Not valid JSON: {error}.") from None
+            parsed = parse_json(value, what="This field")
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
         if not isinstance(parsed, dict):
             raise forms.ValidationError('Enter a JSON object, e.g. {"accuracy": 0.91}.')
         return parsed
@@ -28,7 +28,7 @@ class JSONObjectField(forms.CharField):
 class ModelForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Lowercase letters, digits, '-' and '_'; used in URLs.")
     team = forms.ModelChoiceField(queryset=Team.objects.none())
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, teams, **kwargs):
         super().__init__(*args, **kwargs)

@@ -81,6 +81,7 @@ class ModelVersion(models.Model):
         QA = "qa", "QA"
         PRODUCTION = "production", "Production"
         ARCHIVED = "archived", "Archived"
+        ROLLED_BACK = "rolled_back", "Rolled back"
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -99,6 +100,7 @@ class ModelVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     stage_changed_at = models.DateTimeField(null=True, blank=True)
+    stage_note = models.TextField(blank=True, help_text="Why the stage last changed, e.g. a rollback's reason.")
 
     class Meta:
         ordering = ["model", "-number"]
@@ -119,7 +121,7 @@ class ModelVersion(models.Model):
         return reverse("version-detail", kwargs={"name": self.model.name, "number": self.number})
 
     # What may still change once a version is submitted.
-    MUTABLE_AFTER_SUBMISSION = frozenset({"stage", "stage_changed_at", "submitted_at"})
+    MUTABLE_AFTER_SUBMISSION = frozenset({"stage", "stage_changed_at", "stage_note", "submitted_at"})
 
     def save(self, *args, update_fields=None, **kwargs):
         if self.pk is not None and self.submitted_at is not None:

@@ -1,18 +1,105 @@
 """Who may see and change what in the registry. The only module that talks to guardian.
 
+One policy answers the three questions (wagtail's permission policies, netbox's ``restrict``):
+``can(user, action, obj)``, ``restrict(queryset, user, action)`` and ``users_who_can(action, obj)``;
+``refusal`` says why not, for the message a person reads.
+
 A model is visible to the members of its owning team (the team's group holds guardian's
 ``view_registeredmodel`` on it) and to anyone granted that permission on the object in the
-admin. Superusers see everything. Global model permissions are deliberately not honoured
-(``accept_global_perms=False``): access is per object.
+admin. Superusers see every model but act only through the roles they hold. Global model
+permissions are deliberately not honoured (``accept_global_perms=False``): access is per object.
 """
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
-from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms
+from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
 
-from registry.models import RegisteredModel, Team
+from registry.models import (
+    RegisteredModel,
+    RegisteredModelGroupObjectPermission,
+    RegisteredModelUserObjectPermission,
+    Team,
+)
 from registry.roles import DATA_SCIENTIST, has_role
 
 VIEW_MODEL = "registry.view_registeredmodel"
+
+VIEW = "view"  # a RegisteredModel: superusers see every model
+ACT = "act"  # a RegisteredModel: access through a grant (team or direct), superuser status aside
+CREATE_MODEL = "create_model"  # a Team
+REGISTER_VERSION = "register_version"  # a RegisteredModel
+ACTIONS = (VIEW, ACT, CREATE_MODEL, REGISTER_VERSION)
+
+
+def _active(user) -> bool:
+    return user.is_authenticated and user.is_active
+
+
+def models_visible_to(user) -> QuerySet[RegisteredModel]:
+    """Every registered model ``user`` may see."""
+    return restrict(RegisteredModel.objects.all(), user, VIEW)
+
+
+def teams_of(user) -> QuerySet[Team]:
+    if not _active(user):
+        return Team.objects.none()
+    return Team.objects.filter(group__user=user)
+
+
+def restrict(queryset: QuerySet[RegisteredModel], user, action: str) -> QuerySet[RegisteredModel]:
+    """The models of ``queryset`` on which ``user`` may do ``action``."""
+    if action not in (VIEW, ACT, REGISTER_VERSION):
+        raise ValueError(f"restrict() does not apply to {action!r}")
+    if not _active(user) or (action == REGISTER_VERSION and not has_role(user, DATA_SCIENTIST)):
+        return queryset.none()
+    if user.is_superuser and action == VIEW:
+        return queryset
+    visible = get_objects_for_user(
+        user, VIEW_MODEL, klass=RegisteredModel, accept_global_perms=False, with_superuser=False
+    )
+    return queryset.filter(pk__in=visible.values("pk"))
+
+
+def refusal(user, action: str, obj) -> str | None:
+    """Why ``user`` may not do ``action`` on ``obj``, or None when they may."""
+    if not _active(user):
+        return "Log in first."
+    if action == CREATE_MODEL:
+        if not has_role(user, DATA_SCIENTIST):
+            return "Only data scientists may register models."
+        if not teams_of(user).filter(pk=obj.pk).exists():
+            return f"You may register models only for your own teams, not {obj.name}."
+        return None
+    if action not in ACTIONS:
+        raise ValueError(f"Unknown action {action!r}")
+    if not restrict(RegisteredModel.objects.filter(pk=obj.pk), user, VIEW if action == VIEW else ACT).exists():
+        return "You do not have access to this model."
+    if action == REGISTER_VERSION and not has_role(user, DATA_SCIENTIST):
+        return "Only data scientists with access to this model may register its versions."
+    return None
+
+
+def can(user, action: str, obj) -> bool:
+    return refusal(user, action, obj) is None
+
+
+def users_who_can(action: str, obj: RegisteredModel):
+    """Active users who may do ``action`` (ACT or REGISTER_VERSION) on the model ``obj``, through a
+    grant: the people to notify."""
+    seeing = get_users_with_perms(
+        obj, only_with_perms_in=["view_registeredmodel"], with_group_users=True, with_superusers=False
+    )
+    users = get_user_model().objects.filter(is_active=True, pk__in=seeing.values("pk"))
+    if action == REGISTER_VERSION:
+        users = users.filter(groups__name=DATA_SCIENTIST)
+    elif action != ACT:
+        raise ValueError(f"users_who_can() does not apply to {action!r}")
+    return users.distinct()
+
+
+# ---------------------------------------------------------------------------------------------
+# Grants (called by registry.services, which audit them)
 
 
 def model_grant_team_access(*, model: RegisteredModel) -> None:
@@ -20,43 +107,21 @@ def model_grant_team_access(*, model: RegisteredModel) -> None:
     assign_perm("view_registeredmodel", model.team.group, model)
 
 
-def models_visible_to(user) -> QuerySet[RegisteredModel]:
-    """Every registered model ``user`` may see."""
-    if not user.is_authenticated or not user.is_active:
-        return RegisteredModel.objects.none()
-    if user.is_superuser:
-        return RegisteredModel.objects.all()
-    return get_objects_for_user(
-        user, VIEW_MODEL, klass=RegisteredModel, accept_global_perms=False, with_superuser=False
-    )
+def model_revoke_team_access(*, model: RegisteredModel, team: Team) -> None:
+    remove_perm("view_registeredmodel", team.group, model)
 
 
-def user_can_view_model(user, model: RegisteredModel) -> bool:
-    return models_visible_to(user).filter(pk=model.pk).exists()
-
-
-def user_can_register_version(user, model: RegisteredModel) -> bool:
-    """Data scientists who see the model may add versions to it."""
-    if not user_can_view_model(user, model):
-        return False
-    return user.is_superuser or has_role(user, DATA_SCIENTIST)
-
-
-def teams_of(user) -> QuerySet[Team]:
-    if user.is_superuser:
-        return Team.objects.all()
-    return Team.objects.filter(group__user=user)
-
-
-def user_can_create_model(user, team: Team) -> bool:
-    """Data scientists may register models for the teams they belong to."""
-    if user.is_superuser:
+def model_set_access(*, model: RegisteredModel, grantee, granted: bool) -> bool:
+    """Give or withdraw ``grantee`` (a user or group) access to ``model``; True when it changed."""
+    if isinstance(grantee, Group):
+        grants = RegisteredModelGroupObjectPermission.objects.filter(group=grantee)
+    else:
+        grants = RegisteredModelUserObjectPermission.objects.filter(user=grantee)
+    has = grants.filter(content_object=model, permission__codename="view_registeredmodel").exists()
+    if granted and not has:
+        assign_perm("view_registeredmodel", grantee, model)
         return True
-    return has_role(user, DATA_SCIENTIST) and teams_of(user).filter(pk=team.pk).exists()
-
-
-def users_who_see_model(model: RegisteredModel):
-    """Users who may see ``model``, through their team or a direct grant (for notifications)."""
-    return get_users_with_perms(
-        model, only_with_perms_in=["view_registeredmodel"], with_group_users=True, with_superusers=False
-    )
+    if not granted and has:
+        remove_perm("view_registeredmodel", grantee, model)
+        return True
+    return False

@@ -1,25 +1,82 @@
 """Every write to the registry goes through these functions."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from registry import permissions
 from registry.models import ModelVersion, RegisteredModel, Team, sha256_of
-from registry.validation import validate_artifact, validate_metrics, validate_params
+from registry.signals import announce
+from registry.validation import validate_artifact, validate_metrics, validate_params, validate_text
+
+
+def _name_unavailable(name: str) -> ValidationError:
+    # The same words whether the taken name belongs to a model you see or to another team's:
+    # the refusal must not tell an outsider which models exist.
+    return ValidationError({"name": [f"The name {name!r} is not available; choose another."]})
 
 
 def registered_model_create(*, name: str, team: Team, created_by, description: str = "") -> RegisteredModel:
     """Register a new model owned by ``team``; its members can see it from now on."""
-    if not permissions.user_can_create_model(created_by, team):
-        raise PermissionDenied(f"You may not register models for the team {team.name}.")
+    refusal = permissions.refusal(created_by, permissions.CREATE_MODEL, team)
+    if refusal:
+        raise PermissionDenied(refusal)
+    validate_text(description, what="The description")
     model = RegisteredModel(name=name, description=description, team=team, created_by=created_by)
-    model.full_clean()
-    with transaction.atomic():
-        model.save()
-        permissions.model_grant_team_access(model=model)
+    model.full_clean(validate_unique=False)
+    if RegisteredModel.objects.filter(name=name).exists():
+        raise _name_unavailable(name)
+    try:
+        with transaction.atomic():
+            model.save()
+            permissions.model_grant_team_access(model=model)
+            announce(actor=created_by, verb="model.registered", obj=model, model=model, data={"team": team.slug})
+    except IntegrityError:  # registered at the same moment by someone else
+        raise _name_unavailable(name) from None
     return model
+
+
+def registered_model_change_team(*, model: RegisteredModel, team: Team, actor) -> RegisteredModel:
+    """Hand ``model`` to ``team``: the new team's members gain access, the old team's lose it.
+
+    Administrators do this (in the admin); grants to single users and other groups stay.
+    """
+    if not actor.is_superuser:
+        raise PermissionDenied("Only administrators may move a model to another team.")
+    with transaction.atomic():
+        locked = RegisteredModel.objects.select_for_update().select_related("team__group").get(pk=model.pk)
+        old_team = locked.team
+        if old_team.pk == team.pk:
+            return locked
+        permissions.model_revoke_team_access(model=locked, team=old_team)
+        locked.team = team
+        locked.save(update_fields=["team"])
+        permissions.model_grant_team_access(model=locked)
+        announce(
+            actor=actor,
+            verb="model.team_changed",
+            obj=locked,
+            model=locked,
+            data={"from_team": old_team.slug, "to_team": team.slug},
+        )
+    return locked
+
+
+def model_permission_set(*, model: RegisteredModel, grantee, granted: bool, actor) -> None:
+    """Grant (or withdraw) access to ``model`` for one user or group; administrators only, audited."""
+    if not actor.is_superuser:
+        raise PermissionDenied("Only administrators grant access to models.")
+    with transaction.atomic():
+        changed = permissions.model_set_access(model=model, grantee=grantee, granted=granted)
+        if changed:
+            announce(
+                actor=actor,
+                verb="model.access_granted" if granted else "model.access_revoked",
+                obj=model,
+                model=model,
+                data={"grantee": str(grantee), "grantee_type": grantee._meta.model_name},
+            )
 
 
 def model_version_create(
@@ -39,12 +96,14 @@ def model_version_create(
 
     Raises ValidationError naming the field when any input is invalid; nothing is written then.
     """
-    if not permissions.user_can_register_version(created_by, model):
-        raise PermissionDenied("You may not register versions of this model.")
+    refusal = permissions.refusal(created_by, permissions.REGISTER_VERSION, model)
+    if refusal:
+        raise PermissionDenied(refusal)
     errors = {}
     for field, check, value in (
         ("metrics", validate_metrics, metrics or {}),
         ("params", validate_params, params or {}),
+        ("description", lambda text: validate_text(text, what="The description"), description),
     ):
         try:
             check(value)
@@ -79,10 +138,37 @@ def model_version_create(
         version.artifact.save(artifact.name, artifact, save=False)
         try:
             version.save()
+            announce(
+                actor=created_by,
+                verb="version.registered",
+                obj=version,
+                model=model,
+                data={"number": version.number, "artifact_sha256": version.artifact_sha256},
+            )
         except Exception:
             version.artifact.delete(save=False)
             raise
     return version
+
+
+def model_version_artifact_open(*, version: ModelVersion, actor):
+    """Open ``version``'s artifact for ``actor`` to download; the download is audited.
+
+    The caller has already scoped ``version`` to what ``actor`` may see.
+    """
+    refusal = permissions.refusal(actor, permissions.VIEW, version.model)
+    if refusal:
+        raise PermissionDenied(refusal)
+    handle = version.artifact.open("rb")
+    with transaction.atomic():
+        announce(
+            actor=actor,
+            verb="artifact.downloaded",
+            obj=version,
+            model=version.model,
+            data={"artifact_sha256": version.artifact_sha256},
+        )
+    return handle
 
 
 def model_version_mark_submitted(*, version: ModelVersion) -> None:
@@ -92,7 +178,7 @@ def model_version_mark_submitted(*, version: ModelVersion) -> None:
         version.save(update_fields=["submitted_at"])
 
 
-def model_version_set_stage(*, version: ModelVersion, stage: str) -> str:
+def model_version_set_stage(*, version: ModelVersion, stage: str, note: str = "") -> str:
     """Move ``version`` to ``stage``; returns the previous stage. Call inside the caller's transaction.
 
     Moving a version to production archives the model's current production version first, so
@@ -106,5 +192,6 @@ def model_version_set_stage(*, version: ModelVersion, stage: str) -> str:
         ).update(stage=ModelVersion.Stage.ARCHIVED, stage_changed_at=now)
     version.stage = stage
     version.stage_changed_at = now
-    version.save(update_fields=["stage", "stage_changed_at"])
+    version.stage_note = note
+    version.save(update_fields=["stage", "stage_changed_at", "stage_note"])
     return previous

@@ -1,12 +1,107 @@
-"""Validation of the free-form parts of a model version: metrics, parameters, artifact names."""
+"""Validation of the free-form parts of a model version: metrics, parameters, lineage, artifact names.
 
+Everything a client sends as JSON passes ``parse_json`` (text) or ``validate_json_value``
+(already parsed): bounded depth and size, no NUL or lone surrogate in any string (PostgreSQL
+cannot store them), and only finite numbers a float can hold. A refusal names the problem.
+"""
+
+import json
 import math
+import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 MAX_METRICS = 200
 MAX_NAME_LENGTH = 100
+MAX_JSON_DEPTH = 20
+MAX_JSON_BYTES = 256 * 1024
+MAX_JSON_ITEMS = 5000
+# Integers longer than this are refused before Python converts them (10**400 has 401 digits).
+MAX_INTEGER_DIGITS = 30
+FLOAT_LIMIT = 1.7e308
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is, or None."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        return "contains a lone surrogate (invalid Unicode)"
+    return None
+
+
+def _refuse_constant(name):
+    raise ValidationError(f"{name} is not a number JSON allows; send a finite number.")
+
+
+def _bounded_int(text: str):
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValidationError(f"The number {text[:20]}… is out of range.")
+    return int(text)
+
+
+def _finite_float(text: str):
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValidationError(f"The number {text[:20]} is out of range.")
+    return number
+
+
+def parse_json(text, *, what: str = "The JSON"):
+    """Parse JSON text from a client, refusing what Signoff could not store or would choke on."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(f"{what} is not UTF-8 text.") from None
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_JSON_BYTES:
+        raise ValidationError(f"{what} is larger than {MAX_JSON_BYTES // 1024} KB.")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_finite_float)
+    except RecursionError:
+        raise ValidationError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep.") from None
+    except ValueError as error:
+        raise ValidationError(f"{what} is not valid JSON: {error}.") from None
+    return validate_json_value(value, what=what)
+
+
+def validate_json_value(value, *, what: str = "The JSON"):
+    """Check an already parsed JSON value (iteratively: no recursion on hostile input); returns it."""
+    stack = [(value, 1)]
+    items = 0
+    while stack:
+        current, depth = stack.pop()
+        items += 1
+        if depth > MAX_JSON_DEPTH:
+            raise ValidationError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep.")
+        if items > MAX_JSON_ITEMS:
+            raise ValidationError(f"{what} has more than {MAX_JSON_ITEMS} values.")
+        if isinstance(current, str):
+            problem = text_problem(current)
+            if problem:
+                raise ValidationError(f"{what} has a text value that {problem}.")
+        elif isinstance(current, bool) or current is None:
+            continue
+        elif isinstance(current, int):
+            if abs(current) > 10**MAX_INTEGER_DIGITS:
+                raise ValidationError(f"{what} has a number that is out of range.")
+        elif isinstance(current, float):
+            if not math.isfinite(current):
+                raise ValidationError(f"{what} has a number that is not finite.")
+        elif isinstance(current, dict):
+            for key, item in current.items():
+                if not isinstance(key, str):
+                    raise ValidationError(f"{what} has a key that is not text.")
+                problem = text_problem(key)
+                if problem:
+                    raise ValidationError(f"{what} has a key that {problem}.")
+                stack.append((item, depth + 1))
+        elif isinstance(current, list | tuple):
+            stack.extend((item, depth + 1) for item in current)
+        else:
+            raise ValidationError(f"{what} holds a value of an unsupported type.")
+    return value
 
 
 def validate_metrics(value) -> dict[str, float]:
@@ -21,33 +116,51 @@ def validate_metrics(value) -> dict[str, float]:
             raise ValidationError(
                 f"Metric name {name!r} must be a non-empty string of at most {MAX_NAME_LENGTH} characters."
             )
-        if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise ValidationError(f"Metric {name!r} must be a number, not {number!r}.")
-        if not math.isfinite(number):
-            raise ValidationError(f"Metric {name!r} must be a finite number, not {number!r}.")
-        cleaned[name] = float(number)
+        if text_problem(name):
+            raise ValidationError(f"A metric name {text_problem(name)}.")
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ValidationError(f"Metric {name!r} must be a number, not {str(number)[:50]!r}.")
+        try:
+            as_float = float(number)
+        except OverflowError:
+            raise ValidationError(f"Metric {name!r} is out of range.") from None
+        if not math.isfinite(as_float) or abs(as_float) > FLOAT_LIMIT:
+            raise ValidationError(f"Metric {name!r} must be a finite number.")
+        cleaned[name] = as_float
     return cleaned
 
 
 def validate_params(value) -> dict:
-    """Hyperparameters: a JSON object with string keys."""
+    """Hyperparameters: a JSON object with string keys, bounded and storable."""
     if not isinstance(value, dict):
         raise ValidationError("Params must be a JSON object.")
     for name in value:
         if not isinstance(name, str) or not name.strip():
-            raise ValidationError(f"Parameter name {name!r} must be a non-empty string.")
+            raise ValidationError(f"Parameter name {str(name)[:50]!r} must be a non-empty string.")
+    return validate_json_value(value, what="Params")
+
+
+def validate_text(value: str, *, what: str) -> str:
+    """A free-text field: storable (no NUL, no lone surrogate)."""
+    problem = text_problem(value or "")
+    if problem:
+        raise ValidationError(f"{what} {problem}.")
     return value
 
 
 def validate_artifact(file) -> None:
-    """The uploaded artifact: a plain file name (no path) and within the size limit.
+    """The uploaded artifact: a plain, printable file name (no path) within the size limit.
 
-    ``client_name`` (set by the API's multipart parser) is the name as the client sent it,
-    before Django stripped any directories from it.
+    ``client_name`` (set by ``registry.uploads``) is the name as the client sent it, before
+    Django stripped any directories or characters from it.
     """
     name = getattr(file, "client_name", None) or file.name or ""
-    if not name or "/" in name or "\\" in name or name in {".", ".."} or "\x00" in name:
-        raise ValidationError(f"The artifact's file name {name!r} must be a plain name, without a path.")
+    if not name or "/" in name or "\\" in name or "\x00" in name:
+        raise ValidationError(f"The artifact's file name {name[:100]!r} must be a plain name, without a path.")
+    if name.strip(" .") == "" or name != name.strip():
+        raise ValidationError(f"The artifact's file name {name[:100]!r} must not be blank or start or end with spaces.")
+    if text_problem(name) or any(unicodedata.category(char).startswith("C") for char in name):
+        raise ValidationError("The artifact's file name must not contain control or invalid characters.")
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"The artifact's file name must be at most {MAX_NAME_LENGTH} characters.")
     limit = settings.SIGNOFF_MAX_ARTIFACT_BYTES

@@ -99,14 +99,25 @@ class DecisionInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Decision.Verdict.choices)
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     step = serializers.CharField(
-        required=False, help_text="Name of the step you reviewed; if someone decided it meanwhile, the answer is 409."
+        required=False,
+        max_length=50,
+        help_text="Name of the step you reviewed; required when your roles cover several steps of the request. "
+        "If someone decided it meanwhile, the answer is 409.",
+    )
+    production_version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**31,
+        help_text="Deployment steps: the production version you saw (null for none); if another version was "
+        "deployed meanwhile, the answer is 409. Default: the current one.",
     )
 
 
 class RequestFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=PromotionRequest.Status.choices, required=False)
     awaiting = serializers.ChoiceField(choices=["me"], required=False)
-    model = serializers.CharField(required=False)
+    model = serializers.CharField(required=False, max_length=100)
 
 
 class AuditEventOutputSerializer(serializers.ModelSerializer):
@@ -133,10 +144,19 @@ class AuditEventOutputSerializer(serializers.ModelSerializer):
 
 
 class AuditFilterSerializer(serializers.Serializer):
-    model = serializers.CharField(required=False)
-    actor = serializers.CharField(required=False)
-    verb = serializers.CharField(required=False)
+    model = serializers.CharField(required=False, max_length=100)
+    actor = serializers.CharField(required=False, max_length=150)
+    verb = serializers.CharField(required=False, max_length=50)
 
 
 class RollbackInputSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=5000)
+    comment = serializers.CharField(max_length=2000, help_text="Why the version is rolled back (required).")
+    target = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31, help_text="Version to restore; default the one deployed before."
+    )
+    from_version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31,
+        help_text="The production version you are rolling back; if it changed meanwhile, the answer is 409.",
+    )

@@ -84,12 +84,16 @@ class DecisionCreateView(generics.GenericAPIView):
             step = next((s for s in promotion_request.steps.all() if s.name == data.validated_data["step"]), None)
             if step is None:
                 raise ValidationError({"step": f"Request #{pk} has no step called {data.validated_data['step']!r}."})
+        production_seen = data.validated_data.get(
+            "production_version", services.production_number(promotion_request.model_id)
+        )
         decision = services.step_decide(
             request=promotion_request,
             actor=request.user,
             step=step,
             verdict=data.validated_data["decision"],
             comment=data.validated_data["comment"],
+            production_seen=production_seen,
         )
         return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)
 
@@ -100,13 +104,19 @@ class ModelRollbackView(generics.GenericAPIView):
     @extend_schema(
         request=RollbackInputSerializer,
         responses={200: VersionOutputSerializer, **REFUSALS},
-        summary="Restore the previous production version (IT engineers)",
+        summary="Roll back the production version to an earlier one (IT engineers)",
     )
     def post(self, request, name):
         model = registry_selectors.model_get(user=request.user, name=name)
         data = RollbackInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        restored = services.model_rollback(model=model, actor=request.user, comment=data.validated_data["comment"])
+        restored = services.model_rollback(
+            model=model,
+            actor=request.user,
+            comment=data.validated_data["comment"],
+            target=data.validated_data.get("target"),
+            production_seen=data.validated_data.get("from_version"),
+        )
         return Response(VersionOutputSerializer(restored).data)
 
 

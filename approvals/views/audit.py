@@ -3,13 +3,24 @@
 import csv
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
 from approvals import selectors
 
 AUDIT_PAGE_SIZE = 50
+
+
+class AuditFilterForm(forms.Form):
+    model = forms.CharField(required=False, max_length=100)
+    actor = forms.CharField(required=False, max_length=150)
+    verb = forms.CharField(required=False, max_length=50)
+    before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
 AUDIT_COLUMNS = [
     "id",
     "created_at",
@@ -26,20 +37,35 @@ AUDIT_COLUMNS = [
 ]
 
 
-def _audit_filters(request) -> dict:
-    return {key: request.GET.get(key) or None for key in ("model", "actor", "verb")}
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value) -> str:
+    """The cell as text that no spreadsheet evaluates (OWASP: CSV injection)."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _audit_filters(request):
+    """The validated filters, or a 400 naming the bad one (never a silently emptied or truncated list)."""
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+        raise BadRequest(f"Invalid filter ({problems}).")
+    return form.cleaned_data
 
 
 @login_required
 def audit_log(request):
     """The audit log, newest first, filterable; pages by id so the millionth event is as quick as the first."""
-    filters = _audit_filters(request)
+    cleaned = _audit_filters(request)
+    filters = {key: cleaned[key] or None for key in ("model", "actor", "verb")}
     events = selectors.audit_events(
         user=request.user, model_name=filters["model"], actor=filters["actor"], verb=filters["verb"]
     ).order_by("-pk")
-    before = request.GET.get("before")
-    if before and before.isdigit():
-        events = events.filter(pk__lt=int(before))
+    if cleaned["before"]:
+        events = events.filter(pk__lt=cleaned["before"])
     rows = list(events[: AUDIT_PAGE_SIZE + 1])
     query = urlencode({key: value for key, value in filters.items() if value})
     return render(
@@ -66,7 +92,10 @@ def audit_export(request):
     """Every audit event the filters select, as CSV, streamed so the export's size does not matter."""
     filters = _audit_filters(request)
     events = selectors.audit_events(
-        user=request.user, model_name=filters["model"], actor=filters["actor"], verb=filters["verb"]
+        user=request.user,
+        model_name=filters["model"] or None,
+        actor=filters["actor"] or None,
+        verb=filters["verb"] or None,
     )
     writer = csv.writer(_Echo())
 
@@ -74,7 +103,8 @@ def audit_export(request):
         yield writer.writerow(AUDIT_COLUMNS)
         for e in events.iterator(chunk_size=2000):
             yield writer.writerow(
-                [
+                spreadsheet_safe(cell)
+                for cell in [
                     e.pk,
                     e.created_at.isoformat(),
                     e.actor.username if e.actor else "system",

@@ -2,7 +2,6 @@
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import render
 
 PAGE_SIZE = 25
 
@@ -15,7 +14,3 @@ def form_errors_from(form, error: ValidationError) -> None:
     """Put a service's ValidationError on the form, field by field where the field exists."""
     for field, problems in error.message_dict.items():
         form.add_error(field if field in form.fields else None, problems)
-
-
-def permission_denied(request, exception=None):
-    return render(request, "403.html", {"reason": str(exception or "")}, status=403)

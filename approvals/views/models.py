@@ -8,18 +8,21 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from approvals import permissions, selectors, services
+from approvals.forms import RollbackForm
 from approvals.models import PromotionRequest
 from approvals.views.common import form_errors_from, paginate
+from registry import permissions as registry_permissions
 from registry import selectors as registry_selectors
 from registry import services as registry_services
+from registry.downloads import artifact_response
 from registry.forms import ModelForm, VersionForm
-from registry.permissions import teams_of, user_can_register_version
+from registry.permissions import teams_of
 from registry.roles import DATA_SCIENTIST, role_names
 
 
 @login_required
 def model_list(request):
-    can_register = request.user.is_superuser or DATA_SCIENTIST in role_names(request.user)
+    can_register = request.user.is_active and DATA_SCIENTIST in role_names(request.user)
     if request.method == "POST" and not can_register:
         raise PermissionDenied("Only data scientists may register models.")
     form = ModelForm(request.POST or None, teams=teams_of(request.user))
@@ -43,12 +46,14 @@ def model_list(request):
     )
 
 
-def _model_page(request, model, version_form=None, status=200):
+def _model_page(request, model, version_form=None, rollback_form=None, status=200):
     latest = PromotionRequest.objects.filter(version=OuterRef("pk")).order_by("-submitted_at")
     versions = registry_selectors.version_list(model=model).annotate(
         request_id=Subquery(latest.values("pk")[:1]),
         request_status=Subquery(latest.values("status")[:1]),
     )
+    can_rollback = permissions.can(request.user, permissions.ROLLBACK, model)
+    targets = services.rollback_targets(model=model) if can_rollback else []
     return render(
         request,
         "models/detail.html",
@@ -57,9 +62,10 @@ def _model_page(request, model, version_form=None, status=200):
             "page": paginate(request, versions),
             "history": selectors.model_history(model=model)[:25],
             "production": registry_selectors.production_version(model=model),
-            "can_rollback": permissions.user_can_rollback(request.user, model),
-            "can_register": user_can_register_version(request.user, model),
+            "can_rollback": can_rollback,
+            "can_register": registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, model),
             "version_form": version_form or VersionForm(),
+            "rollback_form": rollback_form or (RollbackForm(targets=targets) if targets else None),
             "status_labels": dict(PromotionRequest.Status.choices),
         },
         status=status,
@@ -75,8 +81,9 @@ def model_detail(request, name):
 @require_POST
 def version_create(request, name):
     model = registry_selectors.model_get(user=request.user, name=name)
-    if not user_can_register_version(request.user, model):
-        raise PermissionDenied("Only data scientists with access to this model may register its versions.")
+    refusal = registry_permissions.refusal(request.user, registry_permissions.REGISTER_VERSION, model)
+    if refusal:
+        raise PermissionDenied(refusal)
     form = VersionForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -101,9 +108,11 @@ def version_detail(request, name, number):
             comparison.append((metric, value, baseline, None if baseline is None else value - baseline))
     # The service decides; this only hides a button that would certainly be refused.
     can_submit = (
-        version.stage == "development"
-        and (not requests or requests[0].status == PromotionRequest.Status.FAILED)
-        and permissions.user_can_submit(request.user, version)
+        version.stage in services.SUBMITTABLE_STAGES
+        and (
+            not requests or requests[0].status in (PromotionRequest.Status.FAILED, PromotionRequest.Status.ROLLED_BACK)
+        )
+        and permissions.can(request.user, permissions.SUBMIT, version)
     )
     return render(
         request,
@@ -118,6 +127,13 @@ def version_detail(request, name, number):
             "can_submit": can_submit,
         },
     )
+
+
+@login_required
+def version_artifact(request, name, number):
+    """The artifact as an attachment (never rendered); invisible versions are a 404."""
+    version = registry_selectors.version_get(user=request.user, name=name, number=number)
+    return artifact_response(version=version, actor=request.user)
 
 
 @login_required
@@ -137,12 +153,25 @@ def version_submit(request, name, number):
 @require_POST
 def model_rollback(request, name):
     model = registry_selectors.model_get(user=request.user, name=name)
+    refusal = permissions.refusal(request.user, permissions.ROLLBACK, model)
+    if refusal:
+        raise PermissionDenied(refusal)
+    form = RollbackForm(request.POST, targets=services.rollback_targets(model=model))
+    if not form.is_valid():
+        return _model_page(request, model, rollback_form=form, status=400)
     try:
-        restored = services.model_rollback(model=model, actor=request.user, comment=request.POST.get("comment", ""))
+        restored = services.model_rollback(
+            model=model,
+            actor=request.user,
+            comment=form.cleaned_data["comment"],
+            target=form.cleaned_data["target"],
+            production_seen=form.cleaned_data["production_seen"],
+        )
     except services.InvalidTransition as error:
         messages.warning(request, str(error))
+        return redirect(model)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"{restored} is the production version again.")
+        form_errors_from(form, error)
+        return _model_page(request, model, rollback_form=form, status=400)
+    messages.success(request, f"{restored} is the production version again.")
     return redirect(model)

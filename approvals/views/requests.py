@@ -40,7 +40,7 @@ def _request_context(request, promotion_request, form=None):
         promotion_request.status == PromotionRequest.Status.AWAITING_REVIEW
         and step is not None
         and step.status == StepState.Status.WAITING
-        and permissions.decide_refusal(request.user, promotion_request, step) is None
+        and permissions.can(request.user, permissions.DECIDE, step)
     )
     steps = list(promotion_request.steps.all())
     return {
@@ -52,6 +52,7 @@ def _request_context(request, promotion_request, form=None):
         "timeline": selectors.request_timeline(request=promotion_request),
         "may_decide": may_decide,
         "form": form or DecisionForm(),
+        "production_seen": services.production_number(promotion_request.model_id),
     }
 
 
@@ -86,7 +87,13 @@ def request_decide(request, pk):
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return render(request, "requests/detail.html", _request_context(request, promotion_request, form), status=400)
-    seen = {step.pk: step for step in promotion_request.steps.all()}.get(form.cleaned_data["step"])
+    seen = None
+    if form.cleaned_data["step"] is not None:
+        seen = {step.pk: step for step in promotion_request.steps.all()}.get(form.cleaned_data["step"])
+        if seen is None:  # never fall back to another step than the one the reviewer saw
+            form.add_error(None, "This request has no such step; reload the page.")
+            context = _request_context(request, promotion_request, form)
+            return render(request, "requests/detail.html", context, status=400)
     try:
         services.step_decide(
             request=promotion_request,
@@ -94,6 +101,7 @@ def request_decide(request, pk):
             step=seen,
             verdict=form.cleaned_data["verdict"],
             comment=form.cleaned_data["comment"],
+            production_seen=form.cleaned_data["production_seen"],
         )
     except services.InvalidTransition as error:
         messages.warning(request, str(error))

@@ -1,15 +1,31 @@
 """Input and output serializers of the registry API, one pair per endpoint."""
 
+from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
 from registry.models import ModelVersion, RegisteredModel, Team
+from registry.validation import parse_json
 
 LINEAGE_KEYS = ("dataset_uri", "dataset_version", "code_repository", "code_commit")
 
 
+class SafeJSONField(serializers.JSONField):
+    """A multipart field holding JSON text, parsed with the registry's bounds (``parse_json``)."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "read"):
+            data = data.read()
+        if isinstance(data, str | bytes):
+            try:
+                return parse_json(data, what=f"'{self.field_name}'")
+            except ValidationError as error:
+                raise serializers.ValidationError(error.messages) from None
+        return super().to_internal_value(data)
+
+
 class ModelInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
 
 
@@ -38,17 +54,14 @@ class VersionInputSerializer(serializers.Serializer):
     """Multipart fields: the artifact file, and metrics / params / lineage as JSON text."""
 
     artifact = serializers.FileField(max_length=None, allow_empty_file=True)
-    metrics = serializers.JSONField(binary=True, help_text='JSON object of name → number, e.g. {"accuracy": 0.91}')
-    params = serializers.JSONField(
-        binary=True, required=False, default=dict, help_text="JSON object of hyperparameters."
-    )
-    lineage = serializers.JSONField(
-        binary=True,
+    metrics = SafeJSONField(help_text='JSON object of name → number, e.g. {"accuracy": 0.91}')
+    params = SafeJSONField(required=False, default=dict, help_text="JSON object of hyperparameters.")
+    lineage = SafeJSONField(
         required=False,
         default=dict,
         help_text=f"JSON object with any of: {', '.join(LINEAGE_KEYS)}.",
     )
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
     def validate_lineage(self, value):
         if not isinstance(value, dict):

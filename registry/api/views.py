@@ -1,24 +1,25 @@
 """Registry endpoints: models and their versions. Views parse, call a service, and render."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from registry import selectors, services
-from registry.api.parsers import ArtifactMultiPartParser
+from registry.api.parsers import ArtifactMultiPartParser, SafeJSONParser
 from registry.api.serializers import (
     ModelInputSerializer,
     ModelOutputSerializer,
     VersionInputSerializer,
     VersionOutputSerializer,
 )
+from registry.downloads import artifact_response
 
 
 class ModelListCreateView(generics.GenericAPIView):
     serializer_class = ModelOutputSerializer
-    parser_classes = [JSONParser, ArtifactMultiPartParser]
+    parser_classes = [SafeJSONParser, ArtifactMultiPartParser]
 
     def get_queryset(self):
         return selectors.model_list(user=self.request.user)
@@ -83,3 +84,15 @@ class VersionDetailView(generics.GenericAPIView):
     def get(self, request, name, number):
         version = selectors.version_get(user=request.user, name=name, number=number)
         return Response(VersionOutputSerializer(version).data)
+
+
+class VersionArtifactView(generics.GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: None},
+        summary="Download a version's artifact (an attachment; audited)",
+    )
+    def get(self, request, name, number):
+        version = selectors.version_get(user=request.user, name=name, number=number)
+        return artifact_response(version=version, actor=request.user)

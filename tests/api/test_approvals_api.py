@@ -52,9 +52,16 @@ def test_only_the_teams_data_scientists_submit(people, risk_model, api, username
 )
 def test_deciding_beyond_ones_role_is_refused(people, api, awaiting, username, status):
     response = api(getattr(people, username)).post(
-        f"/api/requests/{awaiting['id']}/decisions/", {"decision": "approve"}
+        f"/api/requests/{awaiting['id']}/decisions/", {"decision": "approve", "step": "manager_review"}
     )
     assert response.status_code == status
+    assert not Decision.objects.exists()
+
+
+def test_a_reviewer_of_a_later_step_is_told_it_has_not_started(people, api, awaiting):
+    response = api(people.quinn).post(f"/api/requests/{awaiting['id']}/decisions/", {"decision": "approve"})
+    assert response.status_code == 409
+    assert "'QA review' has not started yet" in response.json()["detail"]
     assert not Decision.objects.exists()
 
 

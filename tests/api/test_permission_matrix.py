@@ -89,7 +89,7 @@ def perform(action, client, people, model, background):
     request = reach(people, model, background, step)
     if action == "read request":
         return client.get(f"/api/requests/{request.pk}/")
-    return client.post(f"/api/requests/{request.pk}/decisions/", {"decision": "approve", "comment": "ok"})
+    return client.post(f"/api/requests/{request.pk}/decisions/", {"decision": "approve", "comment": "ok", "step": step})
 
 
 @pytest.mark.parametrize("action", ACTIONS)

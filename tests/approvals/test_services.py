@@ -111,7 +111,7 @@ def test_the_author_cannot_approve_their_own_request_even_with_the_role(people, 
 
 
 def test_a_superuser_cannot_approve_what_they_submitted(people, risk_model, background):
-    boss = factories.make_user("boss", is_superuser=True, is_staff=True)
+    boss = factories.make_user("boss", "data scientist", "manager", team=people.risk, is_superuser=True)
     version = factories.make_version(model=risk_model, by=boss)
     request = submit(background, version, boss)
 
@@ -122,12 +122,30 @@ def test_a_superuser_cannot_approve_what_they_submitted(people, risk_model, back
     assert request.current_step.name == "qa_review"
 
 
-def test_a_reviewer_of_another_step_is_refused_not_told_it_is_the_wrong_time(people, risk_model, background):
+def test_a_superuser_without_the_role_decides_nothing(people, risk_model, background):
+    root = factories.make_user("root", is_superuser=True, is_staff=True)
     request = submit(background, factories.make_version(model=risk_model, by=people.dana), people.dana)
 
-    for outsider in (people.quinn, people.ivan, people.nora, people.gary):
+    with pytest.raises(PermissionDenied, match="Only manager may decide"):
+        decide(background, request, root)
+    assert not Decision.objects.exists()
+
+
+def test_someone_without_the_steps_role_is_refused(people, risk_model, background):
+    request = submit(background, factories.make_version(model=risk_model, by=people.dana), people.dana)
+
+    for outsider in (people.nora, people.gary):
         with pytest.raises(PermissionDenied):
             decide(background, request, outsider)
+    assert not Decision.objects.exists()
+
+
+def test_a_reviewer_of_a_later_step_is_told_it_has_not_started(people, risk_model, background):
+    request = submit(background, factories.make_version(model=risk_model, by=people.dana), people.dana)
+
+    for later in (people.quinn, people.ivan):
+        with pytest.raises(services.InvalidTransition, match="has not started yet"):
+            decide(background, request, later)
     assert not Decision.objects.exists()
 
 

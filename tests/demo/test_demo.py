@@ -22,13 +22,13 @@ def seeded(settings):
     call_command("seed_demo")
 
 
-def test_every_demo_account_logs_in_with_its_role(seeded):
+def test_every_demo_account_logs_in_with_its_role(seeded, rf):
     roles = {"dana": "data scientist", "mona": "manager", "quinn": "data analyst", "ivan": "IT engineer"}
     for username, role in roles.items():
-        user = authenticate(username=username, password=DEMO_PASSWORD)
+        user = authenticate(rf.post("/login/"), username=username, password=DEMO_PASSWORD)
         assert user is not None, username
         assert role in set(user.groups.values_list("name", flat=True))
-    assert authenticate(username="admin", password=DEMO_PASSWORD).is_superuser
+    assert authenticate(rf.post("/login/"), username="admin", password=DEMO_PASSWORD).is_superuser
 
 
 def test_the_demo_models_are_real_trained_scikit_learn_models(seeded):

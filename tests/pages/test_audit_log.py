@@ -3,6 +3,8 @@
 import csv
 import io
 
+import pytest
+
 from approvals.audit import audit_record
 from approvals.models import AuditEvent
 
@@ -35,7 +37,7 @@ def test_the_export_is_a_csv_of_the_filtered_visible_events(client, people, awai
     assert response["Content-Type"] == "text/csv"
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == AuditEvent.objects.filter(model__name="credit-risk").count() > 0
-    assert rows[-1]["verb"] == "request.submitted" and rows[-1]["actor"] == "dana"
+    assert rows[-1]["verb"] == "model.registered" and rows[-1]["actor"] == "dana"
     client.force_login(people.gary)
     leaked = b"".join(client.get("/audit/export.csv").streaming_content).decode()
     assert "credit-risk" not in leaked and "secret.event" in leaked
@@ -44,3 +46,23 @@ def test_the_export_is_a_csv_of_the_filtered_visible_events(client, people, awai
 def test_anonymous_visitors_cannot_read_or_export_the_audit_log(client, db):
     assert client.get("/audit/").status_code == 302
     assert client.get("/audit/export.csv").status_code == 302
+
+
+def test_exported_cells_never_run_as_spreadsheet_formulas(client, people, risk_model):
+    for comment in ("=HYPERLINK(\"http://evil\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"):
+        audit_record(actor=people.dana, verb="note", obj=risk_model, model=risk_model, comment=comment)
+    client.force_login(people.mona)
+    response = client.get("/audit/export.csv?verb=note")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert sorted(row["comment"] for row in rows) == sorted(
+        ["'=HYPERLINK(\"http://evil\")", "'+1", "'-1+2", "'@SUM(A1)", "'\tx", "'\rx"]
+    )
+
+
+@pytest.mark.parametrize("query", ["before=%C2%B2", "before=-1", "before=1e400", "model=" + "m" * 101])
+def test_a_bad_filter_is_a_400_not_a_truncated_export(client, people, risk_model, query):
+    client.force_login(people.mona)
+    for url in ("/audit/", "/audit/export.csv"):
+        response = client.get(f"{url}?{query}")
+        assert response.status_code == 400, url
+        assert "Invalid filter" in response.content.decode()

@@ -34,7 +34,7 @@ def test_a_data_scientist_registers_a_model_and_a_version(client, people):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"metrics": "{accuracy: high}"}, "Not valid JSON"),
+        ({"metrics": "{accuracy: high}"}, "not valid JSON"),
         ({"metrics": json.dumps({"accuracy": "high"})}, "must be a number"),
         ({"metrics": "[0.9]"}, "Enter a JSON object"),
         ({"artifact": ""}, "This field is required"),
@@ -52,7 +52,7 @@ def test_a_duplicate_model_name_is_refused_on_the_form(client, people, risk_mode
     client.force_login(people.dana)
     response = client.post("/models/", {"name": "credit-risk", "team": people.risk.pk})
     assert response.status_code == 400
-    assert "already exists" in response.content.decode()
+    assert "is not available" in response.content.decode()
     assert RegisteredModel.objects.count() == 1
 
 

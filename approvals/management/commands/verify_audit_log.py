@@ -1,19 +1,20 @@
-"""Check the audit log's digest chain; exit 1 naming the first event that was changed or removed."""
+"""Check the audit log's keyed digest chain against the checkpoints written outside the database;
+exit 1 naming the first event edited, removed or rewritten."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from approvals.audit import audit_chain_first_break
+from approvals.audit import audit_log_problems
 from approvals.models import AuditEvent
 
 
 class Command(BaseCommand):
-    help = "Verify that no audit event was edited or deleted (SHA-256 chain)."
+    help = "Verify that no audit event was edited, deleted or rewritten (HMAC chain and checkpoints)."
 
-    def handle(self, *args, **options):
-        broken = audit_chain_first_break()
-        if broken is not None:
-            raise CommandError(
-                f"The audit log was tampered with at or just before event #{broken.pk} "
-                f"({broken.created_at:%Y-%m-%d %H:%M:%S} {broken.verb} {broken.object_repr})."
-            )
+    def add_arguments(self, parser):
+        parser.add_argument("--checkpoints", help="Folder of checkpoints (default SIGNOFF_AUDIT_CHECKPOINT_DIR).")
+
+    def handle(self, *args, checkpoints=None, **options):
+        problems = audit_log_problems(checkpoints)
+        if problems:
+            raise CommandError("The audit log was tampered with:\n- " + "\n- ".join(problems))
         self.stdout.write(self.style.SUCCESS(f"The audit log is intact ({AuditEvent.objects.count()} events)."))
