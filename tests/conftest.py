@@ -10,7 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
 
+from accounts.services import api_token_create
+from approvals import services
 from config.celery import app as celery_app
 from registry.roles import ALL_ROLES, DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
 from tests import factories
@@ -89,3 +92,36 @@ def eager_tasks():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def api():
+    """``api(user)``: an API client authenticated with a fresh token of the user's."""
+
+    def client_for(user=None):
+        client = APIClient()
+        if user is not None:
+            _, key = api_token_create(user=user, name="tests")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def submit(background):
+    """``submit(version, by)``: submit and let the checks run; returns the request, refreshed."""
+
+    def _submit(version, by):
+        with background():
+            request = services.promotion_request_submit(version=version, actor=by)
+        request.refresh_from_db()
+        return request
+
+    return _submit
+
+
+@pytest.fixture
+def awaiting_manager(people, risk_model, submit):
+    """A request of credit-risk v1 (by dana) waiting for the manager."""
+    return submit(factories.make_version(model=risk_model, by=people.dana), people.dana)

@@ -1,6 +1,6 @@
 """Registry endpoints: models and their versions. Views parse, call a service, and render."""
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -42,7 +42,9 @@ class ModelDetailView(generics.GenericAPIView):
 
     @extend_schema(summary="One model")
     def get(self, request, name):
-        model = get_object_or_404(selectors.model_list(user=request.user), name=name)
+        model = selectors.model_list(user=request.user).filter(name=name).first()
+        if model is None:
+            raise Http404(f"No model called {name!r}.")
         return Response(ModelOutputSerializer(model).data)
 
 

@@ -77,9 +77,7 @@ def test_a_second_rollback_cannot_put_back_the_version_the_first_removed(people,
     assert ModelVersion.objects.get(model=risk_model, stage="production").number == 1
 
 
-def test_the_rolled_back_request_reads_rolled_back_and_the_version_needs_a_new_request(
-    people, risk_model, background
-):
+def test_the_rolled_back_request_reads_rolled_back_and_the_version_needs_a_new_request(people, risk_model, background):
     deploy(background, people, risk_model)
     second = deploy(background, people, risk_model)
     with background():

@@ -49,13 +49,13 @@ def test_anonymous_visitors_cannot_read_or_export_the_audit_log(client, db):
 
 
 def test_exported_cells_never_run_as_spreadsheet_formulas(client, people, risk_model):
-    for comment in ("=HYPERLINK(\"http://evil\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"):
+    for comment in ('=HYPERLINK("http://evil")', "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"):
         audit_record(actor=people.dana, verb="note", obj=risk_model, model=risk_model, comment=comment)
     client.force_login(people.mona)
     response = client.get("/audit/export.csv?verb=note")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert sorted(row["comment"] for row in rows) == sorted(
-        ["'=HYPERLINK(\"http://evil\")", "'+1", "'-1+2", "'@SUM(A1)", "'\tx", "'\rx"]
+        ['\'=HYPERLINK("http://evil")', "'+1", "'-1+2", "'@SUM(A1)", "'\tx", "'\rx"]
     )
 
 
