@@ -1,0 +1,150 @@
+"""The record cannot be rewritten unnoticed (finding 8): TRUNCATE is refused, the chain is keyed,
+checkpoints outside the database reveal deleted tails and truncation, the runtime role cannot
+touch audit rows, and submitted versions cannot be edited in the database."""
+
+import uuid
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+
+from approvals import services
+from approvals.audit import audit_log_problems, checkpoint_write
+from approvals.models import AuditEvent
+from registry.models import ModelVersion
+from tests import factories
+
+
+@pytest.fixture
+def history(people, risk_model, background, tmp_path, settings):
+    settings.SIGNOFF_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    with background():
+        request = services.promotion_request_submit(
+            version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
+        )
+    request.refresh_from_db()
+    with background():
+        services.step_decide(request=request, actor=people.mona, verdict="reject", comment="Not calibrated.")
+    checkpoint_write()
+    return list(AuditEvent.objects.order_by("pk"))
+
+
+def as_database_superuser(sql, params=()):
+    """What someone with the database's superuser password could do: switch the triggers off."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(sql, params)
+        cursor.execute("SET session_replication_role = origin")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "TRUNCATE approvals_auditevent CASCADE",
+        "DELETE FROM approvals_auditevent",
+        "UPDATE approvals_auditevent SET comment = ''",
+    ],
+)
+def test_the_database_refuses_to_rewrite_audit_events(history, statement):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    connection.close()  # TRUNCATE's refusal leaves the session's snapshot; start afresh
+    assert AuditEvent.objects.count() == len(history)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_truncation_behind_the_triggers_is_found_by_the_checkpoint(history):
+    as_database_superuser("TRUNCATE approvals_auditevent CASCADE")
+    with pytest.raises(CommandError, match=f"Event #{history[-1].pk}.*is missing"):
+        call_command("verify_audit_log")
+
+
+@pytest.mark.postgres
+def test_deleting_the_newest_events_is_found(history):
+    as_database_superuser("DELETE FROM approvals_auditevent WHERE id >= %s", [history[-2].pk])
+    assert any("is missing" in problem for problem in audit_log_problems())
+
+
+@pytest.mark.postgres
+def test_an_edit_with_the_chain_recomputed_without_the_key_is_found(history, settings):
+    """The attacker edits a comment and recomputes every digest after it, but has no audit key."""
+    from approvals import audit
+
+    decision = next(event for event in history if event.verb == "decision.reject")
+    as_database_superuser("UPDATE approvals_auditevent SET comment = 'Fine.' WHERE id = %s", [decision.pk])
+    real_key = settings.SIGNOFF_AUDIT_KEY
+    settings.SIGNOFF_AUDIT_KEY = "a guess at the key"
+    previous = AuditEvent.objects.filter(pk__lt=decision.pk).order_by("-pk").values_list("digest", flat=True).first()
+    for event in AuditEvent.objects.filter(pk__gte=decision.pk).order_by("pk"):
+        event.previous_digest = previous
+        digest = audit.event_digest(event)
+        as_database_superuser(
+            "UPDATE approvals_auditevent SET previous_digest = %s, digest = %s WHERE id = %s",
+            [previous, digest, event.pk],
+        )
+        previous = digest
+    settings.SIGNOFF_AUDIT_KEY = real_key
+
+    problems = audit_log_problems()
+    assert problems and f"event #{decision.pk}" in problems[0]
+
+
+def test_an_intact_log_verifies_with_its_checkpoints(history, capsys):
+    call_command("verify_audit_log")
+    assert f"intact ({len(history)} events)" in capsys.readouterr().out
+
+
+def test_a_forged_checkpoint_is_refused(history, settings):
+    forged = next(settings.SIGNOFF_AUDIT_CHECKPOINT_DIR.glob("checkpoint-*.json"))
+    forged.write_text(forged.read_text().replace('"count": ', '"count": 1'))
+    assert any("signature" in problem for problem in audit_log_problems())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_runtime_role_may_not_update_delete_truncate_audit_events_nor_disable_triggers(history):
+    role = f"signoff_runtime_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        call_command("audit_grant_runtime_role", role)
+        settings = connection.settings_dict
+        runtime = psycopg.connect(
+            host=settings["HOST"], port=settings["PORT"], dbname=settings["NAME"], user=role, autocommit=True
+        )
+        with runtime, runtime.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM approvals_auditevent")
+            assert cursor.fetchone()[0] == len(history)
+            for statement in (
+                "UPDATE approvals_auditevent SET comment = 'x'",
+                "DELETE FROM approvals_auditevent",
+                "TRUNCATE approvals_auditevent CASCADE",
+                "ALTER TABLE approvals_auditevent DISABLE TRIGGER ALL",
+                "SET session_replication_role = replica",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    cursor.execute(statement)
+            cursor.execute("SELECT count(*) FROM registry_registeredmodel")  # the application's tables work
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP OWNED BY {role}")
+            cursor.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "assignment", ["metrics = '{\"accuracy\": 0.99}'", "artifact_sha256 = 'forged'", "code_commit = 'other'"]
+)
+def test_a_submitted_version_cannot_be_edited_in_the_database(people, awaiting_manager, assignment):
+    version = awaiting_manager.version
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE registry_modelversion SET {assignment} WHERE id = %s", [version.pk])
+    assert ModelVersion.objects.get(pk=version.pk).metrics == version.metrics

@@ -1,0 +1,47 @@
+"""Brute force: repeated wrong passwords lock the account out for a while, audited; the API
+throttles (finding 10)."""
+
+from django.core.cache import cache
+
+from approvals.models import AuditEvent
+from tests.factories import PASSWORD
+
+
+def test_after_too_many_wrong_passwords_even_the_right_one_is_refused(client, people):
+    for attempt in range(100):
+        response = client.post("/login/", {"username": "mona", "password": f"guess-{attempt}"})
+        if response.status_code == 429:
+            break
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.content.decode()
+
+    response = client.post("/login/", {"username": "mona", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    lockout = AuditEvent.objects.get(verb="login.locked_out")
+    assert lockout.data["username"] == "mona" and lockout.object_id == str(people.mona.pk)
+
+
+def test_the_right_password_logs_in_before_the_limit(client, people):
+    for attempt in range(3):
+        client.post("/login/", {"username": "mona", "password": f"guess-{attempt}"})
+    response = client.post("/login/", {"username": "mona", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(people.mona.pk)
+
+
+def test_the_api_throttles_a_client_that_calls_too_often(people, api, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "5/min", "user": "5/min"}}
+    from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+
+    cache.clear()
+    original = UserRateThrottle.THROTTLE_RATES
+    UserRateThrottle.THROTTLE_RATES = SimpleRateThrottle.THROTTLE_RATES = {"anon": "5/min", "user": "5/min"}
+    try:
+        client = api(people.mona)
+        statuses = [client.get("/api/models/").status_code for _ in range(7)]
+    finally:
+        UserRateThrottle.THROTTLE_RATES = SimpleRateThrottle.THROTTLE_RATES = original
+        cache.clear()
+    assert statuses[:5] == [200] * 5
+    assert statuses[5:] == [429, 429]

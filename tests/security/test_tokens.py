@@ -1,0 +1,95 @@
+"""API tokens: hashed at rest, shown once, named, expiring, revocable, audited (finding 5)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from accounts.services import api_token_create, api_token_revoke
+from approvals.models import AuditEvent
+
+
+def authorised(client, key):
+    return client.get("/api/models/", HTTP_AUTHORIZATION=f"Token {key}").status_code
+
+
+def test_the_key_is_shown_once_and_never_stored(client, people):
+    client.force_login(people.dana)
+    response = client.post("/profile/tokens/", {"name": "CI pipeline", "days": 30})
+    key = response.context["new_key"]
+    assert response.status_code == 201 and key in response.content.decode()
+
+    assert key not in client.get("/profile/").content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM accounts_apitoken")
+        assert key not in repr(cursor.fetchall())
+    token = ApiToken.objects.get()
+    assert (token.name, token.user) == ("CI pipeline", people.dana)
+    assert timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
+    assert authorised(client, key) == 200
+
+
+def test_tokens_expire_by_default_after_ninety_days(people):
+    token, _ = api_token_create(user=people.dana, name="default")
+    assert timedelta(days=89) < token.expires_at - timezone.now() <= timedelta(days=90)
+
+
+def test_an_expired_or_revoked_or_forged_token_is_refused(client, people):
+    expired, expired_key = api_token_create(user=people.dana, name="old", days=1)
+    ApiToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    revoked, revoked_key = api_token_create(user=people.dana, name="revoked")
+    api_token_revoke(token=revoked, actor=people.dana)
+    _, good_key = api_token_create(user=people.dana, name="good")
+
+    assert authorised(client, expired_key) == 401
+    assert authorised(client, revoked_key) == 401
+    assert authorised(client, good_key[:-1] + ("A" if good_key[-1] != "A" else "B")) == 401
+    assert authorised(client, good_key) == 200
+    assert ApiToken.objects.get(name="good").last_used_at is not None
+
+
+def test_several_tokens_per_user_each_revocable_from_the_profile(client, people):
+    client.force_login(people.dana)
+    first = client.post("/profile/tokens/", {"name": "laptop", "days": 90}).context["new_key"]
+    second = client.post("/profile/tokens/", {"name": "CI", "days": 90}).context["new_key"]
+    token = ApiToken.objects.get(name="laptop")
+
+    assert client.post(f"/profile/tokens/{token.pk}/revoke/").status_code == 302
+    assert authorised(client, first) == 401
+    assert authorised(client, second) == 200
+
+
+def test_nobody_revokes_or_sees_someone_elses_token(client, people):
+    token, key = api_token_create(user=people.mona, name="mona's")
+    client.force_login(people.dana)
+    assert client.post(f"/profile/tokens/{token.pk}/revoke/").status_code == 404
+    assert key not in client.get("/profile/").content.decode()
+    assert authorised(client, key) == 200
+
+
+def test_the_admin_never_shows_a_usable_key(client, people):
+    root = people.dana.__class__.objects.create_superuser("root", "root@example.com", "pw-root-123")
+    token, key = api_token_create(user=people.mona, name="mona's")
+    client.force_login(root)
+    for url in ("/admin/accounts/apitoken/", f"/admin/accounts/apitoken/{token.pk}/change/"):
+        page = client.get(url).content.decode()
+        assert key not in page and token.digest not in page
+    assert client.get("/admin/accounts/apitoken/add/").status_code == 403
+
+
+@pytest.mark.parametrize("data", [{"name": "", "days": 30}, {"name": "x", "days": 0}, {"name": "x", "days": 5000}])
+def test_a_bad_token_request_is_refused(client, people, data):
+    client.force_login(people.dana)
+    assert client.post("/profile/tokens/", data).status_code == 400
+    assert not ApiToken.objects.exists()
+
+
+def test_token_creation_and_revocation_are_audited(people):
+    token, _ = api_token_create(user=people.dana, name="CI")
+    api_token_revoke(token=token, actor=people.dana)
+    verbs = list(
+        AuditEvent.objects.filter(object_type="apitoken").order_by("pk").values_list("verb", "actor__username")
+    )
+    assert verbs == [("token.created", "dana"), ("token.revoked", "dana")]
