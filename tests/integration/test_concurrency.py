@@ -1,0 +1,149 @@
+"""Races, through the API, on PostgreSQL, with the real worker process doing the background work:
+no request errs or deadlocks, and where one winner is expected there is exactly one."""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connections, transaction
+from rest_framework.test import APIClient
+
+from accounts.services import api_token_create
+from approvals import services
+from approvals.models import PromotionRequest
+from registry.models import ModelVersion, RegisteredModel
+from registry.services import model_version_set_stage
+from tests import factories
+from tests.integration.conftest import wait_for
+from tests.integration.test_worker_loop import client_for, status_of, waiting_at
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def in_parallel(calls):
+    """Run each call in its own thread (and database connection), started together; their results."""
+    start = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            start.wait()
+            results[index] = call()
+        except Exception as error:  # a crash is a result too: the assertions name it
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def clients_of(user, count):
+    """``count`` API clients (one per thread) sharing one token of ``user``'s."""
+    _, key = api_token_create(user=user, name="parallel clients")
+    clients = [APIClient() for _ in range(count)]
+    for client in clients:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return clients
+
+
+def statuses(responses):
+    return Counter(getattr(response, "status_code", repr(response)) for response in responses)
+
+
+def test_thirty_parallel_registrations_of_one_name_make_one_model(people, celery_worker_process):
+    clients = clients_of(people.dana, 30)
+    responses = in_parallel(
+        [lambda c=c: c.post("/api/models/", {"name": "fraud", "team": "risk"}, format="json") for c in clients]
+    )
+    assert statuses(responses) == {201: 1, 400: 29}
+    assert RegisteredModel.objects.filter(name="fraud").count() == 1
+
+
+def test_twenty_parallel_submits_of_one_model_all_reach_the_manager(people, risk_model, celery_worker_process):
+    versions = [factories.make_version(model=risk_model, by=people.dana) for _ in range(20)]
+    clients = clients_of(people.dana, len(versions))
+    responses = in_parallel(
+        [
+            lambda c=c, v=v: c.post(f"/api/models/credit-risk/versions/{v.number}/submit/")
+            for c, v in zip(clients, versions, strict=True)
+        ]
+    )
+    assert statuses(responses) == {201: 20}
+    ids = [response.json()["id"] for response in responses]
+    wait_for(
+        lambda: all(waiting_at(pk, "manager_review") for pk in ids),
+        timeout=90,
+        what="the checks of 20 requests",
+        worker=celery_worker_process,
+    )
+
+
+def test_twenty_parallel_rollbacks_have_one_winner_and_the_others_learn_why(people, risk_model, celery_worker_process):
+    first, second = (factories.make_version(model=risk_model, by=people.dana) for _ in range(2))
+    with transaction.atomic():
+        model_version_set_stage(version=first, stage=ModelVersion.Stage.ARCHIVED)
+        model_version_set_stage(version=second, stage=ModelVersion.Stage.PRODUCTION)
+    PromotionRequest.objects.create(
+        model=risk_model,
+        version=first,
+        workflow_name="default",
+        workflow_source="",
+        submitted_by=people.dana,
+        status="completed",
+    )
+    clients = clients_of(people.ivan, 20)
+    body = {"comment": "Latency regression.", "from_version": 2}
+    responses = in_parallel([lambda c=c: c.post("/api/models/credit-risk/rollback/", body) for c in clients])
+
+    assert statuses(responses) == {200: 1, 409: 19}
+    refusals = {r.json()["detail"] for r in responses if r.status_code == 409}
+    assert refusals == {"Version 2 was already rolled back by ivan; version 1 is in production."}
+    assert ModelVersion.objects.get(model=risk_model, stage="production") == first
+
+
+def test_four_parallel_deployments_of_one_model_deploy_one(people, risk_model, celery_worker_process, background):
+    requests = []
+    for _ in range(4):
+        version = factories.make_version(model=risk_model, by=people.dana)
+        request = services.promotion_request_submit(version=version, actor=people.dana)
+        wait_for(lambda r=request: waiting_at(r.pk, "manager_review"), what="checks", worker=celery_worker_process)
+        for reviewer, step in ((people.mona, "qa_review"), (people.quinn, "deployment")):
+            seen = status_of(request.pk)
+            services.step_decide(request=seen, actor=reviewer, verdict="approve")
+            wait_for(lambda r=request, s=step: waiting_at(r.pk, s), what=step, worker=celery_worker_process)
+        requests.append(request)
+
+    clients = clients_of(people.ivan, len(requests))
+    body = {"decision": "approve", "comment": "Go.", "production_version": None}
+    responses = in_parallel(
+        [
+            lambda c=c, r=r: c.post(f"/api/requests/{r.pk}/decisions/", body, format="json")
+            for c, r in zip(clients, requests, strict=True)
+        ]
+    )
+
+    assert statuses(responses) == {201: 1, 409: 3}
+    winner = requests[[r.status_code for r in responses].index(201)]
+    wait_for(lambda: status_of(winner.pk).status == "completed", what="the deployment", worker=celery_worker_process)
+    assert ModelVersion.objects.get(model=risk_model, stage="production") == winner.version
+    for loser, response in zip(requests, responses, strict=True):
+        if response.status_code == 409:
+            assert "meanwhile" in response.json()["detail"]
+            assert waiting_at(loser.pk, "deployment")  # still deployable later
+
+    # Later, knowingly replacing the winner, the IT engineer deploys one of the others.
+    loser = next(r for r, resp in zip(requests, responses, strict=True) if resp.status_code == 409)
+    later = client_for(people.ivan).post(
+        f"/api/requests/{loser.pk}/decisions/",
+        {"decision": "approve", "comment": "Replaces it.", "production_version": winner.version.number},
+        format="json",
+    )
+    assert later.status_code == 201, later.content
+    wait_for(
+        lambda: status_of(loser.pk).status == "completed", what="the later deployment", worker=celery_worker_process
+    )
