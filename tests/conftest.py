@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
@@ -125,3 +126,28 @@ def submit(background):
 def awaiting_manager(people, risk_model, submit):
     """A request of credit-risk v1 (by dana) waiting for the manager."""
     return submit(factories.make_version(model=risk_model, by=people.dana), people.dana)
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, through Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM_ARGS
+    from tests.services import CHROMIUM
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    page = browser.new_page(base_url=live_server.url, accept_downloads=True)
+    page.set_default_timeout(15_000)
+    yield page
+    page.close()
+    # While Playwright's event loop runs, Django keeps this test's database connection in a
+    # separate context; close it here or it outlives the test database.
+    connections.close_all()

@@ -44,7 +44,10 @@ class RequestListView(generics.GenericAPIView):
     serializer_class = RequestOutputSerializer
 
     @extend_schema(
-        parameters=[RequestFilterSerializer], operation_id="requests_list", summary="Promotion requests you can see"
+        parameters=[RequestFilterSerializer],
+        responses={200: RequestOutputSerializer(many=True), 400: None},
+        operation_id="requests_list",
+        summary="Promotion requests you can see",
     )
     def get(self, request):
         filters = RequestFilterSerializer(data=request.query_params)
@@ -132,7 +135,10 @@ class AuditEventListView(generics.GenericAPIView):
     pagination_class = AuditEventPagination
 
     @extend_schema(
-        parameters=[AuditFilterSerializer], operation_id="audit_events_list", summary="Audit events, newest first"
+        parameters=[AuditFilterSerializer],
+        responses={200: AuditEventOutputSerializer(many=True), 400: None},
+        operation_id="audit_events_list",
+        summary="Audit events, newest first",
     )
     def get(self, request):
         filters = AuditFilterSerializer(data=request.query_params)

@@ -1,59 +1,15 @@
 """The whole loop through the pages in headless Chromium, logging in as each role."""
 
-import re
-
 import pytest
-from django.db import connections
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from approvals.models import PromotionRequest
 from approvals.services import check_run_execute
 from registry.models import ModelVersion
 from tests import factories
-from tests.services import CHROMIUM
+from tests.browser import log_in, log_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    page = browser.new_page(base_url=live_server.url)
-    page.set_default_timeout(15_000)
-    yield page
-    page.close()
-    # While Playwright's event loop runs, Django keeps this test's database connection in a
-    # separate context; close it here or it outlives the test database.
-    connections.close_all()
-
-
-def log_in(page, username):
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", factories.PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator(".user-name")).to_be_visible()
-
-
-def log_out(page):
-    page.click("text=Log out")
-    expect(page).to_have_url(re.compile(r"/login/$"))
 
 
 def decide(page, request_id, comment, button):
