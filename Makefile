@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# E-mail links follow the port (`make demo PORT=8201` as well as `PORT=8201 make demo`).
+export PORT
 
 .PHONY: demo test lint install migrate clean
 

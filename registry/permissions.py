@@ -12,8 +12,8 @@ permissions are deliberately not honoured (``accept_global_perms=False``): acces
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import QuerySet
-from guardian.shortcuts import assign_perm, get_objects_for_user, get_users_with_perms, remove_perm
+from django.db.models import Q, QuerySet
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from registry.models import (
     RegisteredModel,
@@ -86,16 +86,22 @@ def can(user, action: str, obj) -> bool:
 
 def users_who_can(action: str, obj: RegisteredModel):
     """Active users who may do ``action`` (ACT or REGISTER_VERSION) on the model ``obj``, through a
-    grant: the people to notify."""
-    seeing = get_users_with_perms(
-        obj, only_with_perms_in=["view_registeredmodel"], with_group_users=True, with_superusers=False
+    grant: the people to notify. Read from the direct-FK grant tables in one query."""
+    grants = Q(
+        pk__in=RegisteredModelUserObjectPermission.objects.filter(
+            content_object=obj, permission__codename="view_registeredmodel"
+        ).values("user_id")
+    ) | Q(
+        groups__in=RegisteredModelGroupObjectPermission.objects.filter(
+            content_object=obj, permission__codename="view_registeredmodel"
+        ).values("group_id")
     )
-    users = get_user_model().objects.filter(is_active=True, pk__in=seeing.values("pk"))
+    users = get_user_model().objects.filter(grants, is_active=True)
     if action == REGISTER_VERSION:
         users = users.filter(groups__name=DATA_SCIENTIST)
     elif action != ACT:
         raise ValueError(f"users_who_can() does not apply to {action!r}")
-    return users.distinct()
+    return get_user_model().objects.filter(pk__in=users.values("pk"))
 
 
 # ---------------------------------------------------------------------------------------------

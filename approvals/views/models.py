@@ -54,6 +54,8 @@ def _model_page(request, model, version_form=None, rollback_form=None, status=20
     )
     can_rollback = permissions.can(request.user, permissions.ROLLBACK, model)
     targets = services.rollback_targets(model=model) if can_rollback else []
+    production = registry_selectors.production_version(model=model)
+    initial = {"production_seen": production.number if production else None}
     return render(
         request,
         "models/detail.html",
@@ -61,11 +63,11 @@ def _model_page(request, model, version_form=None, rollback_form=None, status=20
             "model": model,
             "page": paginate(request, versions),
             "history": selectors.model_history(model=model)[:25],
-            "production": registry_selectors.production_version(model=model),
+            "production": production,
             "can_rollback": can_rollback,
             "can_register": registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, model),
             "version_form": version_form or VersionForm(),
-            "rollback_form": rollback_form or (RollbackForm(targets=targets) if targets else None),
+            "rollback_form": rollback_form or (RollbackForm(targets=targets, initial=initial) if targets else None),
             "status_labels": dict(PromotionRequest.Status.choices),
         },
         status=status,

@@ -106,4 +106,25 @@ def wait_for(condition, *, timeout=45, what="the worker", worker=None):
             return result
         time.sleep(0.2)
     log = worker.log_path.read_text()[-4000:] if worker is not None else ""
+    if worker is not None and os.environ.get("SIGNOFF_WORKER_LOG"):
+        Path(os.environ["SIGNOFF_WORKER_LOG"]).write_text(worker.log_path.read_text())
     pytest.fail(f"timed out waiting for {what}\n--- worker log ---\n{log}")
+
+
+@pytest.fixture(autouse=True)
+def worker_drained(request):
+    """After a test that used the worker, wait until it has finished that test's work, so that
+    the next test's messages do not queue behind it (and its rows are not flushed under it)."""
+    yield
+    if "celery_worker_process" not in request.fixturenames:
+        return
+    from approvals.models import CheckRun, Notification, StepState
+
+    def idle():
+        return not (
+            Notification.objects.filter(status__in=["pending", "sending"]).exists()
+            or CheckRun.objects.filter(status__in=["pending", "running"], step__status="running").exists()
+            or StepState.objects.filter(status="running", kind__in=["promotion", "deployment"]).exists()
+        )
+
+    wait_for(idle, timeout=90, what="the worker to finish the test's work")

@@ -45,6 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
 
     def handle(self, *args, port, **options):
+        if "SIGNOFF_BASE_URL" not in os.environ:
+            # E-mail links point at the address served here, in this process and in the worker.
+            settings.SIGNOFF_BASE_URL = os.environ["SIGNOFF_BASE_URL"] = f"http://127.0.0.1:{port}"
         worker = start_worker()
         roles = {
             "dana": "data scientist",
