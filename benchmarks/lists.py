@@ -62,11 +62,11 @@ def generate(versions: int, audit_events: int, models: int = 100):
             WHERE p.codename = 'view_registeredmodel'""",
         f"""INSERT INTO registry_modelversion (model_id, number, description, artifact, artifact_sha256, artifact_size,
                 metrics, params, dataset_uri, dataset_version, code_repository, code_commit, stage, created_by_id,
-                created_at, submitted_at)
+                created_at, submitted_at, stage_note)
             SELECT m.id, n, '', 'artifacts/bench.joblib', repeat('a', 64), 1024,
                 jsonb_build_object('accuracy', 0.8 + random() / 10, 'f1', 0.7 + random() / 10, 'roc_auc', 0.9),
                 '{{"C": 1.0}}'::jsonb, 's3://bench/data.parquet', 'v1', 'https://git.example.com/bench', 'abc123',
-                'development', {people["dana"].pk}, now() - (n || ' minutes')::interval, now()
+                'development', {people["dana"].pk}, now() - (n || ' minutes')::interval, now(), ''
             FROM registry_registeredmodel m, generate_series(1, {per_model}) n""",
         f"""INSERT INTO approvals_promotionrequest (model_id, version_id, workflow_name, workflow_source, status,
                 submitted_by_id, submitted_at, updated_at, closed_at)
@@ -133,7 +133,8 @@ def main():
     from django.core.management import call_command
     from django.test import Client
     from django.test.utils import setup_test_environment
-    from rest_framework.authtoken.models import Token
+
+    from accounts.services import api_token_create
 
     setup_test_environment()
     call_command("migrate", verbosity=0)
@@ -156,7 +157,7 @@ def main():
     )
     client = Client()
     client.force_login(people["mona"])
-    token = Token.objects.create(user=people["mona"]).key
+    _, token = api_token_create(user=people["mona"], name="benchmark")
     api = {"HTTP_AUTHORIZATION": f"Token {token}"}
     pages = [
         ("/", {}),
