@@ -51,3 +51,21 @@ def make_version(*, model: RegisteredModel, by, accuracy: float = 0.91, **fields
     return model_version_create(
         model=model, artifact=fields.pop("artifact", None) or artifact(), created_by=by, **fields
     )
+
+
+def make_production_history(*, model: RegisteredModel, by) -> tuple[ModelVersion, ModelVersion]:
+    """Two new versions of ``model``: an earlier production version (archived, deployed by a
+    completed request, so a rollback may restore it) and the current production version."""
+    from django.db import transaction
+
+    from approvals.models import PromotionRequest
+    from registry.services import model_version_set_stage
+
+    earlier, current = make_version(model=model, by=by), make_version(model=model, by=by)
+    with transaction.atomic():
+        model_version_set_stage(version=earlier, stage=ModelVersion.Stage.ARCHIVED)
+        model_version_set_stage(version=current, stage=ModelVersion.Stage.PRODUCTION)
+    PromotionRequest.objects.create(
+        model=model, version=earlier, workflow_name="default", workflow_source="", submitted_by=by, status="completed"
+    )
+    return earlier, current

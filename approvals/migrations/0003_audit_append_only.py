@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from config.db import postgresql_only
+
 FORWARD = """
 CREATE OR REPLACE FUNCTION signoff_audit_append_only() RETURNS trigger AS $$
 BEGIN
@@ -18,16 +20,6 @@ DROP FUNCTION IF EXISTS signoff_audit_append_only();
 """
 
 
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD, params=None)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("approvals", "0002_initial")]
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [postgresql_only(FORWARD, BACKWARD)]

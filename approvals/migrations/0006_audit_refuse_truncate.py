@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from config.db import postgresql_only
+
 FORWARD = """
 CREATE TRIGGER approvals_auditevent_no_truncate
     BEFORE TRUNCATE ON approvals_auditevent
@@ -10,16 +12,6 @@ CREATE TRIGGER approvals_auditevent_no_truncate
 BACKWARD = "DROP TRIGGER IF EXISTS approvals_auditevent_no_truncate ON approvals_auditevent;"
 
 
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD, params=None)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("approvals", "0005_request_submitted_index")]
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [postgresql_only(FORWARD, BACKWARD)]

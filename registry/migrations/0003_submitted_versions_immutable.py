@@ -3,6 +3,8 @@ parameters, lineage) from any client; only its stage moves, through the services
 
 from django.db import migrations
 
+from config.db import postgresql_only
+
 FORWARD = """
 CREATE OR REPLACE FUNCTION signoff_version_immutable() RETURNS trigger AS $$
 BEGIN
@@ -35,16 +37,6 @@ DROP FUNCTION IF EXISTS signoff_version_immutable();
 """
 
 
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD, params=None)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("registry", "0002_roles")]
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [postgresql_only(FORWARD, BACKWARD)]

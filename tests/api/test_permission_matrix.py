@@ -8,12 +8,8 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 
 from approvals import services
-from approvals.models import PromotionRequest
-from registry.models import ModelVersion
-from registry.services import model_version_set_stage
 from tests import factories
 
 ROLES = {"data scientist": "dana", "manager": "mona", "data analyst": "quinn", "IT engineer": "ivan"}
@@ -47,17 +43,6 @@ def reach(people, model, background, step):
     return request
 
 
-def two_deployments(model, author):
-    first, second = (factories.make_version(model=model, by=author) for _ in range(2))
-    with transaction.atomic():
-        model_version_set_stage(version=first, stage=ModelVersion.Stage.ARCHIVED)
-        model_version_set_stage(version=second, stage=ModelVersion.Stage.PRODUCTION)
-    # Rollback restores a version that went through a completed request: record one.
-    PromotionRequest.objects.create(
-        model=model, version=first, workflow_name="default", workflow_source="", submitted_by=author, status="completed"
-    )
-
-
 def perform(action, client, people, model, background):
     name = model.name
     if action == "read model":
@@ -78,7 +63,7 @@ def perform(action, client, people, model, background):
         version = factories.make_version(model=model, by=author)
         return client.post(f"/api/models/{name}/versions/{version.number}/submit/")
     if action == "roll back":
-        two_deployments(model, people.dana if model.team == people.risk else people.gina)
+        factories.make_production_history(model=model, by=people.dana if model.team == people.risk else people.gina)
         return client.post(f"/api/models/{name}/rollback/", {"comment": "Latency regression."})
     step = {
         "decide manager review": "manager_review",

@@ -5,14 +5,12 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connections, transaction
+from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
 from approvals import services
-from approvals.models import PromotionRequest
 from registry.models import ModelVersion, RegisteredModel
-from registry.services import model_version_set_stage
 from tests import factories
 from tests.integration.conftest import wait_for
 from tests.integration.test_worker_loop import client_for, status_of, waiting_at
@@ -84,18 +82,7 @@ def test_twenty_parallel_submits_of_one_model_all_reach_the_manager(people, risk
 
 
 def test_twenty_parallel_rollbacks_have_one_winner_and_the_others_learn_why(people, risk_model, celery_worker_process):
-    first, second = (factories.make_version(model=risk_model, by=people.dana) for _ in range(2))
-    with transaction.atomic():
-        model_version_set_stage(version=first, stage=ModelVersion.Stage.ARCHIVED)
-        model_version_set_stage(version=second, stage=ModelVersion.Stage.PRODUCTION)
-    PromotionRequest.objects.create(
-        model=risk_model,
-        version=first,
-        workflow_name="default",
-        workflow_source="",
-        submitted_by=people.dana,
-        status="completed",
-    )
+    first, _ = factories.make_production_history(model=risk_model, by=people.dana)
     clients = clients_of(people.ivan, 20)
     body = {"comment": "Latency regression.", "from_version": 2}
     responses = in_parallel([lambda c=c: c.post("/api/models/credit-risk/rollback/", body) for c in clients])

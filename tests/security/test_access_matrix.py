@@ -12,13 +12,10 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 
 from accounts.services import api_token_create
 from approvals.models import PromotionRequest
-from registry.models import ModelVersion
 from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
-from registry.services import model_version_set_stage
 from tests import factories
 
 # identity: (team, roles); "root" is a superuser without roles, "max" holds three roles.
@@ -61,18 +58,8 @@ def world(people, risk_model, growth_model, submit):
     world = {}
     for model, author in ((risk_model, people.dana), (growth_model, people.gina)):
         request = submit(factories.make_version(model=model, by=author), author)
-        _, earlier, current = [factories.make_version(model=model, by=author) for _ in range(3)]
-        with transaction.atomic():
-            model_version_set_stage(version=earlier, stage=ModelVersion.Stage.ARCHIVED)
-            model_version_set_stage(version=current, stage=ModelVersion.Stage.PRODUCTION)
-        PromotionRequest.objects.create(
-            model=model,
-            version=earlier,
-            workflow_name="default",
-            workflow_source="",
-            submitted_by=author,
-            status="completed",
-        )
+        factories.make_version(model=model, by=author)  # v2, to submit
+        factories.make_production_history(model=model, by=author)  # v3 earlier, v4 in production
         world[model.team.slug] = {"model": model.name, "request": PromotionRequest.objects.get(pk=request.pk)}
     return world
 
