@@ -1,6 +1,6 @@
 from django import forms
 
-from approvals.models import Decision
+from approvals.models import Decision, PromotionRequest
 
 
 class DecisionForm(forms.Form):
@@ -30,3 +30,12 @@ class RollbackForm(forms.Form):
     def __init__(self, *args, targets, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["target"].choices = [(v.number, f"v{v.number}") for v in targets]
+
+
+class RequestFilterForm(forms.Form):
+    """The request queue's query string."""
+
+    view = forms.ChoiceField(choices=[("mine", "Waiting for me"), ("all", "All requests")], required=False)
+    status = forms.ChoiceField(choices=PromotionRequest.Status.choices, required=False)
+    model = forms.CharField(max_length=100, required=False)
+    page = forms.IntegerField(min_value=1, max_value=10**6, required=False)

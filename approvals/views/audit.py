@@ -5,11 +5,11 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import BadRequest
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
 from approvals import selectors
+from approvals.views.common import valid_query
 
 AUDIT_PAGE_SIZE = 50
 
@@ -47,19 +47,10 @@ def spreadsheet_safe(value) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def _audit_filters(request):
-    """The validated filters, or a 400 naming the bad one (never a silently emptied or truncated list)."""
-    form = AuditFilterForm(request.GET)
-    if not form.is_valid():
-        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
-        raise BadRequest(f"Invalid filter ({problems}).")
-    return form.cleaned_data
-
-
 @login_required
 def audit_log(request):
     """The audit log, newest first, filterable; pages by id so the millionth event is as quick as the first."""
-    cleaned = _audit_filters(request)
+    cleaned = valid_query(request, AuditFilterForm)
     filters = {key: cleaned[key] or None for key in ("model", "actor", "verb")}
     events = selectors.audit_events(
         user=request.user, model_name=filters["model"], actor=filters["actor"], verb=filters["verb"]
@@ -90,7 +81,7 @@ class _Echo:
 @login_required
 def audit_export(request):
     """Every audit event the filters select, as CSV, streamed so the export's size does not matter."""
-    filters = _audit_filters(request)
+    filters = valid_query(request, AuditFilterForm)
     events = selectors.audit_events(
         user=request.user,
         model_name=filters["model"] or None,

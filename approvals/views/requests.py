@@ -7,19 +7,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from approvals import permissions, selectors, services
-from approvals.forms import DecisionForm
+from approvals.forms import DecisionForm, RequestFilterForm
 from approvals.models import PromotionRequest, StepState
-from approvals.views.common import form_errors_from, paginate
+from approvals.views.common import form_errors_from, paginate, valid_query
 
 
 @login_required
 def request_list(request):
-    view = request.GET.get("view", "mine")
-    status = request.GET.get("status") or None
-    if status not in PromotionRequest.Status.values:
-        status = None
+    filters = valid_query(request, RequestFilterForm)
+    view, status = filters["view"] or "mine", filters["status"] or None
     requests = selectors.request_list(
-        user=request.user, status=status, awaiting_me=view == "mine", model_name=request.GET.get("model") or None
+        user=request.user, status=status, awaiting_me=view == "mine", model_name=filters["model"] or None
     )
     return render(
         request,
@@ -29,7 +27,7 @@ def request_list(request):
             "view": view,
             "status": status,
             "statuses": PromotionRequest.Status.choices,
-            "model_name": request.GET.get("model", ""),
+            "model_name": filters["model"],
         },
     )
 

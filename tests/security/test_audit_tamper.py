@@ -169,3 +169,11 @@ def test_a_submitted_version_cannot_be_edited_in_the_database(people, awaiting_m
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE registry_modelversion SET {assignment} WHERE id = %s", [version.pk])
     assert ModelVersion.objects.get(pk=version.pk).metrics == version.metrics
+
+
+def test_a_checkpoint_is_also_e_mailed_to_the_auditors(history, settings, mailoutbox):
+    settings.SIGNOFF_AUDIT_CHECKPOINT_EMAILS = ["auditors@example.com"]
+    call_command("audit_checkpoint")
+    message = mailoutbox[-1]
+    assert message.to == ["auditors@example.com"]
+    assert f"#{history[-1].pk}" in message.subject and '"signature"' in message.body

@@ -122,6 +122,10 @@ def test_a_json_body_nested_100000_deep_is_refused(people, api):
         "/requests/?model=%00",
         "/audit/?before=%C2%B2",
         "/api/requests/?status=nonsense",
+        "/requests/?status=nonsense",
+        "/requests/?view=everything",
+        "/requests/?page=abc",
+        "/audit/export.csv?before=-5",
     ],
 )
 def test_hostile_addresses_are_a_400(client, people, risk_model, url):
