@@ -20,20 +20,22 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from approvals.models import AuditEvent
 
-# Key of the PostgreSQL advisory lock that serialises appends to the audit chain.
-CHAIN_LOCK = 0x5167_0FF
+# First key of the PostgreSQL advisory locks that serialise appends to each audit chain.
+CHAIN_LOCK = 0x5167
 
 
-def _lock_chain() -> None:
-    """Hold the chain until this transaction ends, so two writers never link to the same
-    event. SQLite needs nothing: it runs one write transaction at a time."""
+def _lock_chain(chain: int) -> None:
+    """Hold ``chain`` until this transaction ends, so two writers never link to the same event;
+    other chains (other models) stay free. SQLite needs nothing: it runs one write
+    transaction at a time."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHAIN_LOCK, chain % 2**31])
 
 
 def sign(content) -> str:
@@ -46,6 +48,7 @@ def event_digest(event: AuditEvent) -> str:
     """The keyed digest over the previous digest and every recorded field of ``event``."""
     return sign(
         [
+            event.chain,
             event.previous_digest,
             event.created_at.astimezone(dt_timezone.utc).isoformat(),
             event.actor_id,
@@ -95,21 +98,26 @@ def audit_record(
         comment=comment,
         data=data or {},
     )
+    event.chain = event.model_id or 0
     with transaction.atomic():
-        _lock_chain()
-        event.previous_digest = AuditEvent.objects.order_by("-pk").values_list("digest", flat=True).first() or ""
+        _lock_chain(event.chain)
+        event.previous_digest = (
+            AuditEvent.objects.filter(chain=event.chain).order_by("-pk").values_list("digest", flat=True).first() or ""
+        )
         event.digest = event_digest(event)
         event.save()
     return event
 
 
 def audit_chain_first_break() -> AuditEvent | None:
-    """The first event whose digest or link to its predecessor does not hold, or None."""
-    previous = ""
+    """The first event whose digest or link to its predecessor in its chain does not hold, or None."""
+    previous = {}
     for event in AuditEvent.objects.order_by("pk").iterator(chunk_size=5000):
-        if event.previous_digest != previous or not hmac.compare_digest(event.digest, event_digest(event)):
+        if event.previous_digest != previous.get(event.chain, "") or not hmac.compare_digest(
+            event.digest, event_digest(event)
+        ):
             return event
-        previous = event.digest
+        previous[event.chain] = event.digest
     return None
 
 
@@ -119,25 +127,37 @@ def audit_chain_first_break() -> AuditEvent | None:
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """The newest event (``event_id``), how many events there were up to it, and the head
+    (event id, digest) of every chain, signed with the audit key."""
+
     event_id: int
-    digest: str
     count: int
+    heads: dict[str, list]
     written_at: str
 
     def content(self) -> list:
-        return ["checkpoint", self.event_id, self.digest, self.count, self.written_at]
+        return ["checkpoint", self.event_id, self.count, self.heads, self.written_at]
+
+
+def _chain_heads() -> dict[str, list]:
+    newest = AuditEvent.objects.order_by().values("chain").annotate(head=Max("pk")).values("head")
+    return {
+        str(chain): [pk, digest]
+        for chain, pk, digest in AuditEvent.objects.filter(pk__in=newest).values_list("chain", "pk", "digest")
+    }
 
 
 def checkpoint_write(directory: Path | None = None) -> tuple[Checkpoint, Path] | None:
-    """Write the chain's current head to a signed file in ``directory``; None when the log is empty."""
+    """Write every chain's current head to a signed file in ``directory``; None when the log is empty."""
     directory = Path(directory or settings.SIGNOFF_AUDIT_CHECKPOINT_DIR)
-    head = AuditEvent.objects.order_by("-pk").values_list("pk", "digest").first()
-    if head is None:
+    heads = _chain_heads()
+    if not heads:
         return None
+    newest = max(pk for pk, _ in heads.values())
     checkpoint = Checkpoint(
-        event_id=head[0],
-        digest=head[1],
-        count=AuditEvent.objects.filter(pk__lte=head[0]).count(),
+        event_id=newest,
+        count=AuditEvent.objects.filter(pk__lte=newest).count(),
+        heads=heads,
         written_at=timezone.now().isoformat(),
     )
     directory.mkdir(parents=True, exist_ok=True)
@@ -156,12 +176,12 @@ def checkpoints_read(directory: Path | None = None) -> list[Checkpoint]:
             payload = json.loads(path.read_text())
             checkpoint = Checkpoint(
                 event_id=int(payload["event_id"]),
-                digest=str(payload["digest"]),
                 count=int(payload["count"]),
+                heads={str(chain): [int(head[0]), str(head[1])] for chain, head in payload["heads"].items()},
                 written_at=str(payload["written_at"]),
             )
             valid = hmac.compare_digest(str(payload["signature"]), sign(checkpoint.content()))
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
             raise ValueError(f"The checkpoint {path.name} is unreadable: {error}") from None
         if not valid:
             raise ValueError(f"The checkpoint {path.name} does not carry a valid signature.")
@@ -184,18 +204,19 @@ def audit_log_problems(directory: Path | None = None) -> list[str]:
     except ValueError as error:
         return [*problems, str(error)]
     for checkpoint in checkpoints:
-        event = AuditEvent.objects.filter(pk=checkpoint.event_id).values_list("digest", flat=True).first()
-        if event is None:
-            problems.append(
-                f"Event #{checkpoint.event_id}, the chain head at the checkpoint of {checkpoint.written_at}, "
-                "is missing: the newest events were deleted or the log was truncated."
-            )
-        elif not hmac.compare_digest(event, checkpoint.digest):
-            problems.append(
-                f"Event #{checkpoint.event_id} differs from the checkpoint of {checkpoint.written_at}: "
-                "the chain was rewritten."
-            )
-        elif AuditEvent.objects.filter(pk__lte=checkpoint.event_id).count() != checkpoint.count:
+        for chain, (event_id, digest) in sorted(checkpoint.heads.items(), key=lambda item: item[1][0]):
+            found = AuditEvent.objects.filter(pk=event_id).values_list("digest", flat=True).first()
+            if found is None:
+                problems.append(
+                    f"Event #{event_id}, the head of chain {chain} at the checkpoint of {checkpoint.written_at}, "
+                    "is missing: the newest events were deleted or the log was truncated."
+                )
+            elif not hmac.compare_digest(found, digest):
+                problems.append(
+                    f"Event #{event_id} differs from the checkpoint of {checkpoint.written_at}: "
+                    f"chain {chain} was rewritten."
+                )
+        if AuditEvent.objects.filter(pk__lte=checkpoint.event_id).count() != checkpoint.count:
             problems.append(
                 f"The checkpoint of {checkpoint.written_at} counted {checkpoint.count} events up to "
                 f"#{checkpoint.event_id}; some are missing."

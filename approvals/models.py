@@ -188,7 +188,7 @@ class AuditEvent(models.Model):
 
     Rows are never updated or deleted: ``save`` refuses an update and ``delete`` refuses,
     and on PostgreSQL triggers refuse UPDATE, DELETE and TRUNCATE from any client. Each event
-    also carries a keyed ``digest`` of its content and of the previous event's digest
+    also carries a keyed ``digest`` of its content and of the previous digest in its chain
     (``approvals.audit``), so an edit or deletion made around those guards breaks the chain
     and ``manage.py verify_audit_log`` names the first broken event.
     """
@@ -214,6 +214,9 @@ class AuditEvent(models.Model):
     to_state = models.CharField(max_length=50, blank=True)
     comment = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # Each model's events form a chain of their own (0: events about no model, e.g. tokens), so
+    # transitions of different models append in parallel; verify_audit_log checks every chain.
+    chain = models.PositiveBigIntegerField(default=0, editable=False)
     previous_digest = models.CharField(max_length=64, blank=True, editable=False)
     digest = models.CharField(max_length=64, blank=True, editable=False)
 
@@ -223,6 +226,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["model", "-created_at"], name="audit_model_idx"),
             models.Index(fields=["actor", "-created_at"], name="audit_actor_idx"),
             models.Index(fields=["request", "created_at"], name="audit_request_idx"),
+            models.Index(fields=["chain", "-id"], name="audit_chain_idx"),
         ]
 
     def __str__(self):

@@ -88,9 +88,9 @@ def generate(versions: int, audit_events: int, models: int = 100):
             SELECT r.id, r.current_step_id, {people["mona"].pk}, 'reject', 'Not yet.', r.updated_at
             FROM approvals_promotionrequest r WHERE r.status = 'rejected'""",
         f"""INSERT INTO approvals_auditevent (created_at, actor_id, verb, object_type, object_id, object_repr,
-                model_id, request_id, from_state, to_state, comment, data, previous_digest, digest)
+                model_id, request_id, from_state, to_state, comment, data, chain, previous_digest, digest)
             SELECT now() - (i || ' seconds')::interval, {people["mona"].pk}, 'decision.reject', 'stepstate', i::text,
-                'Manager review', r.model_id, r.id, 'waiting', 'rejected', '', '{{}}'::jsonb,
+                'Manager review', r.model_id, r.id, 'waiting', 'rejected', '', '{{}}'::jsonb, r.model_id,
                 '', encode(sha256(i::text::bytea), 'hex')
             FROM generate_series(1, {audit_events}) i
             JOIN approvals_promotionrequest r ON r.id = 1 + (i % (SELECT count(*) FROM approvals_promotionrequest))""",

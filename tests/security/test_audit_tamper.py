@@ -177,3 +177,29 @@ def test_a_checkpoint_is_also_e_mailed_to_the_auditors(history, settings, mailou
     message = mailoutbox[-1]
     assert message.to == ["auditors@example.com"]
     assert f"#{history[-1].pk}" in message.subject and '"signature"' in message.body
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_each_model_has_its_own_chain_and_they_append_in_parallel(people, risk_model, growth_model):
+    import threading
+
+    from approvals.audit import audit_record
+
+    finished = threading.Event()
+
+    def append_for_growth():
+        audit_record(actor=people.gina, verb="note", obj=growth_model, model=growth_model)
+        finished.set()
+        connection.close()
+
+    with transaction.atomic():  # holds credit-risk's chain until it commits
+        audit_record(actor=people.dana, verb="note", obj=risk_model, model=risk_model)
+        other = threading.Thread(target=append_for_growth)
+        other.start()
+        assert finished.wait(timeout=10), "growth's event waited for credit-risk's chain"
+    other.join()
+
+    chains = dict(AuditEvent.objects.filter(verb="note").values_list("model__name", "chain"))
+    assert chains == {"credit-risk": risk_model.pk, "churn": growth_model.pk}
+    assert audit_chain_first_break() is None
