@@ -104,6 +104,9 @@ class StepState(models.Model):
     approver_groups = models.ManyToManyField(Group, blank=True, related_name="+")
     approver_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     required_approvals = models.PositiveSmallIntegerField(default=1)
+    # A deployment that failed waits for its IT engineer again: a new round of decisions.
+    round = models.PositiveSmallIntegerField(default=1)
+    note = models.TextField(blank=True, help_text="Why the step waits again, e.g. the last deployment's error.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -172,11 +175,14 @@ class Decision(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     verdict = models.CharField(max_length=20, choices=Verdict.choices)
     comment = models.TextField(blank=True)
+    round = models.PositiveSmallIntegerField(default=1, help_text="The step's round this decision was taken in.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
-        constraints = [models.UniqueConstraint(fields=["step", "actor"], name="one_decision_per_reviewer_per_step")]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "actor", "round"], name="one_decision_per_reviewer_per_round")
+        ]
         indexes = [models.Index(fields=["-created_at"], name="decision_created_idx")]
 
     def __str__(self):
@@ -275,3 +281,69 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.get_event_display()} for {self.request}"
+
+
+class NotificationDelivery(models.Model):
+    """One recipient of one notification: sent at most once, retried alone when refused."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notification", "email"], name="one_delivery_per_address")]
+
+    def __str__(self):
+        return f"{self.notification} to {self.email}: {self.get_status_display()}"
+
+
+class Job(models.Model):
+    """One unit of background work (netbox's jobs): a check to run, a checks step to conclude,
+    a promotion or deployment to carry out, an e-mail to deliver.
+
+    A worker claims a job with a conditional update (pending and due, or running with an expired
+    lease), so two deliveries of one message never run it twice at once, and a job whose worker
+    died is taken up again once its lease expires. ``approvals.jobs`` is the only runner.
+    """
+
+    class Kind(models.TextChoices):
+        RUN_CHECK = "run_check", "Run a check"
+        CONCLUDE_CHECKS = "conclude_checks", "Conclude a checks step"
+        EXECUTE_STEP = "execute_step", "Carry out a promotion or deployment"
+        SEND_NOTIFICATION = "send_notification", "Deliver an e-mail"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    target_id = models.PositiveBigIntegerField(help_text="The check run, step or notification worked on.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    run_after = models.DateTimeField(default=timezone.now)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    log = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["kind", "target_id"], name="one_job_per_unit_of_work")]
+        indexes = [
+            models.Index(fields=["status", "run_after"], name="job_due_idx"),
+            models.Index(fields=["status", "lease_expires_at"], name="job_lease_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.target_id}: {self.get_status_display()}"

@@ -12,9 +12,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from approvals import permissions
-from approvals.models import CheckRun, Decision, Notification
+from approvals.faults import fault_point
+from approvals.models import CheckRun, Decision, Notification, NotificationDelivery
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion
 
@@ -81,14 +83,53 @@ def build_message(notification: Notification, recipient) -> EmailMultiAlternativ
     return message
 
 
-def notification_deliver(notification: Notification) -> list[str]:
-    """Send the notification's e-mails over one connection; returns the addresses.
+def notification_send(notification_id: int) -> None:
+    """Deliver a notification: one delivery row per recipient, each sent at most once.
 
-    Raises one of ``TRANSIENT_ERRORS`` when a retry may succeed. Called outside transactions.
+    Recipients are fixed at the first attempt. A recipient the server refuses is retried alone
+    (``TransientError`` while any delivery is pending); those already sent are not sent again.
+    Slow network I/O happens outside any transaction.
     """
-    people = recipients(notification)
-    messages = [build_message(notification, person) for person in people]
-    if messages:
+    from approvals.jobs import TransientError
+
+    notification = Notification.objects.select_related(
+        "request__version__created_by", "request__model", "request__submitted_by", "step", "decision", "actor"
+    ).get(pk=notification_id)
+    if not notification.deliveries.exists():
+        for person in recipients(notification):
+            NotificationDelivery.objects.get_or_create(
+                notification=notification, email=person.email, defaults={"user": person}
+            )
+        Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.SENDING)
+    pending = list(notification.deliveries.filter(status=NotificationDelivery.Status.PENDING).select_related("user"))
+    problems = []
+    if pending:
         with get_connection() as connection:
-            connection.send_messages(messages)
-    return [person.email for person in people]
+            for delivery in pending:
+                try:
+                    connection.send_messages([build_message(notification, delivery.user)])
+                except smtplib.SMTPRecipientsRefused as error:
+                    problems.append(f"{delivery.email}: {error.recipients}")
+                    NotificationDelivery.objects.filter(pk=delivery.pk).update(error=str(error.recipients)[:1000])
+                    continue
+                except TRANSIENT_ERRORS as error:
+                    raise TransientError(f"the mail server is unavailable: {error}") from error
+                NotificationDelivery.objects.filter(pk=delivery.pk).update(
+                    status=NotificationDelivery.Status.SENT, sent_at=timezone.now(), error=""
+                )
+                fault_point("between_emails")
+    if problems:
+        Notification.objects.filter(pk=notification.pk).update(error="; ".join(problems)[:2000])
+        raise TransientError("refused: " + "; ".join(problems))
+    sent_to = list(notification.deliveries.values_list("email", flat=True))
+    Notification.objects.filter(pk=notification.pk).update(
+        status=Notification.Status.SENT, recipients=sent_to, sent_at=timezone.now(), error=""
+    )
+
+
+def notification_give_up(*, notification_id: int, reason: str) -> None:
+    """After the last attempt: what was not delivered is marked failed, with the reason."""
+    NotificationDelivery.objects.filter(
+        notification_id=notification_id, status=NotificationDelivery.Status.PENDING
+    ).update(status=NotificationDelivery.Status.FAILED, error=reason[:1000])
+    Notification.objects.filter(pk=notification_id).update(status=Notification.Status.FAILED, error=reason[:2000])

@@ -103,7 +103,10 @@ def restrict(queryset: QuerySet[PromotionRequest], user, action: str) -> QuerySe
     step = OuterRef("current_step_id")
     by_role = StepState.approver_groups.through.objects.filter(stepstate_id=step, group__user=user)
     by_name = StepState.approver_users.through.objects.filter(stepstate_id=step, user_id=user.pk)
-    decided_any = Decision.objects.filter(request_id=OuterRef("pk"), actor_id=user.pk)
+    # Decisions of earlier rounds of the current step (a deployment that failed) do not count.
+    decided_any = Decision.objects.filter(request_id=OuterRef("pk"), actor_id=user.pk).exclude(
+        step_id=OuterRef("current_step_id"), round__lt=OuterRef("current_step__round")
+    )
     # EXISTS rather than joins: no duplicate rows to remove, and the planner stops at the first match.
     return (
         visible.filter(status=PromotionRequest.Status.AWAITING_REVIEW, current_step__status=StepState.Status.WAITING)
@@ -123,7 +126,7 @@ def users_who_can(action: str, obj: StepState, *, as_the_step_started: bool = Fa
     if action != DECIDE:
         raise ValueError(f"users_who_can() does not apply to {action!r}")
     request = obj.request
-    deciders = Decision.objects.filter(request_id=request.pk)
+    deciders = Decision.objects.filter(request_id=request.pk).exclude(step_id=obj.pk, round__lt=obj.round)
     if as_the_step_started:
         deciders = deciders.exclude(step_id=obj.pk)
     return (

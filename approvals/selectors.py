@@ -3,7 +3,7 @@
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
-from approvals.models import AuditEvent, CheckRun, Decision, Notification, PromotionRequest, StepState
+from approvals.models import AuditEvent, CheckRun, Decision, PromotionRequest, StepState
 from approvals.permissions import requests_awaiting, requests_visible_to
 from registry.permissions import models_visible_to
 
@@ -98,29 +98,3 @@ def audit_events(
     if verb:
         events = events.filter(verb=verb)
     return events.order_by("-created_at", "-pk")
-
-
-def stalled_work(*, older_than):
-    """Background work that should have finished by ``older_than`` (a datetime): check runs
-    still queued or running, promotion / deployment steps still running, e-mails not sent."""
-    return {
-        "check_runs": list(
-            CheckRun.objects.filter(
-                status__in=[CheckRun.Status.PENDING, CheckRun.Status.RUNNING],
-                step__status=StepState.Status.RUNNING,
-                created_at__lt=older_than,
-            ).values_list("pk", flat=True)
-        ),
-        "steps": list(
-            StepState.objects.filter(
-                status=StepState.Status.RUNNING,
-                kind__in=[StepState.Kind.PROMOTION, StepState.Kind.DEPLOYMENT],
-                started_at__lt=older_than,
-            ).values_list("pk", flat=True)
-        ),
-        "notifications": list(
-            Notification.objects.filter(status=Notification.Status.PENDING, created_at__lt=older_than).values_list(
-                "pk", flat=True
-            )
-        ),
-    }

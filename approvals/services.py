@@ -12,13 +12,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from approvals import permissions
 from approvals.audit import audit_record
 from approvals.checks import TransientCheckError, get_check
 from approvals.definitions import WorkflowDefinition, definition_for_model
-from approvals.models import AuditEvent, CheckRun, Decision, Notification, PromotionRequest, StepState
+from approvals.faults import fault_point
+from approvals.jobs import job_enqueue
+from approvals.models import AuditEvent, CheckRun, Decision, Job, Notification, PromotionRequest, StepState
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import model_version_mark_submitted, model_version_set_stage
 
@@ -118,8 +121,6 @@ def _create_steps(request: PromotionRequest, definition: WorkflowDefinition) -> 
 
 def _start_step(request: PromotionRequest, step: StepState | None) -> None:
     """Make ``step`` current, or complete the request when there is none."""
-    from approvals import tasks  # tasks import services; import here to keep the cycle one-way
-
     now = timezone.now()
     if step is None:
         _close(request, Status.COMPLETED, actor=None)
@@ -139,12 +140,12 @@ def _start_step(request: PromotionRequest, step: StepState | None) -> None:
                 config=config,
                 title=get_check(check["type"]).describe(config),
             )
-            _enqueue_after_commit(tasks.run_check, run.pk)
+            job_enqueue(Job.Kind.RUN_CHECK, run.pk)
     elif step.kind == StepState.Kind.PROMOTION:
         step.status = Step.RUNNING
         request.status = Status.IN_PROGRESS
         step.save(update_fields=["status", "started_at"])
-        _enqueue_after_commit(tasks.execute_step, step.pk)
+        job_enqueue(Job.Kind.EXECUTE_STEP, step.pk)
     else:
         step.status = Step.WAITING
         request.status = Status.AWAITING_REVIEW
@@ -192,8 +193,6 @@ def _finish_step(step: StepState, status: str) -> None:
 
 def _notify(request: PromotionRequest, event: str, *, step=None, decision=None, actor=None) -> None:
     """Record an e-mail to send and hand it to the worker once the transaction commits."""
-    from approvals import tasks
-
     notification = Notification.objects.create(
         event=event,
         request=request,
@@ -201,17 +200,7 @@ def _notify(request: PromotionRequest, event: str, *, step=None, decision=None, 
         decision=decision,
         actor=actor if actor is not None and actor.is_authenticated else None,
     )
-    _enqueue_after_commit(tasks.send_notification, notification.pk)
-
-
-def _enqueue_after_commit(task, object_id: int) -> None:
-    """Hand ``object_id`` to ``task`` once the transaction commits.
-
-    ``robust`` because the change is already committed when the broker is asked: a broker
-    that is down must not turn a recorded submission into an error page. The work is a row
-    in a pending state, so ``manage.py requeue_stalled`` hands it to the worker again.
-    """
-    transaction.on_commit(lambda: task.delay(object_id), robust=True)
+    job_enqueue(Job.Kind.SEND_NOTIFICATION, notification.pk)
 
 
 def _lock_model(model_id: int) -> RegisteredModel:
@@ -291,12 +280,14 @@ def step_decide(
     with transaction.atomic():
         locked = _lock_request(request.pk)
         step = StepState.objects.get(pk=step.pk)
-        if step.decisions.filter(actor=actor).exists():
+        if step.decisions.filter(actor=actor, round=step.round).exists():
             raise AlreadyDecided(f"You already decided '{step.title}'.")
         _ensure_step_waiting(locked, step)
         if step.kind == StepState.Kind.DEPLOYMENT and verdict == Decision.Verdict.APPROVE:
             _ensure_no_deployment_meanwhile(locked, production_seen)
-        decision = Decision.objects.create(request=locked, step=step, actor=actor, verdict=verdict, comment=comment)
+        decision = Decision.objects.create(
+            request=locked, step=step, actor=actor, verdict=verdict, comment=comment, round=step.round
+        )
         audit_record(
             actor=actor,
             verb=f"decision.{verdict}",
@@ -309,7 +300,7 @@ def step_decide(
         )
         _notify(locked, Notification.Event.DECISION, step=step, decision=decision, actor=actor)
         if verdict == Decision.Verdict.APPROVE:
-            approvals = step.decisions.filter(verdict=Decision.Verdict.APPROVE).count()
+            approvals = step.decisions.filter(verdict=Decision.Verdict.APPROVE, round=step.round).count()
             if approvals >= step.required_approvals:
                 _approve_step(locked, step)
         else:
@@ -370,15 +361,13 @@ def _ensure_no_deployment_meanwhile(request: PromotionRequest, production_seen) 
 
 
 def _approve_step(request: PromotionRequest, step: StepState) -> None:
-    from approvals import tasks
-
     if step.kind == StepState.Kind.DEPLOYMENT:
         # The approval is the go-ahead; the worker performs the deployment.
         step.status = Step.RUNNING
         step.save(update_fields=["status"])
         request.status = Status.IN_PROGRESS
         request.save(update_fields=["status", "updated_at"])
-        _enqueue_after_commit(tasks.execute_step, step.pk)
+        job_enqueue(Job.Kind.EXECUTE_STEP, step.pk, again=True)
         return
     _finish_step(step, Step.APPROVED)
     _advance(request, step)
@@ -389,19 +378,22 @@ def _approve_step(request: PromotionRequest, step: StepState) -> None:
 
 
 def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
-    """Run one automated check and record its outcome; then see whether the step is finished.
+    """Run one automated check and record its outcome; then have the step concluded.
 
-    Claiming the run is a conditional update, so two deliveries of the same task never record
-    two outcomes. A run left ``running`` by a worker that died is claimed again.
+    Called by the job runner, which holds the job's lease: no other worker runs this check at
+    the same time. A check that could not run raises ``TransientError`` until the last attempt,
+    then is recorded as an error. Recording is a conditional update, so an outcome is written once.
     """
-    claimed = CheckRun.objects.filter(
+    from approvals.jobs import TransientError
+
+    started = CheckRun.objects.filter(
         pk=check_run_id, status__in=[CheckRun.Status.PENDING, CheckRun.Status.RUNNING]
-    ).update(status=CheckRun.Status.RUNNING, started_at=timezone.now())
-    if not claimed:
+    ).update(status=CheckRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
+    if not started:
         return
     run = CheckRun.objects.select_related("step__request__version__model").get(pk=check_run_id)
-    CheckRun.objects.filter(pk=run.pk).update(attempts=run.attempts + 1)
     version = run.step.request.version
+    fault_point("during_check")
     # The check reads files and may be slow: it runs outside any transaction.
     try:
         outcome = get_check(run.check_type)().run(version, run.config)
@@ -409,18 +401,41 @@ def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
         fields = {"summary": outcome.summary, "result": outcome.details, "log": outcome.log}
     except TransientCheckError as error:
         if not final_attempt:
-            CheckRun.objects.filter(pk=run.pk).update(
-                status=CheckRun.Status.PENDING, log=f"Attempt failed, will retry: {error}"
-            )
-            raise
+            CheckRun.objects.filter(pk=run.pk).update(log=f"Attempt {run.attempts} failed, will retry: {error}")
+            raise TransientError(str(error)) from error
         status, fields = CheckRun.Status.ERROR, {"summary": f"The check could not run: {error}", "log": str(error)}
     except Exception as error:  # a bug in a check must not leave the request hanging
         status, fields = CheckRun.Status.ERROR, {"summary": f"The check crashed: {error!r}", "log": repr(error)}
-    recorded = CheckRun.objects.filter(pk=run.pk, status=CheckRun.Status.RUNNING).update(
-        status=status, finished_at=timezone.now(), **fields
+    check_run_record(check_run_id=run.pk, status=status, **fields)
+
+
+def check_run_record(*, check_run_id: int, status: str, summary: str, result=None, log: str = "") -> None:
+    """Write a check's outcome once, and have its step concluded (a job: it survives a crash here)."""
+    with transaction.atomic():
+        recorded = CheckRun.objects.filter(pk=check_run_id, status=CheckRun.Status.RUNNING).update(
+            status=status, finished_at=timezone.now(), summary=summary, result=result or {}, log=log
+        )
+        if recorded:
+            job_enqueue(Job.Kind.CONCLUDE_CHECKS, check_run_id)
+
+
+def check_run_fail(*, check_run_id: int, reason: str) -> None:
+    """The job running the check failed for good: record an error so the step can conclude."""
+    CheckRun.objects.filter(pk=check_run_id, status=CheckRun.Status.PENDING).update(status=CheckRun.Status.RUNNING)
+    check_run_record(
+        check_run_id=check_run_id, status=CheckRun.Status.ERROR, summary=f"The check could not run: {reason}"
     )
-    if recorded:
-        checks_step_conclude(step_id=run.step_id)
+
+
+def checks_steps_awaiting_conclusion() -> list[int]:
+    """Checks steps still running although every one of their check runs has finished."""
+    unfinished = CheckRun.objects.filter(step=OuterRef("pk")).exclude(status__in=CheckRun.FINISHED_STATUSES)
+    return list(
+        StepState.objects.filter(kind=StepState.Kind.CHECKS, status=Step.RUNNING, check_runs__isnull=False)
+        .exclude(Exists(unfinished))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
 
 
 def checks_step_conclude(*, step_id: int) -> None:
@@ -490,6 +505,7 @@ def step_execute(*, step_id: int) -> None:
                     data={"replaced_by": version.number},
                 )
         previous_stage = model_version_set_stage(version=version, stage=target)
+        fault_point(f"during_{step.kind}")
         audit_record(
             actor=None,
             verb="version.stage_changed",
@@ -505,15 +521,39 @@ def step_execute(*, step_id: int) -> None:
         _advance(request, step)
 
 
-def request_fail(*, request_id: int, reason: str) -> None:
-    """Close a request whose background step failed for good (after the worker's retries)."""
+def step_execution_fail(*, step_id: int, reason: str) -> None:
+    """A promotion or deployment failed for good (after the worker's retries).
+
+    A failed promotion closes the request as failed. A failed deployment ends somewhere the IT
+    engineer can act: the version stays approved for production, the step waits for them again
+    (a new round of decisions) showing the error, and they deploy again or hand the request back.
+    """
     with transaction.atomic():
-        request = _lock_request(request_id)
-        if not request.is_open:
+        step = StepState.objects.get(pk=step_id)
+        request = _lock_request(step.request_id)
+        step.refresh_from_db()
+        if step.status != Step.RUNNING or request.current_step_id != step.pk:
             return
-        if request.current_step is not None:
-            _finish_step(request.current_step, Step.FAILED)
-        _close(request, Status.FAILED, actor=None, comment=reason)
+        if step.kind != StepState.Kind.DEPLOYMENT:
+            _finish_step(step, Step.FAILED)
+            _close(request, Status.FAILED, actor=None, comment=f"'{step.title}' failed: {reason}")
+            return
+        step.status, step.round, step.note = Step.WAITING, step.round + 1, f"The deployment failed: {reason}"
+        step.save(update_fields=["status", "round", "note"])
+        request.status = Status.AWAITING_REVIEW
+        request.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=None,
+            verb="deployment.failed",
+            obj=step,
+            model=request.model,
+            request=request,
+            from_state=Step.RUNNING,
+            to_state=Step.WAITING,
+            comment=reason,
+            data={"step": step.name, "version": request.version.number, "round": step.round},
+        )
+        _notify(request, Notification.Event.REVIEW_REQUESTED, step=step)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,8 +21,15 @@ def worker_command(*extra: str) -> list[str]:
         "-A",
         "config",
         "worker",
-        "--pool=solo",
+        # Two processes: a job runs alone in its process, within the hard time limit.
+        "--pool=prefork",
+        "--concurrency=2",
         "--without-gossip",
         "--without-mingle",
         *extra,
     ]
+
+
+def beat_command(*extra: str) -> list[str]:
+    """The command line of the scheduler that runs the sweeper every 30 seconds."""
+    return [sys.executable, "-m", "celery", "-A", "config", "beat", *extra]

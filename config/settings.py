@@ -250,6 +250,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Time limits of every background job (seconds): the soft one fails the attempt, the hard one
+# kills the worker process; a job's lease outlives both, then the sweeper hands it over.
+SIGNOFF_JOB_SOFT_LIMIT = int(os.environ.get("SIGNOFF_JOB_SOFT_LIMIT", "300"))
+SIGNOFF_JOB_HARD_LIMIT = int(os.environ.get("SIGNOFF_JOB_HARD_LIMIT", "330"))
+# Celery beat: the sweeper hands over lost or abandoned jobs and concludes finished checks steps.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {
+        "task": "approvals.tasks.sweep_jobs",
+        "schedule": float(os.environ.get("SIGNOFF_SWEEP_SECONDS", "30")),
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Login throttling (django-axes): five wrong passwords for one username from one address lock
 # that pair out for a while; lockouts are audited (accounts.signals).

@@ -47,4 +47,4 @@ def test_a_submission_made_while_the_broker_is_down_is_kept_and_finished_later(
 
     request.refresh_from_db()
     assert request.status == PromotionRequest.Status.AWAITING_REVIEW
-    assert "Re-queued 2 check runs" in capsys.readouterr().out
+    assert "Re-queued 2 pending jobs" in capsys.readouterr().out

@@ -1,34 +1,25 @@
-"""Hand background work that never finished to the worker again.
+"""Hand background work that never finished to the workers again, now.
 
-Work is recorded as rows before it is queued, so if the broker was down when a change
-committed, or a message was lost, the rows are still pending. Every task is idempotent, so
-re-queueing work that is merely slow does no harm. Run it from cron every few minutes.
+Celery beat runs the same sweep every 30 seconds (``approvals.jobs.jobs_sweep``), so nobody has
+to run this; it remains as a manual tool, e.g. right after a broker outage.
 """
 
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
-from approvals import tasks
-from approvals.selectors import stalled_work
+from approvals.jobs import jobs_sweep
 
 
 class Command(BaseCommand):
-    help = "Re-queue check runs, promotion/deployment steps and e-mails that have not finished."
+    help = "Re-queue pending jobs, jobs whose worker died, and conclude finished checks steps."
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", type=int, default=300, help="Seconds of age before work counts as stalled.")
+        parser.add_argument("--older-than", type=int, default=0, help="Seconds a pending job has been due.")
 
     def handle(self, *args, older_than, **options):
-        work = stalled_work(older_than=timezone.now() - timedelta(seconds=older_than))
-        for pk in work["check_runs"]:
-            tasks.run_check.delay(pk)
-        for pk in work["steps"]:
-            tasks.execute_step.delay(pk)
-        for pk in work["notifications"]:
-            tasks.send_notification.delay(pk)
+        swept = jobs_sweep(handover_after=timedelta(seconds=older_than))
         self.stdout.write(
-            f"Re-queued {len(work['check_runs'])} check runs, {len(work['steps'])} steps "
-            f"and {len(work['notifications'])} e-mails."
+            f"Re-queued {swept['handed_over']} pending jobs and {swept['expired_leases']} jobs whose worker died; "
+            f"concluded {swept['checks_steps']} checks steps."
         )

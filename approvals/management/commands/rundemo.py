@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from approvals.demo.seed import ACCOUNTS, DEMO_PASSWORD
-from config.celery import worker_command
+from config.celery import beat_command, worker_command
 
 
 def start_worker() -> subprocess.Popen:
@@ -19,6 +19,11 @@ def start_worker() -> subprocess.Popen:
         cwd=settings.BASE_DIR,
         env=os.environ.copy(),
     )
+
+
+def start_beat() -> subprocess.Popen:
+    """The scheduler that runs the sweeper, so stalled work resumes without anyone's command."""
+    return subprocess.Popen(beat_command("--loglevel=WARNING"), cwd=settings.BASE_DIR, env=os.environ.copy())
 
 
 def stop_worker(worker: subprocess.Popen, timeout: float = 15) -> int:
@@ -39,7 +44,7 @@ def _interrupt(signum, frame):
 
 
 class Command(BaseCommand):
-    help = "Run the demo: web server on 127.0.0.1:PORT plus a Celery worker. Ctrl-C stops both."
+    help = "Run the demo: web server on 127.0.0.1:PORT, a Celery worker and beat. Ctrl-C stops all three."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
@@ -49,6 +54,7 @@ class Command(BaseCommand):
             # E-mail links point at the address served here, in this process and in the worker.
             settings.SIGNOFF_BASE_URL = os.environ["SIGNOFF_BASE_URL"] = f"http://127.0.0.1:{port}"
         worker = start_worker()
+        beat = start_beat()
         roles = {
             "dana": "data scientist",
             "mona": "manager",
@@ -62,12 +68,13 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<6} {roles[username]}")
         if "filebased" in settings.EMAIL_BACKEND:
             self.stdout.write(f"E-mails are written to {settings.EMAIL_FILE_PATH}")
-        self.stdout.write("Press Ctrl-C to stop the web server and the worker.\n")
+        self.stdout.write("Press Ctrl-C to stop the web server, the worker and the scheduler.\n")
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
         except KeyboardInterrupt:
             pass
         finally:
+            stop_worker(beat)
             stop_worker(worker)
-            self.stdout.write("Stopped the web server and the worker.")
+            self.stdout.write("Stopped the web server, the scheduler and the worker.")

@@ -1,0 +1,19 @@
+"""Fault injection for the fault tests, off unless a worker is started with ``SIGNOFF_FAULT``.
+
+A worker started with ``SIGNOFF_FAULT=<point>`` kills its whole process group with SIGKILL (as
+``kill -9`` of the worker would) the first time it reaches that point; the marker file named by
+``SIGNOFF_FAULT_MARKER`` records that it happened, so the worker started next runs through.
+"""
+
+import os
+import signal
+
+
+def fault_point(name: str) -> None:
+    if os.environ.get("SIGNOFF_FAULT") != name:
+        return
+    try:
+        os.close(os.open(os.environ["SIGNOFF_FAULT_MARKER"], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    os.killpg(os.getpgid(0), signal.SIGKILL)

@@ -1,0 +1,169 @@
+"""The one runner of background work: every Celery task is ``run_job(job_id)``.
+
+A ``Job`` row is written in the same transaction as the change that needs it and handed to the
+broker after commit. The worker claims it with a conditional update and a lease; a handler either
+finishes, raises ``TransientError`` (retried with backoff up to ``MAX_ATTEMPTS``) or raises
+anything else (permanent: the kind's failure outcome, defined by the domain, is applied). The
+sweeper, run by Celery beat every 30 seconds, hands over jobs whose message was lost (broker down
+at commit) or whose worker died (expired lease), and concludes checks steps whose runs are all
+finished. Nobody has to run a command.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from approvals.models import Job
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4
+BACKOFF_SECONDS = (2, 10, 30)
+# A job lost by the broker is handed over again once it has been due for this long.
+HANDOVER_AFTER = timedelta(seconds=20)
+
+
+class TransientError(Exception):
+    """Worth another try: the server, file or lock may be back in a moment."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """How to run one kind of job: the handler, and the outcome when it fails for good."""
+
+    run: callable
+    fail: callable
+
+    @property
+    def lease(self) -> timedelta:
+        # Longer than the hard time limit, so a live worker never loses its lease.
+        return timedelta(seconds=settings.SIGNOFF_JOB_HARD_LIMIT + 15)
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def register(kind: str, *, run, fail) -> None:
+    _KINDS[kind] = JobKind(run=run, fail=fail)
+
+
+def kind_of(kind: str) -> JobKind:
+    if not _KINDS:
+        from approvals import job_kinds  # noqa: F401  (registers the kinds)
+    return _KINDS[kind]
+
+
+def job_enqueue(kind: str, target_id: int, *, again: bool = False) -> Job:
+    """Record the job in the caller's transaction and hand it to a worker after commit.
+
+    One job per unit of work: enqueueing it twice returns the existing row; ``again`` makes a
+    finished one due once more (a deployment retried).
+    """
+    from approvals import tasks
+
+    job, created = Job.objects.get_or_create(kind=kind, target_id=target_id)
+    if again and not created and job.status in (Job.Status.DONE, Job.Status.FAILED):
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.PENDING, attempts=0, run_after=timezone.now(), finished_at=None
+        )
+    # robust: the change is already committed when the broker is asked; if the broker is down
+    # the job is still a pending row, and the sweeper hands it over later.
+    transaction.on_commit(lambda: tasks.run_job.delay(job.pk), robust=True)
+    return job
+
+
+def job_claim(job_id: int) -> Job | None:
+    """Take the job if it is due, or if the worker that held it let its lease expire."""
+    now = timezone.now()
+    job = Job.objects.filter(pk=job_id).only("kind").first()
+    if job is None:
+        return None
+    lease = kind_of(job.kind).lease
+    claimed = Job.objects.filter(
+        Q(status=Job.Status.PENDING, run_after__lte=now) | Q(status=Job.Status.RUNNING, lease_expires_at__lt=now),
+        pk=job_id,
+    ).update(status=Job.Status.RUNNING, attempts=F("attempts") + 1, lease_expires_at=now + lease)
+    return Job.objects.get(pk=job_id) if claimed else None
+
+
+def job_run(job_id: int, *, retry_inline: bool = False) -> str | None:
+    """Run the job if this worker can claim it; returns its status then (None: not claimed).
+
+    ``retry_inline`` (tasks run eagerly, in tests and scripts) retries transient errors at once
+    instead of leaving the job for later.
+    """
+    while True:
+        job = job_claim(job_id)
+        if job is None:
+            return None
+        kind = kind_of(job.kind)
+        try:
+            kind.run(job.target_id, final_attempt=job.attempts >= MAX_ATTEMPTS)
+        except TransientError as error:
+            if job.attempts < MAX_ATTEMPTS:
+                delay = 0 if retry_inline else BACKOFF_SECONDS[min(job.attempts, len(BACKOFF_SECONDS)) - 1]
+                _finish(job, Job.Status.PENDING, error, run_after=timezone.now() + timedelta(seconds=delay))
+                if retry_inline:
+                    continue
+                return Job.Status.PENDING
+            _fail(job, kind, error)
+            return Job.Status.FAILED
+        except Exception as error:  # permanent: a bug or bad data must not leave the request hanging
+            logger.exception("job %s failed", job)
+            _fail(job, kind, error)
+            return Job.Status.FAILED
+        _finish(job, Job.Status.DONE)
+        return Job.Status.DONE
+
+
+def job_time_out(job_id: int) -> None:
+    """The soft time limit struck: a failed attempt, retried if attempts remain."""
+    job = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).first()
+    if job is None:
+        return
+    error = TransientError("the job ran past its time limit")
+    if job.attempts < MAX_ATTEMPTS:
+        _finish(job, Job.Status.PENDING, error, run_after=timezone.now() + timedelta(seconds=BACKOFF_SECONDS[-1]))
+    else:
+        _fail(job, kind_of(job.kind), error)
+
+
+def _finish(job: Job, status: str, error: Exception | None = None, run_after=None) -> None:
+    fields = {"status": status, "lease_expires_at": None}
+    if error is not None:
+        fields["last_error"] = f"{type(error).__name__}: {error}"[:2000]
+        fields["log"] = (job.log + f"attempt {job.attempts}: {fields['last_error']}\n")[-10_000:]
+    if run_after is not None:
+        fields["run_after"] = run_after
+    if status in (Job.Status.DONE, Job.Status.FAILED):
+        fields["finished_at"] = timezone.now()
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(**fields)
+
+
+def _fail(job: Job, kind: JobKind, error: Exception) -> None:
+    _finish(job, Job.Status.FAILED, error)
+    kind.fail(job.target_id, f"{type(error).__name__}: {error}"[:500])
+
+
+def jobs_sweep(*, now=None, handover_after: timedelta = HANDOVER_AFTER) -> dict[str, int]:
+    """Hand over what would otherwise wait for ever; returns how many jobs of each sort."""
+    from approvals import tasks
+    from approvals.services import checks_step_conclude, checks_steps_awaiting_conclusion
+
+    now = now or timezone.now()
+    expired = list(Job.objects.filter(status=Job.Status.RUNNING, lease_expires_at__lt=now).values_list("pk", flat=True))
+    lost = list(
+        Job.objects.filter(status=Job.Status.PENDING, run_after__lte=now - handover_after).values_list("pk", flat=True)
+    )
+    for job_id in expired + lost:
+        tasks.run_job.delay(job_id)
+    # A step whose conclusion failed (e.g. a deadlock on its last attempt) is concluded here.
+    concluded = checks_steps_awaiting_conclusion()
+    for step_id in concluded:
+        checks_step_conclude(step_id=step_id)
+    return {"expired_leases": len(expired), "handed_over": len(lost), "checks_steps": len(concluded)}
