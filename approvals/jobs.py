@@ -24,8 +24,6 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
 BACKOFF_SECONDS = (2, 10, 30)
-# A job lost by the broker is handed over again once it has been due for this long.
-HANDOVER_AFTER = timedelta(seconds=20)
 
 
 class TransientError(Exception):
@@ -150,8 +148,15 @@ def _fail(job: Job, kind: JobKind, error: Exception) -> None:
     kind.fail(job.target_id, f"{type(error).__name__}: {error}"[:500])
 
 
-def jobs_sweep(*, now=None, handover_after: timedelta = HANDOVER_AFTER) -> dict[str, int]:
-    """Hand over what would otherwise wait for ever; returns how many jobs of each sort."""
+def jobs_sweep(*, now=None, handover_after: timedelta | None = None) -> dict[str, int]:
+    """Hand over what would otherwise wait for ever; returns how many jobs of each sort.
+
+    A pending job due for ``handover_after`` (default ``SIGNOFF_JOB_HANDOVER_SECONDS``) lost its
+    message, e.g. the broker was down at commit: it is sent again (running it twice is harmless,
+    the claim lets one through).
+    """
+    if handover_after is None:
+        handover_after = timedelta(seconds=settings.SIGNOFF_JOB_HANDOVER_SECONDS)
     from approvals import tasks
     from approvals.services import checks_step_conclude, checks_steps_awaiting_conclusion
 

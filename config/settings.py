@@ -254,6 +254,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # kills the worker process; a job's lease outlives both, then the sweeper hands it over.
 SIGNOFF_JOB_SOFT_LIMIT = int(os.environ.get("SIGNOFF_JOB_SOFT_LIMIT", "300"))
 SIGNOFF_JOB_HARD_LIMIT = int(os.environ.get("SIGNOFF_JOB_HARD_LIMIT", "330"))
+SIGNOFF_JOB_HANDOVER_SECONDS = int(os.environ.get("SIGNOFF_JOB_HANDOVER_SECONDS", "20"))
 # Celery beat: the sweeper hands over lost or abandoned jobs and concludes finished checks steps.
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {

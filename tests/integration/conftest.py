@@ -57,6 +57,42 @@ def smtp_server():
     controller.stop()
 
 
+def start_process(command, *, log_path, env_extra=None, ready="ready."):
+    """A worker or beat process in a process group of its own, on the test database; it waits for
+    ``ready`` in its log. Its ``log_path`` helps the failure messages."""
+    database = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        **(env_extra or {}),
+    }
+    log = open(log_path, "a")
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    log.close()
+    process.log_path = log_path
+    deadline = time.monotonic() + 60
+    while ready and ready not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"{command[4:6]} did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    return process
+
+
+def stop_process(process, timeout=20):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, smtp_server, tmp_path_factory):
     """A real worker process for the session, on the test database and the Redis broker."""
@@ -65,36 +101,13 @@ def celery_worker_process(django_db_setup, django_db_blocker, smtp_server, tmp_p
         pytest.fail("celery_worker_process needs PostgreSQL and Redis: mark the test with @pytest.mark.worker")
     # Messages left over from earlier runs must not reach this worker.
     celery_app.control.purge()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_server.port),
-    }
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    log = open(log_path, "w")
-    worker = subprocess.Popen(
+    worker = start_process(
         worker_command("--loglevel=INFO", "--hostname", f"test-{os.getpid()}@%h"),
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        log_path=tmp_path_factory.mktemp("worker") / "worker.log",
+        env_extra={"EMAIL_PORT": str(smtp_server.port)},
     )
-    deadline = time.monotonic() + 60
-    while "ready." not in log_path.read_text():
-        if worker.poll() is not None or time.monotonic() > deadline:
-            worker.kill()
-            pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()}")
-        time.sleep(0.2)
-    worker.log_path = log_path
     yield worker
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-    log.close()
+    stop_process(worker)
 
 
 def wait_for(condition, *, timeout=45, what="the worker", worker=None):

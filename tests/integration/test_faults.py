@@ -1,0 +1,213 @@
+"""Fault tests: the worker is killed with SIGKILL at the worst moments, or the broker goes away,
+and every request still reaches its correct state within 60 s, with no person running anything;
+each check result, decision, audit event and e-mail exists exactly once.
+
+Each test runs its own worker and beat processes on a broker of its own (a Redis database, or
+a Redis server the test starts and stops), so the session's worker never takes their messages.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from approvals import services
+from approvals.models import AuditEvent, CheckRun, Decision, NotificationDelivery, PromotionRequest
+from config.celery import app as celery_app
+from config.celery import beat_command, worker_command
+from registry.models import ModelVersion
+from tests import factories
+from tests.integration.conftest import start_process, stop_process, wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+FAST = {
+    "SIGNOFF_JOB_SOFT_LIMIT": "5",
+    "SIGNOFF_JOB_HARD_LIMIT": "8",  # so a lease (hard limit + 15 s) expires within the test
+    "SIGNOFF_SWEEP_SECONDS": "1",
+    "SIGNOFF_JOB_HANDOVER_SECONDS": "3",
+}
+
+
+def point_the_app_at(broker_url):
+    celery_app.conf.broker_url = broker_url
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def own_broker(tmp_path):
+    """A Redis database of this test's own; the app publishes there while the test runs."""
+    saved = celery_app.conf.broker_url
+    url = "redis://127.0.0.1:6379/14"
+    point_the_app_at(url)
+    celery_app.control.purge()
+    yield url
+    point_the_app_at(saved)
+
+
+@pytest.fixture
+def background_processes(tmp_path, smtp_server):
+    """``start(kind, broker, fault=None)``: a worker or beat; all are stopped after the test."""
+    started = []
+
+    def start(kind, broker, fault=None):
+        env = {**FAST, "CELERY_BROKER_URL": broker, "EMAIL_PORT": str(smtp_server.port)}
+        if fault:
+            env.update(SIGNOFF_FAULT=fault, SIGNOFF_FAULT_MARKER=str(tmp_path / f"fault-{fault}"))
+        if kind == "worker":
+            command = worker_command("--loglevel=INFO", "--hostname", f"fault-{len(started)}@%h")
+        else:
+            command = beat_command("--loglevel=INFO", "--schedule", str(tmp_path / "beat-schedule"))
+        process = start_process(
+            command,
+            log_path=tmp_path / f"{kind}-{len(started)}.log",
+            env_extra=env,
+            ready="ready." if kind == "worker" else "beat: Starting",
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in reversed(started):
+        stop_process(process)
+
+
+def killed(process, timeout=45):
+    wait_for(lambda: process.poll() is not None, timeout=timeout, what="the fault to kill the worker", worker=process)
+    return process.returncode
+
+
+def state(request_id):
+    return PromotionRequest.objects.select_related("current_step").get(pk=request_id)
+
+
+def exactly_once(verb, request_id):
+    return AuditEvent.objects.filter(verb=verb, request_id=request_id).count() == 1
+
+
+def submit(people, model):
+    return services.promotion_request_submit(
+        version=factories.make_version(model=model, by=people.dana), actor=people.dana
+    )
+
+
+@pytest.mark.parametrize("fault", ["during_check", "before_conclude"])
+def test_a_worker_killed_around_the_checks_leaves_no_request_behind(
+    people, risk_model, own_broker, background_processes, smtp_server, fault
+):
+    smtp_server.clear()
+    first = background_processes("worker", own_broker, fault=fault)
+    background_processes("beat", own_broker)
+    request = submit(people, risk_model)
+
+    assert killed(first) < 0  # SIGKILL
+    background_processes("worker", own_broker)
+
+    wait_for(lambda: state(request.pk).status == "awaiting_review", timeout=60, what="the checks after the kill")
+    runs = CheckRun.objects.filter(step__request=request)
+    assert set(runs.values_list("status", flat=True)) == {"passed"}
+    assert exactly_once("checks.passed", request.pk)
+    assert AuditEvent.objects.filter(verb="step.started", request=request).count() == 2  # checks, manager
+    wait_for(lambda: len(smtp_server.to("mona@example.com")) == 1, what="the manager's e-mail")
+    time.sleep(2)  # nothing more arrives
+    assert len(smtp_server.to("mona@example.com")) == len(smtp_server.to("mike@example.com")) == 1
+
+
+def test_a_worker_killed_between_two_emails_sends_the_rest_once(
+    people, risk_model, own_broker, background_processes, smtp_server
+):
+    smtp_server.clear()
+    first = background_processes("worker", own_broker, fault="between_emails")
+    background_processes("beat", own_broker)
+    request = submit(people, risk_model)
+
+    assert killed(first) < 0
+    background_processes("worker", own_broker)
+
+    wait_for(
+        lambda: smtp_server.to("mona@example.com") and smtp_server.to("mike@example.com"),
+        timeout=60,
+        what="both managers' e-mails",
+    )
+    time.sleep(3)
+    assert len(smtp_server.to("mona@example.com")) == len(smtp_server.to("mike@example.com")) == 1
+    deliveries = NotificationDelivery.objects.filter(notification__request=request)
+    assert Counter(deliveries.values_list("status", flat=True)) == {"sent": 2}
+
+
+def test_a_worker_killed_during_the_deployment_deploys_once(
+    people, risk_model, own_broker, background_processes, smtp_server
+):
+    background_processes("beat", own_broker)
+    healthy = background_processes("worker", own_broker)
+    request = submit(people, risk_model)
+    for reviewer, step in ((people.mona, "qa_review"), (people.quinn, "deployment")):
+        wait_for(lambda: state(request.pk).status == "awaiting_review", timeout=60, what="the next step")
+        services.step_decide(request=state(request.pk), actor=reviewer, verdict="approve")
+        wait_for(lambda s=step: state(request.pk).current_step.name == s, timeout=60, what=step)
+    stop_process(healthy)
+    first = background_processes("worker", own_broker, fault="during_deployment")
+
+    services.step_decide(request=state(request.pk), actor=people.ivan, verdict="approve", comment="Go.")
+    assert killed(first) < 0
+    background_processes("worker", own_broker)
+
+    wait_for(lambda: state(request.pk).status == "completed", timeout=60, what="the deployment after the kill")
+    assert ModelVersion.objects.get(pk=request.version_id).stage == "production"
+    assert exactly_once("request.completed", request.pk)
+    assert AuditEvent.objects.filter(verb="version.stage_changed", request=request, to_state="production").count() == 1
+    assert Decision.objects.filter(request=request).count() == 3
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_twenty_submissions_while_the_broker_is_down_all_finish_when_it_returns(
+    people, risk_model, background_processes, tmp_path
+):
+    port = free_port()
+    redis = [
+        shutil.which("redis-server") or "/usr/bin/redis-server",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    server = subprocess.Popen([*redis, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    conf = celery_app.conf
+    saved = conf.broker_url, conf.task_publish_retry, conf.broker_connection_timeout
+    try:
+        time.sleep(0.5)
+        background_processes("worker", url)
+        background_processes("beat", url)
+        server.terminate()
+        server.wait(timeout=10)
+        point_the_app_at(url)
+        celery_app.conf.task_publish_retry, celery_app.conf.broker_connection_timeout = False, 1
+
+        requests = [submit(people, risk_model) for _ in range(20)]  # accepted: the broker is not needed
+
+        assert all(state(r.pk).status == "in_progress" for r in requests)
+        server = subprocess.Popen([*redis, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+        wait_for(
+            lambda: all(state(r.pk).status == "awaiting_review" for r in requests),
+            timeout=60,
+            what="the 20 submissions after the broker came back",
+        )
+    finally:
+        celery_app.conf.broker_url, celery_app.conf.task_publish_retry, celery_app.conf.broker_connection_timeout = (
+            saved
+        )
+        point_the_app_at(saved[0])
+        server.terminate()
+        server.wait(timeout=10)
