@@ -7,27 +7,21 @@ from approvals import services
 from approvals.models import PromotionRequest
 from config.celery import app as celery_app
 from tests import factories
+from tests.brokers import point_the_app_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _reset_connections():
-    # The next publish builds its connection and producer pools from the current broker_url.
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
 def broker_down():
     """Point the Celery app at a port where no broker listens, and do not retry publishing."""
     saved = celery_app.conf.broker_url, celery_app.conf.task_publish_retry, celery_app.conf.broker_connection_timeout
-    celery_app.conf.broker_url = "redis://127.0.0.1:9/0"
+    point_the_app_at("redis://127.0.0.1:9/0")
     celery_app.conf.task_publish_retry = False
     celery_app.conf.broker_connection_timeout = 1
-    _reset_connections()
     yield
-    celery_app.conf.broker_url, celery_app.conf.task_publish_retry, celery_app.conf.broker_connection_timeout = saved
-    _reset_connections()
+    celery_app.conf.task_publish_retry, celery_app.conf.broker_connection_timeout = saved[1:]
+    point_the_app_at(saved[0])
 
 
 def test_a_submission_made_while_the_broker_is_down_is_kept_and_finished_later(

@@ -20,6 +20,7 @@ from config.celery import app as celery_app
 from config.celery import beat_command, worker_command
 from registry.models import ModelVersion
 from tests import factories
+from tests.brokers import point_the_app_at
 from tests.integration.conftest import start_process, stop_process, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -30,12 +31,6 @@ FAST = {
     "SIGNOFF_SWEEP_SECONDS": "1",
     "SIGNOFF_JOB_HANDOVER_SECONDS": "3",
 }
-
-
-def point_the_app_at(broker_url):
-    celery_app.conf.broker_url = broker_url
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
