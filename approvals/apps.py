@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ApprovalsConfig(AppConfig):
@@ -20,3 +21,17 @@ class ApprovalsConfig(AppConfig):
             audit_record(actor=actor, verb=verb, obj=obj, model=model, data=data, comment=comment)
 
         registry_changed.connect(record_registry_change, weak=False, dispatch_uid="approvals.audit.registry")
+
+        from django.core import checks as system_checks
+
+        from approvals.definitions import reference_problems
+
+        @system_checks.register(system_checks.Tags.database)
+        def workflow_names_existing_people(app_configs=None, databases=None, **kwargs):
+            """`manage.py check --database default` (and `migrate`) report unknown roles or users."""
+            if not databases:
+                return []
+            return [
+                system_checks.Error(problem, id="signoff.E001", obj=settings.SIGNOFF_DEFAULT_WORKFLOW)
+                for problem in reference_problems(default_definition())
+            ]

@@ -236,5 +236,32 @@ def default_definition() -> WorkflowDefinition:
     return load_definition(settings.SIGNOFF_DEFAULT_WORKFLOW)
 
 
+def reference_problems(definition: WorkflowDefinition) -> list[str]:
+    """Roles and users the definition names that do not exist (a step nobody could decide)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    problems = []
+    roles = {step_role for step in definition.steps for step_role in step.approvers}
+    users = {user for step in definition.steps for user in step.users}
+    known_roles = set(Group.objects.filter(name__in=roles).values_list("name", flat=True))
+    known_users = set(
+        get_user_model().objects.filter(username__in=users, is_active=True).values_list("username", flat=True)
+    )
+    for step in definition.steps:
+        for role in step.approvers:
+            if role not in known_roles:
+                problems.append(f"step '{step.name}': there is no role called '{role}'")
+        for user in step.users:
+            if user not in known_users:
+                problems.append(f"step '{step.name}': there is no active user called '{user}'")
+    return problems
+
+
 def definition_for_model(model) -> WorkflowDefinition:
-    return default_definition()
+    """The workflow ``model`` follows, refused as a whole when it names unknown roles or users."""
+    definition = default_definition()
+    problems = reference_problems(definition)
+    if problems:
+        raise DefinitionError(f"The workflow '{definition.name}' cannot be used: {'; '.join(problems)}.")
+    return definition

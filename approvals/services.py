@@ -18,7 +18,7 @@ from django.utils import timezone
 from approvals import permissions
 from approvals.audit import audit_record
 from approvals.checks import TransientCheckError, get_check
-from approvals.definitions import WorkflowDefinition, definition_for_model
+from approvals.definitions import DefinitionError, WorkflowDefinition, definition_for_model
 from approvals.faults import fault_point
 from approvals.jobs import job_enqueue
 from approvals.models import AuditEvent, CheckRun, Decision, Job, Notification, PromotionRequest, StepState
@@ -53,7 +53,10 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
     refusal = permissions.refusal(actor, permissions.SUBMIT, version)
     if refusal:
         raise PermissionDenied(refusal)
-    definition = definition_for_model(version.model)
+    try:
+        definition = definition_for_model(version.model)
+    except DefinitionError as error:  # nobody can submit until an administrator fixes the workflow
+        raise InvalidTransition(str(error)) from None
     with transaction.atomic():
         # Only the version's row: the model row stays free for audit events that refer to it.
         version = (

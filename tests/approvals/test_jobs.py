@@ -1,0 +1,181 @@
+"""The job runner: exclusive claims, leases, transient and permanent errors with their defined
+outcomes, e-mail delivered once per recipient, and workflows naming people who do not exist."""
+
+import socket
+import threading
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.utils import timezone
+
+from approvals import jobs, services
+from approvals.definitions import default_definition
+from approvals.models import Decision, Job, Notification, NotificationDelivery, PromotionRequest
+from registry import services as registry_services
+from tests import factories
+
+
+def a_pending_check_job(people, risk_model):
+    request = services.promotion_request_submit(
+        version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
+    )
+    return Job.objects.filter(
+        kind=Job.Kind.RUN_CHECK, target_id__in=request.current_step.check_runs.values("pk")
+    ).first()
+
+
+def test_a_job_is_claimed_by_one_worker_only(people, risk_model):
+    job = a_pending_check_job(people, risk_model)
+    assert jobs.job_claim(job.pk) is not None
+    assert jobs.job_claim(job.pk) is None  # a redelivered message finds it running under a lease
+
+
+def test_a_job_whose_worker_died_is_claimed_again_once_its_lease_expires(people, risk_model):
+    job = a_pending_check_job(people, risk_model)
+    jobs.job_claim(job.pk)
+    Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    again = jobs.job_claim(job.pk)
+    assert again is not None and again.attempts == 2
+
+
+def test_the_sweeper_hands_over_jobs_lost_with_the_broker(people, risk_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):  # the broker never hears of them
+        job = a_pending_check_job(people, risk_model)
+    Job.objects.filter(kind=job.kind).update(run_after=timezone.now() - timedelta(minutes=1))
+    swept = jobs.jobs_sweep()
+    assert swept["handed_over"] == 2  # both check runs of the request
+
+
+def deploy_request(people, risk_model, background):
+    with background():
+        request = services.promotion_request_submit(
+            version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
+        )
+    for reviewer in (people.mona, people.quinn):
+        request.refresh_from_db()
+        with background():
+            services.step_decide(request=request, actor=reviewer, verdict="approve")
+    request.refresh_from_db()
+    return request
+
+
+def test_a_failed_deployment_waits_for_the_it_engineer_who_can_deploy_again(
+    people, risk_model, background, monkeypatch, mailoutbox
+):
+    request = deploy_request(people, risk_model, background)
+    real = registry_services.model_version_set_stage
+
+    def target_unreachable(**kwargs):
+        raise RuntimeError("the scoring cluster refused the rollout")
+
+    monkeypatch.setattr(services, "model_version_set_stage", target_unreachable)
+    mailoutbox.clear()
+    with background():
+        services.step_decide(request=request, actor=people.ivan, verdict="approve", comment="Go.")
+
+    request.refresh_from_db()
+    step = request.current_step
+    assert (request.status, step.name, step.status, step.round) == ("awaiting_review", "deployment", "waiting", 2)
+    assert "the scoring cluster refused the rollout" in step.note
+    assert request.version.stage == "qa"  # still approved for production, not deployed
+    assert request.audit_events.filter(verb="deployment.failed").count() == 1
+    assert any("ivan@example.com" in m.to for m in mailoutbox)
+    assert PromotionRequest.objects.filter(pk=request.pk).get() in services.permissions.requests_awaiting(people.ivan)
+
+    monkeypatch.setattr(services, "model_version_set_stage", real)
+    with background():
+        services.step_decide(request=request, actor=people.ivan, verdict="approve", comment="Cluster back.")
+    request.refresh_from_db()
+    assert request.status == "completed"
+    assert Decision.objects.filter(step=step, actor=people.ivan).count() == 2  # one per round
+
+
+def test_a_failed_deployment_can_be_handed_back(people, risk_model, background, monkeypatch):
+    request = deploy_request(people, risk_model, background)
+    monkeypatch.setattr(services, "model_version_set_stage", lambda **kwargs: 1 / 0)
+    with background():
+        services.step_decide(request=request, actor=people.ivan, verdict="approve", comment="Go.")
+    request.refresh_from_db()
+    with background():
+        services.step_decide(request=request, actor=people.ivan, verdict="reject", comment="Needs a smaller model.")
+    request.refresh_from_db()
+    assert request.status == "rejected"
+
+
+class RefusesOne:
+    """An SMTP server that refuses one address and accepts the others."""
+
+    def __init__(self, refused):
+        self.refused, self.accepted, self.refusals = refused, [], 0
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.refused:
+            with self.lock:
+                self.refusals += 1
+            return "550 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.accepted.extend(envelope.rcpt_tos)
+        return "250 Accepted"
+
+
+def test_a_refused_recipient_is_retried_alone(people, risk_model, background, settings):
+    handler = RefusesOne("mike@example.com")
+    with socket.socket() as probe:  # aiosmtpd needs a concrete port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    try:
+        with background():
+            request = services.promotion_request_submit(
+                version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
+            )
+    finally:
+        controller.stop()
+
+    notification = Notification.objects.get(request=request, event="review_requested")
+    deliveries = dict(notification.deliveries.values_list("email", "status"))
+    assert deliveries == {"mona@example.com": "sent", "mike@example.com": "failed"}
+    assert handler.accepted == ["mona@example.com"]  # sent once, never again on the retries
+    assert handler.refusals == jobs.MAX_ATTEMPTS
+    assert notification.deliveries.get(email="mike@example.com").status == NotificationDelivery.Status.FAILED
+
+
+UNKNOWN_PEOPLE = """
+name: typo
+steps:
+  - name: checks
+    type: checks
+    checks:
+      - type: artifact_integrity
+  - name: review
+    type: approval
+    approvers: [managers]
+    users: [bob]
+"""
+
+
+def test_a_workflow_naming_unknown_people_is_refused_before_anything_is_written(people, risk_model, settings, tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text(UNKNOWN_PEOPLE)
+    settings.SIGNOFF_DEFAULT_WORKFLOW = path
+    default_definition.cache_clear()
+    try:
+        version = factories.make_version(model=risk_model, by=people.dana)
+        with pytest.raises(services.InvalidTransition, match="no role called 'managers'.*no active user called 'bob'"):
+            services.promotion_request_submit(version=version, actor=people.dana)
+        assert not PromotionRequest.objects.exists()
+        with pytest.raises(SystemCheckError, match="signoff.E001.*no active user called 'bob'"):
+            call_command("check", "--database", "default")
+    finally:
+        default_definition.cache_clear()
