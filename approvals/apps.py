@@ -29,7 +29,10 @@ class ApprovalsConfig(AppConfig):
         @system_checks.register(system_checks.Tags.database)
         def workflow_names_existing_people(app_configs=None, databases=None, **kwargs):
             """`manage.py check --database default` (and `migrate`) report unknown roles or users."""
-            if not databases:
+            from django.db import connection
+
+            # Before the first `migrate` there are no tables to look people up in.
+            if not databases or "auth_group" not in connection.introspection.table_names():
                 return []
             return [
                 system_checks.Error(problem, id="signoff.E001", obj=settings.SIGNOFF_DEFAULT_WORKFLOW)

@@ -77,3 +77,23 @@ def test_the_demo_worker_is_a_real_process_that_stops_with_the_server():
         code = stop_worker(worker, timeout=20)
     assert worker.poll() is not None
     assert code == 0
+
+
+def test_a_fresh_database_migrates_as_make_demo_does(tmp_path):
+    """`make demo`'s first step on a new machine: migrate an empty SQLite database (system checks
+    that read the database must not run before its tables exist)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/fresh.sqlite3", "SIGNOFF_VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
