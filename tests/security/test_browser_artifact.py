@@ -45,3 +45,15 @@ def test_an_html_artifact_opened_by_a_manager_cannot_approve_as_her(page, people
 
     assert not Decision.objects.exists()
     assert PromotionRequest.objects.get(pk=request.pk).status == PromotionRequest.Status.AWAITING_REVIEW
+
+
+def test_the_api_docs_render_under_the_content_security_policy(page, people):
+    violations = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    log_in(page, "mona")
+    page.goto("/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Signoff API")
+    assert not [v for v in violations if "script" in v], violations
