@@ -24,6 +24,7 @@ from approvals.jobs import job_enqueue
 from approvals.models import AuditEvent, CheckRun, Decision, Job, Notification, PromotionRequest, StepState
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import model_version_mark_submitted, model_version_set_stage
+from registry.validation import text_problem
 
 Status = PromotionRequest.Status
 Step = StepState.Status
@@ -216,8 +217,9 @@ def _clean_comment(comment: str, *, what: str = "comment") -> str:
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT:
         raise ValidationError({what: f"Keep it under {MAX_COMMENT} characters."})
-    if "\x00" in comment or any("\ud800" <= char <= "\udfff" for char in comment):
-        raise ValidationError({what: "The text contains a character that is not allowed (NUL or invalid Unicode)."})
+    problem = text_problem(comment)
+    if problem:
+        raise ValidationError({what: f"The text {problem}."})
     return comment
 
 
@@ -415,7 +417,8 @@ def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
 def check_run_record(*, check_run_id: int, status: str, summary: str, result=None, log: str = "") -> None:
     """Write a check's outcome once, and have its step concluded (a job: it survives a crash here)."""
     with transaction.atomic():
-        recorded = CheckRun.objects.filter(pk=check_run_id, status=CheckRun.Status.RUNNING).update(
+        unfinished = [CheckRun.Status.PENDING, CheckRun.Status.RUNNING]
+        recorded = CheckRun.objects.filter(pk=check_run_id, status__in=unfinished).update(
             status=status, finished_at=timezone.now(), summary=summary, result=result or {}, log=log
         )
         if recorded:
@@ -424,7 +427,6 @@ def check_run_record(*, check_run_id: int, status: str, summary: str, result=Non
 
 def check_run_fail(*, check_run_id: int, reason: str) -> None:
     """The job running the check failed for good: record an error so the step can conclude."""
-    CheckRun.objects.filter(pk=check_run_id, status=CheckRun.Status.PENDING).update(status=CheckRun.Status.RUNNING)
     check_run_record(
         check_run_id=check_run_id, status=CheckRun.Status.ERROR, summary=f"The check could not run: {reason}"
     )
@@ -541,7 +543,8 @@ def step_execution_fail(*, step_id: int, reason: str) -> None:
             _finish_step(step, Step.FAILED)
             _close(request, Status.FAILED, actor=None, comment=f"'{step.title}' failed: {reason}")
             return
-        step.status, step.round, step.note = Step.WAITING, step.round + 1, f"The deployment failed: {reason}"
+        step.status, step.round = Step.WAITING, step.round + 1
+        step.note = f"The deployment failed: {reason.rstrip('.')}."
         step.save(update_fields=["status", "round", "note"])
         request.status = Status.AWAITING_REVIEW
         request.save(update_fields=["status", "updated_at"])

@@ -297,7 +297,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "registry.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
-        "registry.api.parsers.ArtifactMultiPartParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

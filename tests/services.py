@@ -25,6 +25,13 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (aiosmtpd and redis-server need one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 POSTGRES_UP = _listening("127.0.0.1", 5432)
 REDIS_UP = _listening("127.0.0.1", 6379)
 if POSTGRES_UP:

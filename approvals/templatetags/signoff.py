@@ -19,6 +19,10 @@ AUDIT_PHRASES = {
     "request.changes_requested": "the request went back to its author",
     "request.checks_failed": "the request went back to its author",
     "request.failed": "the request failed",
+    "deployment.failed": "the deployment failed; it waits for the IT engineer again",
+    "artifact.downloaded": "downloaded the artifact",
+    "model.registered": "registered the model",
+    "version.registered": "registered the version",
 }
 
 

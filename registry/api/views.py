@@ -4,10 +4,11 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from registry import selectors, services
-from registry.api.parsers import ArtifactMultiPartParser, SafeJSONParser
+from registry.api.parsers import SafeJSONParser
 from registry.api.serializers import (
     ModelInputSerializer,
     ModelOutputSerializer,
@@ -19,7 +20,7 @@ from registry.downloads import artifact_response
 
 class ModelListCreateView(generics.GenericAPIView):
     serializer_class = ModelOutputSerializer
-    parser_classes = [SafeJSONParser, ArtifactMultiPartParser]
+    parser_classes = [SafeJSONParser, MultiPartParser]
 
     def get_queryset(self):
         return selectors.model_list(user=self.request.user)
@@ -50,7 +51,7 @@ class ModelDetailView(generics.GenericAPIView):
 
 class VersionListCreateView(generics.GenericAPIView):
     serializer_class = VersionOutputSerializer
-    parser_classes = [ArtifactMultiPartParser]
+    parser_classes = [MultiPartParser]
 
     def get_queryset(self):
         return selectors.version_list(model=selectors.model_get(user=self.request.user, name=self.kwargs["name"]))

@@ -1,13 +1,13 @@
 """When background work cannot run: retries, then a clear outcome instead of a hanging request."""
 
 import os
-import socket
 
 import pytest
 
 from approvals import services
 from approvals.models import CheckRun, Notification, PromotionRequest
 from tests import factories
+from tests.services import free_port
 
 
 def test_an_unreadable_artifact_is_retried_then_reported_and_the_request_returned(people, risk_model, background):
@@ -28,9 +28,7 @@ def test_an_unreadable_artifact_is_retried_then_reported_and_the_request_returne
 
 
 def test_mail_that_cannot_be_delivered_is_retried_then_marked_failed(people, risk_model, background, settings):
-    with socket.socket() as probe:  # a port where nothing listens
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()  # nothing listens there
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port, 2
 

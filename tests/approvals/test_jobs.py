@@ -1,7 +1,6 @@
 """The job runner: exclusive claims, leases, transient and permanent errors with their defined
 outcomes, e-mail delivered once per recipient, and workflows naming people who do not exist."""
 
-import socket
 import threading
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from approvals.definitions import default_definition
 from approvals.models import Decision, Job, Notification, NotificationDelivery, PromotionRequest
 from registry import services as registry_services
 from tests import factories
+from tests.services import free_port
 
 
 def a_pending_check_job(people, risk_model):
@@ -128,9 +128,7 @@ class RefusesOne:
 
 def test_a_refused_recipient_is_retried_alone(people, risk_model, background, settings):
     handler = RefusesOne("mike@example.com")
-    with socket.socket() as probe:  # aiosmtpd needs a concrete port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -6,7 +6,6 @@ process. Tests using it need a transactional database so the worker sees committ
 """
 
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -19,6 +18,7 @@ from django.conf import settings
 
 from config.celery import app as celery_app
 from config.celery import worker_command
+from tests.services import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,9 +48,7 @@ class Mailbox:
 @pytest.fixture(scope="session")
 def smtp_server():
     mailbox = Mailbox()
-    with socket.socket() as probe:  # aiosmtpd cannot start on port 0: find a free port first
-        probe.bind(("127.0.0.1", 0))
-        mailbox.port = probe.getsockname()[1]
+    mailbox.port = free_port()  # aiosmtpd cannot start on port 0
     controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
     controller.start()
     yield mailbox

@@ -7,7 +7,6 @@ a Redis server the test starts and stops), so the session's worker never takes t
 """
 
 import shutil
-import socket
 import subprocess
 import time
 from collections import Counter
@@ -22,6 +21,7 @@ from registry.models import ModelVersion
 from tests import factories
 from tests.brokers import point_the_app_at
 from tests.integration.conftest import start_process, stop_process, wait_for
+from tests.services import free_port
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -156,12 +156,6 @@ def test_a_worker_killed_during_the_deployment_deploys_once(
     assert exactly_once("request.completed", request.pk)
     assert AuditEvent.objects.filter(verb="version.stage_changed", request=request, to_state="production").count() == 1
     assert Decision.objects.filter(request=request).count() == 3
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_twenty_submissions_while_the_broker_is_down_all_finish_when_it_returns(
