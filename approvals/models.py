@@ -56,6 +56,12 @@ class PromotionRequest(models.Model):
             models.Index(fields=["model", "-submitted_at"], name="request_model_idx"),
             models.Index(fields=["-updated_at"], name="request_updated_idx"),
             models.Index(fields=["-submitted_at", "-id"], name="request_submitted_idx"),
+            # The "waiting for me" queue walks the open requests newest first and stops at a page.
+            models.Index(
+                fields=["-submitted_at", "-id"],
+                condition=models.Q(status="awaiting_review"),
+                name="request_awaiting_idx",
+            ),
         ]
 
     def __str__(self):
@@ -183,7 +189,10 @@ class Decision(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["step", "actor", "round"], name="one_decision_per_reviewer_per_round")
         ]
-        indexes = [models.Index(fields=["-created_at"], name="decision_created_idx")]
+        indexes = [
+            models.Index(fields=["-created_at"], name="decision_created_idx"),
+            models.Index(fields=["request", "actor"], name="decision_request_actor_idx"),
+        ]
 
     def __str__(self):
         return f"{self.actor} {self.get_verdict_display().lower()}d {self.step.title}"

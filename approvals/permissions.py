@@ -13,12 +13,12 @@ human step of a request; roles come from the groups a person holds, never from s
 """
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from approvals.models import Decision, PromotionRequest, StepState
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion, RegisteredModel
-from registry.roles import DATA_SCIENTIST, IT_ENGINEER, has_role, role_names
+from registry.roles import DATA_SCIENTIST, IT_ENGINEER, group_ids, has_role, role_names
 
 VIEW = "view"  # a PromotionRequest
 SUBMIT = "submit"  # a ModelVersion
@@ -95,23 +95,30 @@ def restrict(queryset: QuerySet[PromotionRequest], user, action: str) -> QuerySe
     if not _active(user):
         return queryset.none()
     if action == VIEW:
-        return queryset.filter(model__in=registry_permissions.models_visible_to(user))
+        return queryset.filter(registry_permissions.model_filter(user, registry_permissions.VIEW, "model"))
     if action != DECIDE:
         raise ValueError(f"restrict() does not apply to {action!r}")
-    actionable = registry_permissions.restrict(RegisteredModel.objects.all(), user, registry_permissions.ACT)
-    visible = queryset.filter(model__in=actionable)
+    visible = queryset.filter(registry_permissions.model_filter(user, registry_permissions.ACT, "model"))
     step = OuterRef("current_step_id")
-    by_role = StepState.approver_groups.through.objects.filter(stepstate_id=step, group__user=user)
+    # One EXISTS over a UNION ALL rather than "EXISTS … OR EXISTS …": PostgreSQL would hash an OR'd
+    # EXISTS over every step ever created; this probes two indexes per row, so the queue costs
+    # the same at any size. The user's groups are a literal list, not a join.
+    by_role = StepState.approver_groups.through.objects.filter(stepstate_id=step, group_id__in=group_ids(user))
     by_name = StepState.approver_users.through.objects.filter(stepstate_id=step, user_id=user.pk)
+    may_decide = by_role.values("stepstate_id").union(by_name.values("stepstate_id"), all=True)
     # Decisions of earlier rounds of the current step (a deployment that failed) do not count.
+    # (For a decision of the current step, its step's round is the current step's round.)
     decided_any = Decision.objects.filter(request_id=OuterRef("pk"), actor_id=user.pk).exclude(
-        step_id=OuterRef("current_step_id"), round__lt=OuterRef("current_step__round")
+        step_id=OuterRef("current_step_id"), round__lt=F("step__round")
     )
-    # EXISTS rather than joins: no duplicate rows to remove, and the planner stops at the first match.
+    # A request awaits review exactly while its current step waits (services keep the two
+    # together), so the status alone selects; the partial index request_awaiting_idx serves it.
     return (
-        visible.filter(status=PromotionRequest.Status.AWAITING_REVIEW, current_step__status=StepState.Status.WAITING)
-        .filter(Exists(by_role) | Exists(by_name))
-        .exclude(Exists(decided_any))
+        visible.filter(status=PromotionRequest.Status.AWAITING_REVIEW)
+        .filter(Exists(may_decide))
+        # NOT IN over a correlated subquery stays a per-row index probe; NOT EXISTS would become a
+        # hash anti-join over every decision the user ever took.
+        .exclude(pk__in=decided_any.values("request_id"))
         .exclude(submitted_by=user)
         .exclude(version__created_by=user)
     )

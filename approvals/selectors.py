@@ -5,7 +5,7 @@ from django.http import Http404
 
 from approvals.models import AuditEvent, CheckRun, Decision, PromotionRequest, StepState
 from approvals.permissions import requests_awaiting, requests_visible_to
-from registry.permissions import models_visible_to
+from registry.permissions import VIEW, model_filter
 
 REQUEST_LIST_RELATED = ("model", "version", "submitted_by", "current_step")
 
@@ -51,7 +51,7 @@ def request_timeline(*, request: PromotionRequest) -> QuerySet[AuditEvent]:
 
 def recent_decisions(*, user, limit: int = 10) -> QuerySet[Decision]:
     return (
-        Decision.objects.filter(request__model__in=models_visible_to(user))
+        Decision.objects.filter(model_filter(user, VIEW, "request__model"))
         .select_related("actor", "step", "request__model", "request__version")
         .order_by("-created_at")[:limit]
     )
@@ -89,8 +89,7 @@ def audit_events(
 ) -> QuerySet[AuditEvent]:
     """Audit events about models ``user`` may see (superusers: all), newest first."""
     events = AuditEvent.objects.select_related("actor", "model")
-    if not user.is_superuser:
-        events = events.filter(model__in=models_visible_to(user))
+    events = events.filter(model_filter(user, VIEW, "model"))
     if model_name:
         events = events.filter(model__name=model_name)
     if actor:

@@ -1,17 +1,32 @@
-"""Benchmark: the write and read path through the API and pages of a running Signoff.
+"""Benchmark: the write and read path of a running Signoff, side by side with MLflow's registry.
 
-Start Signoff first (PostgreSQL, gunicorn with 2 sync workers, one Celery worker), e.g.:
+Signoff (PostgreSQL, gunicorn with 2 sync workers, one Celery worker):
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/signoff_bench_api CELERY_BROKER_URL=redis://127.0.0.1:6379/3
+    export CACHE_URL=redis://127.0.0.1:6379/4
     .venv/bin/python manage.py migrate
     .venv/bin/gunicorn config.wsgi --workers 2 --bind 127.0.0.1:8300 &
     .venv/bin/celery -A config worker --concurrency 1 &
     .venv/bin/python -m benchmarks.api --url http://127.0.0.1:8300 --models 20 --versions 10 --threads 4
 
-With the same DATABASE_URL it creates its personas and tokens, then drives the scenario: create
-N models, register M versions of each (4 KB artifacts, a quarter also submitted), read versions,
-and load the reviewer queue page (50 rows). It prints ops/s, p50 / p95 latency, and server CPU
-milliseconds per operation summed over every gunicorn and celery process (from /proc).
+MLflow 3 (its own virtualenv; PostgreSQL as its backend store, artifacts served by the server):
+
+    python3 -m venv /tmp/mlflow && /tmp/mlflow/bin/pip install 'mlflow>=3,<4' psycopg2-binary
+    createdb -h 127.0.0.1 -U postgres mlflow_bench
+    /tmp/mlflow/bin/mlflow server --backend-store-uri postgresql://postgres@127.0.0.1:5432/mlflow_bench \
+        --artifacts-destination /tmp/mlflow-artifacts --workers 2 --port 5500 &
+    .venv/bin/python -m benchmarks.api --mlflow http://127.0.0.1:5500 --models 20 --versions 10 --threads 4
+
+The scenario is the same for both, one connection per request: create N models; register M
+versions of each with a 4 KB artifact (Signoff: one multipart POST, a quarter then submitted;
+MLflow: the artifact PUT to its artifact proxy and ``model-versions/create``, a quarter then
+given the alias ``candidate``, MLflow's nearest thing to a submission); read versions; list 50
+versions for review (Signoff: ``/api/requests/?awaiting=me`` and the queue page; MLflow:
+``model-versions/search``). It prints ops/s, p50 / p95 latency, the server CPU milliseconds per
+operation summed over every application process (Signoff: gunicorn and celery; MLflow: the
+``mlflow server`` process tree), and the PostgreSQL backends' CPU milliseconds per operation
+(from /proc, processes serving the benchmark's database). Run one server at a time, on an
+otherwise idle machine.
 """
 
 import argparse
@@ -29,19 +44,36 @@ from concurrent.futures import ThreadPoolExecutor
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def server_cpu_seconds() -> float:
-    """User + system CPU of every gunicorn and celery process on this machine."""
-    total = 0.0
+def _processes() -> dict[int, tuple[int, bytes, float]]:
+    """pid -> (parent pid, command line, user + system CPU seconds) of every process."""
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ")
-            if b"gunicorn" not in cmdline and b"celery" not in cmdline:
-                continue
             fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        except (FileNotFoundError, ProcessLookupError, IndexError):
+        except (FileNotFoundError, ProcessLookupError):
             continue
-    return total
+        found[int(pid)] = (int(fields[1]), cmdline, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return found
+
+
+def cpu_seconds(patterns: tuple[bytes, ...], database: str) -> tuple[float, float]:
+    """CPU seconds of the application's processes (those whose command line holds one of
+    ``patterns``, and their descendants) and of the PostgreSQL backends serving ``database``."""
+    processes = _processes()
+    roots = {pid for pid, (_, cmdline, _) in processes.items() if any(p in cmdline for p in patterns)}
+    application = postgres = 0.0
+    for pid, (_parent, cmdline, cpu) in processes.items():
+        if cmdline.startswith(b"postgres:") and f" {database} ".encode() in cmdline:
+            postgres += cpu
+            continue
+        ancestor, seen = pid, set()
+        while ancestor and ancestor not in roots and ancestor not in seen:
+            seen.add(ancestor)
+            ancestor = processes.get(ancestor, (0,))[0]
+        if ancestor in roots and b"benchmarks.api" not in cmdline:
+            application += cpu
+    return application, postgres
 
 
 def personas():
@@ -97,18 +129,31 @@ def multipart(fields: dict, artifact: bytes) -> tuple[bytes, str]:
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def phase(name, tasks, threads):
-    cpu_before, started = server_cpu_seconds(), time.perf_counter()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        latencies = list(pool.map(lambda task: task(), tasks))
-    wall = time.perf_counter() - started
-    cpu = server_cpu_seconds() - cpu_before
-    latencies.sort()
-    p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
-    print(
-        f"{name:<34} {len(latencies):>6} {len(latencies) / wall:>8.1f} {statistics.median(latencies) * 1000:>8.1f}"
-        f" {p95 * 1000:>8.1f} {cpu * 1000 / len(latencies):>9.1f}"
-    )
+class Meter:
+    """Runs phases and prints a row each: ops/s, p50 / p95, application and PostgreSQL CPU per op."""
+
+    def __init__(self, patterns: tuple[bytes, ...], database: str, threads: int):
+        self.patterns, self.database, self.threads = patterns, database, threads
+        print(
+            f"{'operation':<36} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'app cpu ms/op':>13}"
+            f" {'pg cpu ms/op':>12}"
+        )
+
+    def phase(self, name, tasks):
+        app_before, pg_before = cpu_seconds(self.patterns, self.database)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            latencies = list(pool.map(lambda task: task(), tasks))
+        wall = time.perf_counter() - started
+        app_after, pg_after = cpu_seconds(self.patterns, self.database)
+        latencies.sort()
+        count = len(latencies)
+        p95 = latencies[min(count - 1, int(count * 0.95))]
+        print(
+            f"{name:<36} {count:>6} {count / wall:>8.1f} {statistics.median(latencies) * 1000:>8.1f}"
+            f" {p95 * 1000:>8.1f} {(app_after - app_before) * 1000 / count:>13.1f}"
+            f" {(pg_after - pg_before) * 1000 / count:>12.1f}"
+        )
 
 
 def logged_in_opener(base, username):
@@ -122,23 +167,18 @@ def logged_in_opener(base, username):
     return opener
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default="http://127.0.0.1:8300")
-    parser.add_argument("--models", type=int, default=20)
-    parser.add_argument("--versions", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=4)
-    args = parser.parse_args()
+def signoff(args, names):
     tokens = personas()
-    dana, base, run = tokens["bench-dana"], args.url.rstrip("/"), uuid.uuid4().hex[:6]
-    names = [f"bench-{run}-{i}" for i in range(args.models)]
-    print(f"{'operation':<34} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'cpu ms/op':>9}")
+    dana, base = tokens["bench-dana"], args.url.rstrip("/")
+    from django.conf import settings
+
+    meter = Meter((b"gunicorn", b"celery"), settings.DATABASES["default"]["NAME"], args.threads)
 
     def create(name):
         body = json.dumps({"name": name, "team": "bench"}).encode()
         return lambda: call(f"{base}/api/models/", "POST", dana, body, "application/json")[0]
 
-    phase("create a model", [create(name) for name in names], args.threads)
+    meter.phase("create a model", [create(name) for name in names])
 
     def register(name, index):
         def task():
@@ -153,28 +193,80 @@ def main():
 
         return task
 
-    phase(
-        "register a version (1/4 submitted)",
-        [register(name, i) for i in range(args.versions) for name in names],
-        args.threads,
+    meter.phase(
+        "register a version (1/4 submitted)", [register(name, i) for i in range(args.versions) for name in names]
     )
     reads = [
         (lambda n=name, v=v: call(f"{base}/api/models/{n}/versions/{v}/", token=dana)[0])
         for name in names
         for v in range(1, args.versions + 1)
     ]
-    phase("read a version", reads, args.threads)
-    mona = logged_in_opener(base, "bench-mona")
-    phase(
-        "reviewer queue page (all, 25 rows)",
-        [lambda: call(f"{base}/requests/?view=all", opener=mona)[0] for _ in range(100)],
-        args.threads,
-    )
-    phase(
-        "waiting for me (API, 50 rows)",
+    meter.phase("read a version", reads)
+    meter.phase(
+        "review queue, 50 rows (API)",
         [lambda: call(f"{base}/api/requests/?awaiting=me", token=tokens["bench-mona"])[0] for _ in range(100)],
-        args.threads,
     )
+    mona = logged_in_opener(base, "bench-mona")
+    meter.phase(
+        "review queue page, 25 rows (HTML)",
+        [lambda: call(f"{base}/requests/?view=all", opener=mona)[0] for _ in range(100)],
+    )
+
+
+def mlflow(args, names):
+    base = args.mlflow.rstrip("/")
+    api = f"{base}/api/2.0/mlflow"
+    meter = Meter((b"mlflow server", b"mlflow.server"), args.mlflow_database, args.threads)
+
+    def post(path, body):
+        return call(f"{api}/{path}", "POST", body=json.dumps(body).encode(), content_type="application/json")
+
+    def create(name):
+        return lambda: post("registered-models/create", {"name": name})[0]
+
+    meter.phase("create a model", [create(name) for name in names])
+
+    def register(name, index):
+        def task():
+            path = f"bench/{name}/{index}/model.bin"
+            took = call(f"{base}/api/2.0/mlflow-artifacts/artifacts/{path}", "PUT", body=os.urandom(4096))[0]
+            spent, _, payload = post("model-versions/create", {"name": name, "source": f"mlflow-artifacts:/{path}"})
+            took += spent
+            if index % 4 == 0:
+                version = json.loads(payload)["model_version"]["version"]
+                took += post("registered-models/alias", {"name": name, "alias": "candidate", "version": version})[0]
+            return took
+
+        return task
+
+    meter.phase("register a version (1/4 aliased)", [register(name, i) for i in range(args.versions) for name in names])
+    reads = [
+        (lambda n=name, v=v: call(f"{api}/model-versions/get?name={n}&version={v}")[0])
+        for name in names
+        for v in range(1, args.versions + 1)
+    ]
+    meter.phase("read a version", reads)
+    meter.phase(
+        "versions to review, 50 rows (API)",
+        [lambda: call(f"{api}/model-versions/search?max_results=50")[0] for _ in range(100)],
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8300", help="a running Signoff")
+    parser.add_argument("--mlflow", help="a running MLflow server: benchmark it instead of Signoff")
+    parser.add_argument("--mlflow-database", default="mlflow_bench", help="MLflow's PostgreSQL database")
+    parser.add_argument("--models", type=int, default=20)
+    parser.add_argument("--versions", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    run = uuid.uuid4().hex[:6]
+    names = [f"bench-{run}-{i}" for i in range(args.models)]
+    if args.mlflow:
+        mlflow(args, names)
+    else:
+        signoff(args, names)
 
 
 if __name__ == "__main__":

@@ -71,21 +71,21 @@ def generate(versions: int, audit_events: int, models: int = 100):
         f"""INSERT INTO approvals_promotionrequest (model_id, version_id, workflow_name, workflow_source, status,
                 submitted_by_id, submitted_at, updated_at, closed_at)
             SELECT v.model_id, v.id, 'default', '',
-                CASE WHEN v.number % 25 = 0 THEN 'awaiting_review' ELSE 'rejected' END,
+                CASE WHEN v.id % 25 = 0 THEN 'awaiting_review' ELSE 'rejected' END,
                 {people["dana"].pk}, v.created_at, v.created_at,
-                CASE WHEN v.number % 25 = 0 THEN NULL ELSE v.created_at END
-            FROM registry_modelversion v WHERE v.number % 5 = 0""",
+                CASE WHEN v.id % 25 = 0 THEN NULL ELSE v.created_at END
+            FROM registry_modelversion v WHERE v.id % 5 = 0""",
         """INSERT INTO approvals_stepstate (request_id, position, name, title, kind, config, status,
-                required_approvals, started_at)
+                required_approvals, started_at, note, round)
             SELECT r.id, 1, 'manager_review', 'Manager review', 'approval', '{}'::jsonb,
-                CASE WHEN r.status = 'awaiting_review' THEN 'waiting' ELSE 'rejected' END, 1, r.submitted_at
+                CASE WHEN r.status = 'awaiting_review' THEN 'waiting' ELSE 'rejected' END, 1, r.submitted_at, '', 1
             FROM approvals_promotionrequest r""",
         """UPDATE approvals_promotionrequest r SET current_step_id = s.id
             FROM approvals_stepstate s WHERE s.request_id = r.id""",
         f"""INSERT INTO approvals_stepstate_approver_groups (stepstate_id, group_id)
             SELECT s.id, {roles["manager"].pk} FROM approvals_stepstate s""",
-        f"""INSERT INTO approvals_decision (request_id, step_id, actor_id, verdict, comment, created_at)
-            SELECT r.id, r.current_step_id, {people["mona"].pk}, 'reject', 'Not yet.', r.updated_at
+        f"""INSERT INTO approvals_decision (request_id, step_id, actor_id, verdict, comment, created_at, round)
+            SELECT r.id, r.current_step_id, {people["mona"].pk}, 'reject', 'Not yet.', r.updated_at, 1
             FROM approvals_promotionrequest r WHERE r.status = 'rejected'""",
         f"""INSERT INTO approvals_auditevent (created_at, actor_id, verb, object_type, object_id, object_repr,
                 model_id, request_id, from_state, to_state, comment, data, chain, previous_digest, digest)

@@ -21,6 +21,7 @@ from approvals.api.serializers import (
     RequestOutputSerializer,
     RollbackInputSerializer,
 )
+from config.pagination import CappedPageNumberPagination
 from registry import selectors as registry_selectors
 from registry.api.serializers import VersionOutputSerializer
 
@@ -42,6 +43,7 @@ class VersionSubmitView(generics.GenericAPIView):
 
 class RequestListView(generics.GenericAPIView):
     serializer_class = RequestOutputSerializer
+    pagination_class = CappedPageNumberPagination
 
     @extend_schema(
         parameters=[RequestFilterSerializer],

@@ -6,8 +6,8 @@ from django.core.paginator import Paginator
 PAGE_SIZE = 25
 
 
-def paginate(request, queryset, size=PAGE_SIZE):
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
+def paginate(request, queryset, size=PAGE_SIZE, paginator_class=Paginator):
+    return paginator_class(queryset, size).get_page(request.GET.get("page"))
 
 
 def form_errors_from(form, error: ValidationError) -> None:

@@ -10,6 +10,7 @@ from approvals import permissions, selectors, services
 from approvals.forms import DecisionForm, RequestFilterForm
 from approvals.models import PromotionRequest, StepState
 from approvals.views.common import form_errors_from, paginate, valid_query
+from config.pagination import CappedPaginator
 
 
 @login_required
@@ -23,7 +24,7 @@ def request_list(request):
         request,
         "requests/list.html",
         {
-            "page": paginate(request, requests),
+            "page": paginate(request, requests, paginator_class=CappedPaginator),
             "view": view,
             "status": status,
             "statuses": PromotionRequest.Status.choices,

@@ -2,7 +2,9 @@
 
 import pytest
 
+from approvals import services
 from approvals.models import Decision, PromotionRequest
+from config.pagination import CappedPageNumberPagination, CappedPaginator
 from tests import factories
 
 
@@ -142,3 +144,31 @@ def test_the_audit_log_pages_by_cursor_without_gaps_or_repeats(people, risk_mode
         seen += [event["data"]["n"] for event in body["results"]]
         url = body["next"]
     assert seen == list(range(119, -1, -1))
+
+
+def test_the_queue_counts_up_to_a_cap_and_says_when_more_wait(people, api, client, risk_model, background, monkeypatch):
+    """Counting stops past the cap (the count's cost does not grow with the queue); the API says
+    so with ``count_capped`` and the page with a notice; every row is still reachable by page."""
+    monkeypatch.setattr(CappedPaginator, "cap", 2)
+    submitted = []
+    for _ in range(4):
+        version = factories.make_version(model=risk_model, by=people.dana)
+        with background():
+            submitted.append(services.promotion_request_submit(version=version, actor=people.dana).pk)
+
+    monkeypatch.setattr(CappedPageNumberPagination, "page_size", 2)
+    first = api(people.mona).get("/api/requests/?awaiting=me").json()
+    assert (first["count"], first["count_capped"]) == (3, True)
+    assert [r["id"] for r in first["results"]] == submitted[::-1][:2]  # newest first
+    second = api(people.mona).get(first["next"]).json()
+    assert [r["id"] for r in second["results"]] == submitted[::-1][2:]  # past the cap, still reachable
+    assert second["next"] is None
+    assert api(people.mona).get("/api/requests/?awaiting=me&page=3").status_code == 404
+
+    client.force_login(people.mona)
+    page = client.get("/requests/").content.decode()
+    assert "More than 2 requests match" in page
+    assert all(f'href="/requests/{pk}/"' in page for pk in submitted)  # 25 rows a page: all four
+
+    mine = api(people.dana).get("/api/requests/?awaiting=me").json()
+    assert (mine["count"], mine["count_capped"], mine["results"]) == (0, False, [])

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
 from approvals import services
+from approvals.models import AuditEvent, PromotionRequest, StepState
 from registry.models import ModelVersion, RegisteredModel
 from tests import factories
 from tests.integration.conftest import wait_for
@@ -133,4 +134,45 @@ def test_four_parallel_deployments_of_one_model_deploy_one(people, risk_model, c
     assert later.status_code == 201, later.content
     wait_for(
         lambda: status_of(loser.pk).status == "completed", what="the later deployment", worker=celery_worker_process
+    )
+
+
+def test_two_reviewers_deciding_one_step_at_once_make_one_decision(people, risk_model, celery_worker_process):
+    """Mona approves while Mike sends it back, at the same instant, while the worker runs the
+    checks of other submissions: one decision counts, the other reviewer hears it was taken."""
+    busy = [factories.make_version(model=risk_model, by=people.dana) for _ in range(4)]
+    version = factories.make_version(model=risk_model, by=people.dana)
+    request = services.promotion_request_submit(version=version, actor=people.dana)
+    wait_for(lambda: waiting_at(request.pk, "manager_review"), what="checks", worker=celery_worker_process)
+    for other in busy:  # the worker concludes these while the two decide
+        services.promotion_request_submit(version=other, actor=people.dana)
+
+    bodies = [
+        (people.mona, {"decision": "approve", "comment": "Good to go."}),
+        (people.mike, {"decision": "request_changes", "comment": "Recalibrate first."}),
+    ]
+    clients = [client_for(user) for user, _ in bodies]
+    responses = in_parallel(
+        [
+            lambda c=c, b=b: c.post(f"/api/requests/{request.pk}/decisions/", b, format="json")
+            for c, (_, b) in zip(clients, bodies, strict=True)
+        ]
+    )
+
+    assert statuses(responses) == {201: 1, 409: 1}
+    loser = next(r for r in responses if r.status_code == 409)
+    assert "already decided" in loser.json()["detail"]
+    step = StepState.objects.get(request=request, name="manager_review")
+    assert step.decisions.count() == 1
+    verdict = step.decisions.get().verdict
+    expected = "qa_review" if verdict == "approve" else None
+    if expected:
+        wait_for(lambda: waiting_at(request.pk, expected), what="the QA step", worker=celery_worker_process)
+    else:
+        assert status_of(request.pk).status == "changes_requested"
+    assert AuditEvent.objects.filter(request=request, verb__startswith="decision.").count() == 1
+    wait_for(
+        lambda: all(waiting_at(r.pk, "manager_review") for r in PromotionRequest.objects.filter(version__in=busy)),
+        what="the other submissions' checks",
+        worker=celery_worker_process,
     )
