@@ -99,7 +99,9 @@ def audit_record(
         data=data or {},
     )
     event.chain = event.model_id or 0
-    with transaction.atomic():
+    # Inside the caller's transaction when there is one (no savepoint: a failure here must undo
+    # the caller's change anyway); in a transaction of its own otherwise, so the lock holds.
+    with transaction.atomic(savepoint=False):
         _lock_chain(event.chain)
         event.previous_digest = (
             AuditEvent.objects.filter(chain=event.chain).order_by("-pk").values_list("digest", flat=True).first() or ""

@@ -75,6 +75,17 @@ def job_enqueue(kind: str, target_id: int, *, again: bool = False) -> Job:
     return job
 
 
+def jobs_enqueue_new(kind: str, target_ids: list[int]) -> list[Job]:
+    """``job_enqueue`` for targets just created in the caller's transaction (no job can exist
+    for them yet): one insert for all, each handed to a worker after commit."""
+    from approvals import tasks
+
+    jobs = Job.objects.bulk_create(Job(kind=kind, target_id=target_id) for target_id in target_ids)
+    for job in jobs:
+        transaction.on_commit(lambda job_id=job.pk: tasks.run_job.delay(job_id), robust=True)
+    return jobs
+
+
 def job_claim(job_id: int) -> Job | None:
     """Take the job if it is due, or if the worker that held it let its lease expire."""
     now = timezone.now()

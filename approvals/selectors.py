@@ -5,7 +5,7 @@ from django.http import Http404
 
 from approvals.models import AuditEvent, CheckRun, Decision, PromotionRequest, StepState
 from approvals.permissions import requests_awaiting, requests_visible_to
-from registry.permissions import VIEW, model_filter
+from registry.permissions import VIEW, model_filter, note_visible
 
 REQUEST_LIST_RELATED = ("model", "version", "submitted_by", "current_step")
 
@@ -35,7 +35,7 @@ def request_get(*, user, pk: int) -> PromotionRequest:
         Prefetch("decisions", queryset=Decision.objects.select_related("actor").order_by("created_at")),
     )
     try:
-        return (
+        request = (
             requests_visible_to(user)
             .select_related("model__team", "version__created_by", "submitted_by", "current_step")
             .prefetch_related(Prefetch("steps", queryset=steps))
@@ -43,6 +43,25 @@ def request_get(*, user, pk: int) -> PromotionRequest:
         )
     except PromotionRequest.DoesNotExist:
         raise Http404(f"No request #{pk}.") from None
+    note_visible(user, request.model)
+    return request
+
+
+def request_for_decision(*, user, pk: int) -> PromotionRequest:
+    """One request with what deciding needs (its steps and their approvers; no check runs or
+    decisions); Http404 when not visible."""
+    steps = StepState.objects.order_by("position").prefetch_related("approver_groups", "approver_users")
+    try:
+        request = (
+            requests_visible_to(user)
+            .select_related("model", "version", "current_step")
+            .prefetch_related(Prefetch("steps", queryset=steps))
+            .get(pk=pk)
+        )
+    except PromotionRequest.DoesNotExist:
+        raise Http404(f"No request #{pk}.") from None
+    note_visible(user, request.model)
+    return request
 
 
 def request_timeline(*, request: PromotionRequest) -> QuerySet[AuditEvent]:

@@ -20,7 +20,7 @@ from approvals.audit import audit_record
 from approvals.checks import TransientCheckError, get_check
 from approvals.definitions import DefinitionError, WorkflowDefinition, definition_for_model
 from approvals.faults import fault_point
-from approvals.jobs import job_enqueue
+from approvals.jobs import job_enqueue, jobs_enqueue_new
 from approvals.models import AuditEvent, CheckRun, Decision, Job, Notification, PromotionRequest, StepState
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import model_version_mark_submitted, model_version_set_stage
@@ -84,7 +84,7 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             workflow_source=definition.source,
             submitted_by=actor,
         )
-        _create_steps(request, definition)
+        steps = _create_steps(request, definition)
         audit_record(
             actor=actor,
             verb="request.submitted",
@@ -94,14 +94,21 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             to_state=request.status,
             data={"version": version.number, "workflow": definition.name},
         )
-        _start_step(request, request.steps.order_by("position").first())
+        _start_step(request, steps[0] if steps else None)
     return request
 
 
-def _create_steps(request: PromotionRequest, definition: WorkflowDefinition) -> None:
-    groups = {group.name: group for group in Group.objects.all()}
-    for position, step_def in enumerate(definition.steps):
-        step = StepState.objects.create(
+def _create_steps(request: PromotionRequest, definition: WorkflowDefinition) -> list[StepState]:
+    """The request's steps, with their approver roles and users: one insert per table."""
+    roles = {name for step_def in definition.steps for name in step_def.approvers}
+    usernames = {name for step_def in definition.steps for name in step_def.users}
+    groups = dict(Group.objects.filter(name__in=roles).values_list("name", "pk"))
+    missing = sorted(roles - set(groups))
+    if missing:
+        raise ValidationError(f"The workflow names roles that do not exist: {', '.join(missing)}.")
+    users = dict(get_user_model().objects.filter(username__in=usernames).values_list("username", "pk"))
+    steps = StepState.objects.bulk_create(
+        StepState(
             request=request,
             position=position,
             name=step_def.name,
@@ -110,13 +117,20 @@ def _create_steps(request: PromotionRequest, definition: WorkflowDefinition) -> 
             config=step_def.as_config(),
             required_approvals=step_def.required_approvals,
         )
-        if step_def.is_human:
-            missing = [name for name in step_def.approvers if name not in groups]
-            if missing:
-                raise ValidationError(f"The workflow names roles that do not exist: {', '.join(missing)}.")
-            step.approver_groups.set([groups[name] for name in step_def.approvers])
-            if step_def.users:
-                step.approver_users.set(get_user_model().objects.filter(username__in=step_def.users))
+        for position, step_def in enumerate(definition.steps)
+    )
+    by_role, by_name = StepState.approver_groups.through, StepState.approver_users.through
+    human = [(step, step_def) for step, step_def in zip(steps, definition.steps, strict=True) if step_def.is_human]
+    by_role.objects.bulk_create(
+        by_role(stepstate_id=step.pk, group_id=groups[name]) for step, step_def in human for name in step_def.approvers
+    )
+    by_name.objects.bulk_create(
+        by_name(stepstate_id=step.pk, user_id=users[name])
+        for step, step_def in human
+        for name in step_def.users
+        if name in users
+    )
+    return steps
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,16 +149,19 @@ def _start_step(request: PromotionRequest, step: StepState | None) -> None:
         step.status = Step.RUNNING
         request.status = Status.IN_PROGRESS
         step.save(update_fields=["status", "started_at"])
+        runs = []
         for position, check in enumerate(step.config["checks"]):
             config = {key: value for key, value in check.items() if key != "type"}
-            run = CheckRun.objects.create(
-                step=step,
-                position=position,
-                check_type=check["type"],
-                config=config,
-                title=get_check(check["type"]).describe(config),
+            runs.append(
+                CheckRun(
+                    step=step,
+                    position=position,
+                    check_type=check["type"],
+                    config=config,
+                    title=get_check(check["type"]).describe(config),
+                )
             )
-            job_enqueue(Job.Kind.RUN_CHECK, run.pk)
+        jobs_enqueue_new(Job.Kind.RUN_CHECK, [run.pk for run in CheckRun.objects.bulk_create(runs)])
     elif step.kind == StepState.Kind.PROMOTION:
         step.status = Step.RUNNING
         request.status = Status.IN_PROGRESS
@@ -204,7 +221,7 @@ def _notify(request: PromotionRequest, event: str, *, step=None, decision=None, 
         decision=decision,
         actor=actor if actor is not None and actor.is_authenticated else None,
     )
-    job_enqueue(Job.Kind.SEND_NOTIFICATION, notification.pk)
+    jobs_enqueue_new(Job.Kind.SEND_NOTIFICATION, [notification.pk])
 
 
 def _lock_model(model_id: int) -> RegisteredModel:

@@ -144,7 +144,10 @@ class ModelVersion(models.Model):
 
 
 def sha256_of(file) -> str:
-    """SHA-256 of a Django File, read in chunks."""
+    """SHA-256 of a Django File: computed on receipt for uploads (``registry.uploads``), else
+    read in chunks."""
+    if getattr(file, "sha256", None):
+        return file.sha256
     digest = hashlib.sha256()
     file.seek(0)
     for chunk in file.chunks():

@@ -11,7 +11,7 @@ permissions are deliberately not honoured (``accept_global_perms=False``): acces
 """
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -80,16 +80,30 @@ def refusal(user, action: str, obj) -> str | None:
     if action == CREATE_MODEL:
         if not has_role(user, DATA_SCIENTIST):
             return "Only data scientists may register models."
-        if not teams_of(user).filter(pk=obj.pk).exists():
+        if obj.group_id not in group_ids(user):  # a team's members are its group's members
             return f"You may register models only for your own teams, not {obj.name}."
         return None
     if action not in ACTIONS:
         raise ValueError(f"Unknown action {action!r}")
-    if not restrict(RegisteredModel.objects.filter(pk=obj.pk), user, VIEW if action == VIEW else ACT).exists():
+    if not (action == VIEW and user.is_superuser) and not _granted(user, obj.pk):
         return "You do not have access to this model."
     if action == REGISTER_VERSION and not has_role(user, DATA_SCIENTIST):
         return "Only data scientists with access to this model may register its versions."
     return None
+
+
+def _granted(user, model_pk: int) -> bool:
+    if model_pk in user.__dict__.get("_signoff_seen_models", ()):
+        return True
+    return RegisteredModel.objects.filter(pk=model_pk).filter(model_filter(user, ACT)).exists()
+
+
+def note_visible(user, model: RegisteredModel) -> None:
+    """``model`` was just read through ``restrict(…, VIEW)`` for ``user`` (a request's user, gone
+    when the request ends): for anyone but a superuser, who sees every model, that read proved a
+    grant, so the service the view calls next need not look it up again."""
+    if _active(user) and not user.is_superuser:
+        user.__dict__.setdefault("_signoff_seen_models", set()).add(model.pk)
 
 
 def can(user, action: str, obj) -> bool:
@@ -121,8 +135,13 @@ def users_who_can(action: str, obj: RegisteredModel):
 
 
 def model_grant_team_access(*, model: RegisteredModel) -> None:
-    """Give the owning team's members access to ``model``."""
-    assign_perm(VIEW_CODENAME, model.team.group, model)
+    """Give the owning team's members access to ``model`` (a new model: one insert into
+    guardian's table, without guardian's get-or-create round trips)."""
+    RegisteredModelGroupObjectPermission.objects.create(
+        permission=Permission.objects.get(content_type__app_label="registry", codename=VIEW_CODENAME),
+        group_id=model.team.group_id,
+        content_object=model,
+    )
 
 
 def model_revoke_team_access(*, model: RegisteredModel, team: Team) -> None:

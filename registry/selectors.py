@@ -5,7 +5,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from registry.models import ModelVersion, RegisteredModel
-from registry.permissions import models_visible_to
+from registry.permissions import models_visible_to, note_visible
 
 
 def model_list(*, user) -> QuerySet[RegisteredModel]:
@@ -29,9 +29,11 @@ def model_list(*, user) -> QuerySet[RegisteredModel]:
 def model_get(*, user, name: str) -> RegisteredModel:
     """The model called ``name`` if ``user`` may see it; Http404 otherwise, visible or not."""
     try:
-        return models_visible_to(user).select_related("team", "created_by").get(name=name)
+        model = models_visible_to(user).select_related("team", "created_by").get(name=name)
     except RegisteredModel.DoesNotExist:
         raise Http404(f"No model called {name!r}.") from None
+    note_visible(user, model)
+    return model
 
 
 def version_list(*, model: RegisteredModel) -> QuerySet[ModelVersion]:

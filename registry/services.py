@@ -24,7 +24,8 @@ def registered_model_create(*, name: str, team: Team, created_by, description: s
         raise PermissionDenied(refusal)
     validate_text(description, what="The description")
     model = RegisteredModel(name=name, description=description, team=team, created_by=created_by)
-    model.full_clean(validate_unique=False)
+    # The team and author are rows in hand: no query to prove they exist.
+    model.full_clean(exclude=["team", "created_by"], validate_unique=False)
     if RegisteredModel.objects.filter(name=name).exists():
         raise _name_unavailable(name)
     try:
@@ -134,7 +135,11 @@ def model_version_create(
         RegisteredModel.objects.select_for_update().get(pk=model.pk)
         highest = model.versions.aggregate(highest=Max("number"))["highest"] or 0
         version.number = highest + 1
-        version.full_clean(exclude=["artifact"])
+        # The number is unique under the lock and a new version is not in production: only the
+        # fields need checking, not the constraints (a query each) nor the rows in hand.
+        version.full_clean(
+            exclude=["artifact", "model", "created_by"], validate_unique=False, validate_constraints=False
+        )
         version.artifact.save(artifact.name, artifact, save=False)
         try:
             version.save()

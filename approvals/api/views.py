@@ -81,7 +81,7 @@ class DecisionCreateView(generics.GenericAPIView):
         summary="Approve, reject or request changes on the current step",
     )
     def post(self, request, pk):
-        promotion_request = selectors.request_get(user=request.user, pk=pk)
+        promotion_request = selectors.request_for_decision(user=request.user, pk=pk)
         data = DecisionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         step = None
@@ -89,9 +89,8 @@ class DecisionCreateView(generics.GenericAPIView):
             step = next((s for s in promotion_request.steps.all() if s.name == data.validated_data["step"]), None)
             if step is None:
                 raise ValidationError({"step": f"Request #{pk} has no step called {data.validated_data['step']!r}."})
-        production_seen = data.validated_data.get(
-            "production_version", services.production_number(promotion_request.model_id)
-        )
+        # Without it, the deployment is not compared with what the caller saw.
+        production_seen = data.validated_data.get("production_version", services.UNCHECKED)
         decision = services.step_decide(
             request=promotion_request,
             actor=request.user,
