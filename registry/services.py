@@ -46,7 +46,11 @@ def registered_model_change_team(*, model: RegisteredModel, team: Team, actor) -
     if not actor.is_superuser:
         raise PermissionDenied("Only administrators may move a model to another team.")
     with transaction.atomic():
-        locked = RegisteredModel.objects.select_for_update().select_related("team__group").get(pk=model.pk)
+        locked = (
+            RegisteredModel.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("team__group")
+            .get(pk=model.pk)
+        )
         old_team = locked.team
         if old_team.pk == team.pk:
             return locked
@@ -131,8 +135,10 @@ def model_version_create(
         artifact_size=artifact.size,
     )
     with transaction.atomic():
-        # Lock the model row so two uploads never take the same number.
-        RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        # Lock the model row so two uploads never take the same number. NO KEY UPDATE: rows that
+        # merely refer to the model (audit events, requests) can still be inserted meanwhile; a
+        # full FOR UPDATE would deadlock with a transaction holding the model's audit chain.
+        RegisteredModel.objects.select_for_update(no_key=True).get(pk=model.pk)
         highest = model.versions.aggregate(highest=Max("number"))["highest"] or 0
         version.number = highest + 1
         # The number is unique under the lock and a new version is not in production: only the

@@ -1,10 +1,12 @@
 """Races, through the API, on PostgreSQL, with the real worker process doing the background work:
 no request errs or deadlocks, and where one winner is expected there is exactly one."""
 
+import json
 import threading
 from collections import Counter
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from rest_framework.test import APIClient
 
@@ -175,4 +177,39 @@ def test_two_reviewers_deciding_one_step_at_once_make_one_decision(people, risk_
         lambda: all(waiting_at(r.pk, "manager_review") for r in PromotionRequest.objects.filter(version__in=busy)),
         what="the other submissions' checks",
         worker=celery_worker_process,
+    )
+
+
+def test_registering_versions_while_submissions_of_the_same_model_are_audited(
+    people, risk_model, celery_worker_process
+):
+    """Registrations lock the model row to number versions; submissions, and the worker running
+    their checks, append to the model's audit chain and refer to that row meanwhile. Once such a
+    registration deadlocked with the worker (FOR UPDATE against the audit rows' key-share)."""
+    versions = [factories.make_version(model=risk_model, by=people.dana) for _ in range(8)]
+    uploads, submits = clients_of(people.dana, 12), clients_of(people.dana, len(versions))
+    calls = [lambda c=c, i=i: register_version(c, i) for i, c in enumerate(uploads)] + [
+        lambda c=c, v=v: c.post(f"/api/models/credit-risk/versions/{v.number}/submit/")
+        for c, v in zip(submits, versions, strict=True)
+    ]
+    responses = in_parallel(calls)
+
+    assert statuses(responses) == {201: len(calls)}
+    numbers = sorted(ModelVersion.objects.filter(model=risk_model).values_list("number", flat=True))
+    assert numbers == list(range(1, len(versions) + len(uploads) + 1))
+    ids = [r.json()["id"] for r in responses[len(uploads) :]]
+    wait_for(
+        lambda: all(waiting_at(pk, "manager_review") for pk in ids),
+        timeout=90,
+        what="the checks of the submissions",
+        worker=celery_worker_process,
+    )
+
+
+def register_version(client, index):
+    artifact = SimpleUploadedFile(f"model-{index}.joblib", b"weights %d" % index)
+    return client.post(
+        "/api/models/credit-risk/versions/",
+        {"artifact": artifact, "metrics": json.dumps({"accuracy": 0.91})},
+        format="multipart",
     )
