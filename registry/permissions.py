@@ -137,10 +137,17 @@ def users_who_can(action: str, obj: RegisteredModel):
 def model_grant_team_access(*, model: RegisteredModel) -> None:
     """Give the owning team's members access to ``model`` (a new model: one insert into
     guardian's table, without guardian's get-or-create round trips)."""
-    RegisteredModelGroupObjectPermission.objects.create(
-        permission=Permission.objects.get(content_type__app_label="registry", codename=VIEW_CODENAME),
-        group_id=model.team.group_id,
-        content_object=model,
+    # bulk_create skips guardian's save(), which re-reads the permission and content type to
+    # check what this query already guarantees (the model's own view permission).
+    permission_id = Permission.objects.values_list("pk", flat=True).get(
+        content_type__app_label="registry", content_type__model="registeredmodel", codename=VIEW_CODENAME
+    )
+    RegisteredModelGroupObjectPermission.objects.bulk_create(
+        [
+            RegisteredModelGroupObjectPermission(
+                permission_id=permission_id, group_id=model.team.group_id, content_object=model
+            )
+        ]
     )
 
 
