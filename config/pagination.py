@@ -68,6 +68,7 @@ class CappedPaginator(Paginator):
             raise EmptyPage("That page contains no results")
         rows = self.object_list.model._default_manager.filter(pk__in=ids)
         rows.query.select_related = self.object_list.query.select_related
+        rows.query.deferred_loading = self.object_list.query.deferred_loading
         by_id = {row.pk: row for row in rows}
         return CappedPage([by_id[pk] for pk in ids if pk in by_id], number, self, has_next)
 

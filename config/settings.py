@@ -255,6 +255,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Time limits of every background job (seconds): the soft one fails the attempt, the hard one
 # kills the worker process; a job's lease outlives both, then the sweeper hands it over.
+# The sandbox in which checks open artifacts and datasets (approvals.sandbox): per check run.
+SIGNOFF_SANDBOX_CPU_SECONDS = int(os.environ.get("SIGNOFF_SANDBOX_CPU_SECONDS", "60"))
+SIGNOFF_SANDBOX_MEMORY_MB = int(os.environ.get("SIGNOFF_SANDBOX_MEMORY_MB", "2048"))
+SIGNOFF_SANDBOX_WALL_SECONDS = int(os.environ.get("SIGNOFF_SANDBOX_WALL_SECONDS", "120"))
 SIGNOFF_JOB_SOFT_LIMIT = int(os.environ.get("SIGNOFF_JOB_SOFT_LIMIT", "300"))
 SIGNOFF_JOB_HARD_LIMIT = int(os.environ.get("SIGNOFF_JOB_HARD_LIMIT", "330"))
 SIGNOFF_JOB_HANDOVER_SECONDS = int(os.environ.get("SIGNOFF_JOB_HANDOVER_SECONDS", "20"))

@@ -38,6 +38,13 @@ class DemoVersion:
     # What happens to the version: None (left in development), or a list of (user, verdict, comment)
     # decisions to make in order after submission; "submit" alone stops after the checks.
     story: list | None = field(default=None)
+    # The artifact is replaced by a pickle that would run a shell command when loaded (the
+    # pickle scan refuses it; the command, a harmless echo, never runs).
+    booby_trapped: bool = False
+
+
+# The opcodes of pickle.dumps(obj) for an obj whose __reduce__ returns os.system(COMMAND).
+BOOBY_TRAP = b"cposix\nsystem\n(Vecho this would have run when the model was loaded\ntR."
 
 
 MODELS = [
@@ -119,6 +126,9 @@ MODELS = [
                 ],
             ),
             DemoVersion("gradient_boosting", {"n_estimators": 100, "max_depth": 3}, "2f9d8b3", "2026-11-10"),
+            DemoVersion(
+                "random_forest", {"n_estimators": 60, "max_depth": 6}, "e5a0c77", "2026-11-20", ["submit"], True
+            ),
         ],
     },
 ]
@@ -169,7 +179,9 @@ def seed_demo(log=print) -> bool:
             version = model_version_create(
                 model=model,
                 created_by=people["dana"],
-                artifact=ContentFile(trained.artifact, name=f"{spec['name']}.joblib"),
+                artifact=ContentFile(BOOBY_TRAP, name=f"{spec['name']}.pkl")
+                if demo.booby_trapped
+                else ContentFile(trained.artifact, name=f"{spec['name']}.joblib"),
                 metrics=trained.metrics,
                 params={"estimator": demo.estimator, **demo.params, "features": ", ".join(trained.features)},
                 description=f"{demo.estimator.replace('_', ' ').capitalize()} trained on {demo.dataset_version} data.",

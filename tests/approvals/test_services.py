@@ -37,6 +37,7 @@ def test_submitting_runs_the_checks_then_waits_for_the_manager(people, risk_mode
     assert sorted(runs.values_list("check_type", "status")) == [
         ("artifact_integrity", "passed"),
         ("metric_threshold", "passed"),
+        ("pickle_scan", "passed"),
     ]
     assert all(run.started_at and run.finished_at for run in runs)
     version.refresh_from_db()
@@ -276,3 +277,23 @@ def test_postgres_refuses_to_update_or_delete_audit_rows(people, risk_model, bac
         with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
     assert AuditEvent.objects.exclude(verb="x").count() == AuditEvent.objects.count() > 0
+
+
+def test_a_pickle_that_would_run_a_command_fails_its_checks_and_never_reaches_a_reviewer(
+    people, risk_model, background, tmp_path
+):
+    marker = tmp_path / "pwned"
+    payload = b"cposix\nsystem\n(V" + f"touch {marker}".encode() + b"\ntR."  # os.system(...) on load
+    version = factories.make_version(
+        model=risk_model, by=people.dana, artifact=factories.artifact(payload, name="credit.pkl")
+    )
+
+    request = submit(background, version, people.dana)
+
+    run = CheckRun.objects.get(step__request=request, check_type="pickle_scan")
+    assert run.status == "failed"
+    assert "posix.system" in run.summary and "It was not loaded" in run.summary
+    assert not marker.exists()
+    request.refresh_from_db()
+    assert request.status == Status.CHECKS_FAILED
+    assert not Notification.objects.filter(request=request, event="review_requested").exists()

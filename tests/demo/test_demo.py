@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from approvals.demo.seed import DEMO_PASSWORD
 from approvals.management.commands.rundemo import start_worker, stop_worker
-from approvals.models import AuditEvent, PromotionRequest
+from approvals.models import AuditEvent, CheckRun, PromotionRequest
 from registry.models import ModelVersion, RegisteredModel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +37,8 @@ def test_the_demo_models_are_real_trained_scikit_learn_models(seeded):
         "customer-churn",
         "fraud-detection",
     }
-    for version in ModelVersion.objects.all():
+    # The booby-trapped pickle is never loaded, here either.
+    for version in ModelVersion.objects.exclude(artifact__endswith=".pkl"):
         with version.artifact.open("rb") as artifact:
             bundle = joblib.load(artifact)
         row = np.zeros((1, len(bundle["features"])))
@@ -59,6 +60,13 @@ def test_the_demo_leaves_requests_in_each_state(seeded):
     stages = dict(ModelVersion.objects.filter(model__name="credit-risk").values_list("number", "stage"))
     assert stages == {1: "archived", 2: "production", 3: "development"}
     assert ModelVersion.objects.get(model__name="fraud-detection", number=1).stage == "qa"
+    assert statuses[("fraud-detection", 3)][0] == "checks_failed"
+    scan = CheckRun.objects.get(
+        step__request__version__model__name="fraud-detection",
+        step__request__version__number=3,
+        check_type="pickle_scan",
+    )
+    assert scan.status == "failed" and "posix.system" in scan.summary
 
 
 def test_seeding_twice_changes_nothing(seeded, capsys):

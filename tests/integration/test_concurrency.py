@@ -2,6 +2,7 @@
 no request errs or deadlocks, and where one winner is expected there is exactly one."""
 
 import json
+import pickle
 import threading
 from collections import Counter
 
@@ -207,7 +208,7 @@ def test_registering_versions_while_submissions_of_the_same_model_are_audited(
 
 
 def register_version(client, index):
-    artifact = SimpleUploadedFile(f"model-{index}.joblib", b"weights %d" % index)
+    artifact = SimpleUploadedFile(f"model-{index}.joblib", pickle.dumps({"weights": [index]}))
     return client.post(
         "/api/models/credit-risk/versions/",
         {"artifact": artifact, "metrics": json.dumps({"accuracy": 0.91})},

@@ -2,6 +2,7 @@
 background work on PostgreSQL and Redis, and real e-mail over SMTP."""
 
 import json
+import pickle
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -28,7 +29,7 @@ def upload_version(client, model_name: str, accuracy: float) -> int:
     response = client.post(
         f"/api/models/{model_name}/versions/",
         {
-            "artifact": SimpleUploadedFile("model.joblib", b"trained model bytes %f" % accuracy),
+            "artifact": SimpleUploadedFile("model.joblib", pickle.dumps({"weights": [accuracy]})),
             "metrics": json.dumps({"accuracy": accuracy, "roc_auc": 0.93}),
             "params": json.dumps({"C": 0.5, "penalty": "l2"}),
             "lineage": json.dumps(

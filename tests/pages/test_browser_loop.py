@@ -73,4 +73,4 @@ def test_the_request_page_follows_the_checks_live(page, people, risk_model):
             job_run(job.pk)
 
     expect(page.get_by_test_id("request-status")).to_contain_text("Awaiting review", timeout=15_000)
-    expect(page.locator(".checks .status-passed")).to_have_count(2)
+    expect(page.locator(".checks .status-passed")).to_have_count(3)

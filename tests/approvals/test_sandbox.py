@@ -1,0 +1,162 @@
+"""The sandbox in which checks open artifacts, and the pickle scan that runs in it.
+
+Real child processes, real limits: a task that allocates too much, sleeps, spins or crashes
+ends as a clear failure; the environment holds no secrets; inputs are verified before use; a
+malicious pickle is refused and never runs (a marker file it would create stays absent).
+"""
+
+import hashlib
+import io
+import os
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from approvals.sandbox import Limits, SandboxInput, network_isolation_available, run_in_sandbox
+from tests.services import free_port
+
+TIGHT = Limits(cpu_seconds=3, memory_bytes=512 * 1024**2, wall_seconds=6)
+# Resolving a scikit-learn class imports scikit-learn and SciPy: seconds of CPU on a slow machine.
+SCAN = Limits(cpu_seconds=30, memory_bytes=1024**3, wall_seconds=60)
+
+
+def given(tmp_path, data: bytes, name="artifact") -> dict[str, SandboxInput]:
+    path = tmp_path / f"source-{name}"
+    path.write_bytes(data)
+    return {name: SandboxInput(source=path, sha256=hashlib.sha256(data).hexdigest())}
+
+
+def scan(tmp_path, data: bytes, file_name: str):
+    return run_in_sandbox(
+        "approvals.sandbox.tasks:pickle_scan", {"file_name": file_name}, given(tmp_path, data), limits=SCAN
+    )
+
+
+class Exploit:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+class Evaluator:
+    def __reduce__(self):
+        return (eval, ("__import__('os').getcwd()",))
+
+
+def trained_model():
+    features, labels = np.random.default_rng(1).random((60, 3)), np.arange(60) % 2
+    return make_pipeline(StandardScaler(), LogisticRegression()).fit(features, labels)
+
+
+def test_the_environment_holds_no_secrets_and_only_the_inputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://secret@db/signoff")
+    monkeypatch.setenv("SIGNOFF_AUDIT_KEY", "do-not-leak")
+    result = run_in_sandbox("tests.sandbox_probes:environment", {}, given(tmp_path, b"x"), limits=TIGHT)
+    assert result.ok, result.error
+    assert set(result.output["variables"]) <= {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "LANG",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONNOUSERSITE",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "LC_CTYPE",
+    }
+    assert result.output["files"] == ["artifact"]
+    assert result.output["cwd"] != os.getcwd()
+
+
+@pytest.mark.parametrize(
+    ("probe", "message"),
+    [
+        ("allocate", "more than 512 MB of memory"),
+        ("sleep", "did not finish within 6 seconds"),
+        ("spin", "more than 3 s of CPU"),
+        ("crash", "crashed: RuntimeError: the model's loader blew up"),
+    ],
+)
+def test_a_task_that_misbehaves_ends_as_a_failure_saying_why(tmp_path, probe, message):
+    result = run_in_sandbox(f"tests.sandbox_probes:{probe}", {}, limits=TIGHT)
+    assert not result.ok
+    assert message in result.error
+
+
+def test_an_input_that_changed_since_it_was_recorded_is_never_opened(tmp_path):
+    inputs = given(tmp_path, b"original bytes")
+    inputs["artifact"].source.write_bytes(b"tampered bytes")
+    result = run_in_sandbox("tests.sandbox_probes:environment", {}, inputs, limits=TIGHT)
+    assert not result.ok
+    assert "does not match the SHA-256 recorded for it" in result.error
+
+
+def test_only_project_tasks_run(tmp_path):
+    result = run_in_sandbox("os:system", {}, limits=TIGHT)
+    assert not result.ok and "refused task" in result.error
+
+
+@pytest.mark.skipif(not network_isolation_available(), reason="no network namespaces on this machine")
+def test_the_task_has_no_network(tmp_path):
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", free_port()))
+    server.listen()
+    try:
+        result = run_in_sandbox("tests.sandbox_probes:connect", {"port": server.getsockname()[1]}, limits=TIGHT)
+    finally:
+        server.close()
+    assert result.ok and result.isolated_network
+    assert result.output["connected"] is False
+
+
+def test_a_joblib_scikit_learn_model_passes_the_pickle_scan(tmp_path):
+    buffer = io.BytesIO()
+    joblib.dump({"model": trained_model(), "features": ["income", "debt", "age"]}, buffer)
+    result = scan(tmp_path, buffer.getvalue(), "credit.joblib")
+    assert result.ok, result.error
+    assert result.output["passed"] is True
+    assert "sklearn.pipeline.Pipeline" in result.output["details"]["globals"]
+
+
+def test_a_plain_pickle_of_a_model_passes(tmp_path):
+    result = scan(tmp_path, pickle.dumps(trained_model()), "credit.pkl")
+    assert result.output["passed"] is True
+
+
+def test_a_pickle_that_runs_a_shell_command_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    result = scan(tmp_path, pickle.dumps(Exploit(f"touch {marker}")), "credit.pkl")
+    assert result.output["passed"] is False
+    assert result.output["details"]["dangerous"] == ["posix.system"]
+    assert "posix.system" in result.output["summary"]
+    assert not marker.exists()
+
+
+def test_a_pickle_naming_eval_is_refused(tmp_path):
+    result = scan(tmp_path, pickle.dumps(Evaluator()), "credit.pkl")
+    assert result.output["passed"] is False
+    assert "builtins.eval" in result.output["summary"]
+
+
+def test_a_global_outside_the_allowed_list_is_named(tmp_path):
+    from collections import Counter
+
+    result = scan(tmp_path, pickle.dumps(Counter("abc")), "counts.pkl")
+    assert result.output["passed"] is False
+    assert result.output["details"]["refused"] == ["collections.Counter"]
+
+
+def test_a_file_that_is_not_a_pickle_has_nothing_to_scan_but_a_broken_pickle_is_refused(tmp_path):
+    text = scan(tmp_path, b"this is a README, not a model", "README.txt")
+    assert text.output["passed"] is True and "not pickle-based" in text.output["summary"]
+    broken = scan(tmp_path, b"\x80\x04garbage", "model.pkl")
+    assert broken.output["passed"] is False and "could not be read as a pickle" in broken.output["summary"]
