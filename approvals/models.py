@@ -6,6 +6,8 @@ worker; human decisions are ``Decision`` rows; every change is an ``AuditEvent``
 is a ``Notification`` row sent by the worker. Only ``approvals.services`` changes statuses.
 """
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
@@ -356,3 +358,38 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.target_id}: {self.get_status_display()}"
+
+
+def dataset_upload_to(instance: "EvaluationDataset", filename: str) -> str:
+    return f"datasets/{instance.model.name}/{uuid.uuid4().hex}-{filename}"
+
+
+class EvaluationDataset(models.Model):
+    """A hold-out dataset of a model, on which checks re-measure its versions in the sandbox.
+
+    Immutable: there is no way to change or delete one through Signoff (a new name instead)."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        PARQUET = "parquet", "Parquet"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="datasets")
+    name = models.SlugField(max_length=100)
+    description = models.TextField(blank=True)
+    file = models.FileField(upload_to=dataset_upload_to, max_length=300)
+    format = models.CharField(max_length=10, choices=Format.choices)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    row_count = models.PositiveIntegerField()
+    columns = models.JSONField(default=list, help_text="[{name, dtype}] as read from the file.")
+    target_column = models.CharField(max_length=200)
+    sensitive_columns = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["model", "name"], name="dataset_name_unique_per_model")]
+
+    def __str__(self):
+        return f"{self.model.name} / {self.name}"

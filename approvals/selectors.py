@@ -3,7 +3,7 @@
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
-from approvals.models import AuditEvent, CheckRun, Decision, PromotionRequest, StepState
+from approvals.models import AuditEvent, CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
 from approvals.permissions import requests_awaiting, requests_visible_to
 from registry.permissions import VIEW, model_filter, note_visible
 
@@ -116,3 +116,7 @@ def audit_events(
     if verb:
         events = events.filter(verb=verb)
     return events.order_by("-created_at", "-pk")
+
+
+def dataset_list(*, model) -> QuerySet[EvaluationDataset]:
+    return model.datasets.select_related("model", "created_by").order_by("-created_at", "-pk")

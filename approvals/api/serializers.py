@@ -3,7 +3,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from approvals.models import AuditEvent, CheckRun, Decision, PromotionRequest, StepState
+from approvals.models import AuditEvent, CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
+from registry.api.serializers import SafeJSONField
 
 _DATETIME = serializers.DateTimeField()
 
@@ -186,3 +187,25 @@ class RollbackInputSerializer(serializers.Serializer):
         max_value=2**31,
         help_text="The production version you are rolling back; if it changed meanwhile, the answer is 409.",
     )
+
+
+class DatasetInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV (UTF-8, header row) or Parquet.")
+    name = serializers.SlugField(max_length=100)
+    target_column = serializers.CharField(max_length=200)
+    sensitive_columns = SafeJSONField(
+        required=False, default=list, help_text='JSON list of column names, e.g. ["age_band", "region"].'
+    )
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class DatasetOutputSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    created_by = serializers.CharField(source="created_by.username")
+
+    class Meta:
+        model = EvaluationDataset
+        fields = [
+            "name", "model", "description", "format", "sha256", "size", "row_count", "columns", "target_column",
+            "sensitive_columns", "created_by", "created_at",
+        ]  # fmt: skip

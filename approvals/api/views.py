@@ -10,10 +10,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from approvals import selectors, services
+from approvals import datasets, selectors, services
 from approvals.api.serializers import (
     AuditEventOutputSerializer,
     AuditFilterSerializer,
+    DatasetInputSerializer,
+    DatasetOutputSerializer,
     DecisionInputSerializer,
     DecisionOutputSerializer,
     RequestDetailOutputSerializer,
@@ -152,3 +154,27 @@ class AuditEventListView(generics.GenericAPIView):
         )
         page = self.paginate_queryset(events)
         return self.get_paginated_response(AuditEventOutputSerializer(page, many=True).data)
+
+
+class DatasetListView(generics.GenericAPIView):
+    serializer_class = DatasetOutputSerializer
+
+    @extend_schema(
+        responses={200: DatasetOutputSerializer(many=True), 404: None}, summary="A model's evaluation datasets"
+    )
+    def get(self, request, name):
+        model = registry_selectors.model_get(user=request.user, name=name)
+        page = self.paginate_queryset(selectors.dataset_list(model=model))
+        return self.get_paginated_response(DatasetOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": DatasetInputSerializer},
+        responses={201: DatasetOutputSerializer, **REFUSALS},
+        summary="Register an evaluation dataset (multipart upload; read in the sandbox)",
+    )
+    def post(self, request, name):
+        model = registry_selectors.model_get(user=request.user, name=name)
+        data = DatasetInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = datasets.evaluation_dataset_register(model=model, actor=request.user, **data.validated_data)
+        return Response(DatasetOutputSerializer(dataset).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,173 @@
+"""Sandbox tasks that read evaluation datasets and re-measure models on them.
+
+Plain functions of a JSON payload and the sandbox directory; they never import Django. The
+artifact is loaded only after the pickle scan of ``approvals.sandbox.tasks`` passed on it, in
+this same process.
+"""
+
+import math
+from pathlib import Path
+
+from approvals.sandbox.tasks import pickle_scan
+
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+LOWER_IS_BETTER = {"log_loss", "brier", "rmse", "mae"}
+
+
+def _read(path: Path, file_format: str, max_rows: int):
+    import pandas as pd
+
+    if file_format == "parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetFile(path).metadata.num_rows
+        if rows > max_rows:
+            raise ValueError(f"it has {rows:,} rows; the limit is {max_rows:,}")
+        return pd.read_parquet(path)
+    frame = pd.read_csv(path, nrows=max_rows + 1, encoding="utf-8")
+    if len(frame) > max_rows:
+        raise ValueError(f"it has more than {max_rows:,} rows, the limit")
+    return frame
+
+
+def profile_dataset(payload: dict, directory: Path) -> dict:
+    """Rows, column names and types of an uploaded CSV or Parquet file, and whether the target
+    and sensitive columns exist. ``{"ok": False, "error": …}`` says what is wrong."""
+    try:
+        frame = _read(directory / "dataset", payload["format"], payload["max_rows"])
+    except (ValueError, UnicodeDecodeError, OSError, ImportError) as error:
+        return {"ok": False, "error": f"The file could not be read as {payload['format'].upper()}: {error}."[:500]}
+    except Exception as error:  # pyarrow and pandas raise many kinds on malformed files
+        return {"ok": False, "error": f"The file could not be read: {type(error).__name__}."}
+    columns = [str(name) for name in frame.columns]
+    if frame.empty or not columns:
+        return {"ok": False, "error": "The file holds no rows."}
+    if len(set(columns)) != len(columns):
+        return {"ok": False, "error": "Column names must be unique."}
+    missing = [name for name in [payload["target"], *payload.get("sensitive", [])] if name not in columns]
+    if missing:
+        return {
+            "ok": False,
+            "error": f"No column called {', '.join(repr(m) for m in missing)}; it has {', '.join(columns[:30])}.",
+        }
+    return {
+        "ok": True,
+        "rows": int(len(frame)),
+        "columns": [{"name": name, "dtype": str(dtype)} for name, dtype in zip(columns, frame.dtypes, strict=True)],
+    }
+
+
+def _estimator_and_features(bundle, frame, target):
+    model = bundle.get("model") if isinstance(bundle, dict) else bundle
+    features = bundle.get("features") if isinstance(bundle, dict) else None
+    if features is None and hasattr(model, "feature_names_in_"):
+        features = [str(name) for name in model.feature_names_in_]
+    if features is None:
+        features = [name for name in frame.columns if name != target]
+    return model, list(features)
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _points(xs, ys, limit=50) -> list[list[float]]:
+    step = max(1, len(xs) // limit)
+    picked = list(range(0, len(xs), step))
+    if picked[-1] != len(xs) - 1:
+        picked.append(len(xs) - 1)
+    return [[round(float(xs[i]), 4), round(float(ys[i]), 4)] for i in picked]
+
+
+def _classification(model, features, labels) -> dict:
+    import numpy as np
+    from sklearn import metrics
+
+    predicted = model.predict(features)
+    result = {
+        "accuracy": metrics.accuracy_score(labels, predicted),
+        "precision": metrics.precision_score(labels, predicted, zero_division=0),
+        "recall": metrics.recall_score(labels, predicted, zero_division=0),
+        "f1": metrics.f1_score(labels, predicted, zero_division=0),
+    }
+    details = {"confusion_matrix": metrics.confusion_matrix(labels, predicted).tolist()}
+    if hasattr(model, "predict_proba") and len(np.unique(labels)) == 2:
+        scores = model.predict_proba(features)[:, 1]
+        result["roc_auc"] = metrics.roc_auc_score(labels, scores)
+        result["log_loss"] = metrics.log_loss(labels, scores)
+        result["brier"] = metrics.brier_score_loss(labels, scores)
+        fpr, tpr, _ = metrics.roc_curve(labels, scores)
+        precision, recall, _ = metrics.precision_recall_curve(labels, scores)
+        details["roc_curve"] = _points(fpr, tpr)
+        details["pr_curve"] = _points(recall, precision)
+        edges = np.linspace(0, 1, 11)
+        bins = np.clip(np.digitize(scores, edges) - 1, 0, 9)
+        details["calibration"] = [
+            {"bin": round(float(edges[b]), 1), "predicted": _finite(scores[bins == b].mean()),
+             "observed": _finite(np.asarray(labels)[bins == b].mean()), "count": int((bins == b).sum())}
+            for b in range(10) if (bins == b).any()
+        ]  # fmt: skip
+    return {"metrics": {name: round(float(value), 6) for name, value in result.items()}, **details}
+
+
+def _regression(model, features, labels) -> dict:
+    from sklearn import metrics
+
+    predicted = model.predict(features)
+    result = {
+        "rmse": metrics.mean_squared_error(labels, predicted) ** 0.5,
+        "mae": metrics.mean_absolute_error(labels, predicted),
+        "r2": metrics.r2_score(labels, predicted),
+    }
+    return {"metrics": {name: round(float(value), 6) for name, value in result.items()}}
+
+
+def reevaluate(payload: dict, directory: Path) -> dict:
+    """Load the artifact (after the pickle scan passed), predict on the dataset, compute the
+    metrics, and compare them with the ones the author reported."""
+    scan = pickle_scan({"file_name": payload["artifact_name"], "allow": payload.get("allow", [])}, directory)
+    if not scan["passed"] or not scan["details"].get("pickle"):
+        reason = scan["summary"] if not scan["passed"] else "it is not a pickle or joblib file"
+        return {"passed": False, "summary": f"The artifact was not loaded: {reason}", "details": {}}
+    import joblib
+
+    try:
+        bundle = joblib.load(directory / "artifact")
+        frame = _read(directory / "dataset", payload["format"], payload["max_rows"])
+        model, features = _estimator_and_features(bundle, frame, payload["target"])
+        missing = [name for name in features if name not in frame.columns]
+        if missing:
+            return {
+                "passed": False,
+                "summary": f"The dataset lacks the model's features {', '.join(missing[:10])}.",
+                "details": {"missing_features": missing},
+            }
+        labels = frame[payload["target"]].to_numpy()
+        inputs = frame[features]
+        classifier = hasattr(model, "classes_")
+        measured = (_classification if classifier else _regression)(model, inputs, labels)
+    except Exception as error:  # any way a foreign model can fail to predict is the check's result
+        return {
+            "passed": False,
+            "summary": f"The model could not be evaluated on the dataset: {type(error).__name__}: {error}"[:400],
+            "details": {},
+        }
+    tolerance = float(payload.get("tolerance", 0.02))
+    reported = payload.get("reported", {})
+    differences = {
+        name: {"reported": reported[name], "measured": value, "difference": round(value - reported[name], 6)}
+        for name, value in measured["metrics"].items()
+        if isinstance(reported.get(name), (int, float)) and not isinstance(reported.get(name), bool)
+    }
+    off = {name: d for name, d in differences.items() if abs(d["difference"]) > tolerance}
+    details = {**measured, "task": "classification" if classifier else "regression", "rows": int(len(frame)),
+               "tolerance": tolerance, "compared": differences}  # fmt: skip
+    if off:
+        claims = "; ".join(f"{n} reported {d['reported']:g}, measured {d['measured']:g}" for n, d in off.items())
+        return {"passed": False, "summary": f"Reported metrics differ from measured beyond ±{tolerance:g}: {claims}.",
+                "details": details}  # fmt: skip
+    shown = ", ".join(f"{n} {v:.3f}" for n, v in list(measured["metrics"].items())[:4])
+    return {"passed": True, "summary": f"Measured on {len(frame):,} rows: {shown}; reported values agree.",
+            "details": details}  # fmt: skip

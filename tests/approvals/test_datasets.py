@@ -1,0 +1,163 @@
+"""Evaluation datasets (registered through the API, read in the sandbox) and the re-evaluation
+check that measures a real scikit-learn model on one."""
+
+import io
+import json
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from sklearn.linear_model import LogisticRegression
+
+from approvals.checks.evidence import Reevaluate
+from approvals.models import AuditEvent, EvaluationDataset
+from tests import factories
+
+FEATURES = ["income", "debt_ratio", "age"]
+
+
+def holdout(rows=400, seed=7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.random((rows, 3)), columns=FEATURES)
+    frame["defaulted"] = (frame["debt_ratio"] - frame["income"] + rng.normal(0, 0.2, rows) > 0).astype(int)
+    frame["region"] = np.where(frame["age"] > 0.5, "north", "south")
+    return frame
+
+
+def trained_bundle() -> bytes:
+    train = holdout(rows=600, seed=3)
+    model = LogisticRegression().fit(train[FEATURES], train["defaulted"])
+    buffer = io.BytesIO()
+    joblib.dump({"model": model, "features": FEATURES}, buffer)
+    return buffer.getvalue()
+
+
+def csv_file(frame=None, name="holdout.csv"):
+    return SimpleUploadedFile(name, (frame if frame is not None else holdout()).to_csv(index=False).encode())
+
+
+def register(api, user, model_name="credit-risk", **fields):
+    body = {"file": csv_file(), "name": "holdout-2026q3", "target_column": "defaulted", **fields}
+    return api(user).post(f"/api/models/{model_name}/datasets/", body, format="multipart")
+
+
+def test_a_csv_dataset_is_registered_with_its_schema_and_hash(people, api, risk_model):
+    response = register(api, people.dana, sensitive_columns=json.dumps(["region"]), description="Q3 hold-out.")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["row_count"], body["format"], body["target_column"]) == (400, "csv", "defaulted")
+    assert [c["name"] for c in body["columns"]] == [*FEATURES, "defaulted", "region"]
+    assert body["sensitive_columns"] == ["region"] and len(body["sha256"]) == 64
+    assert AuditEvent.objects.filter(verb="dataset.registered", model=risk_model).count() == 1
+    listed = api(people.mona).get("/api/models/credit-risk/datasets/").json()["results"]
+    assert [d["name"] for d in listed] == ["holdout-2026q3"]
+
+
+def test_a_parquet_dataset_is_registered(people, api, risk_model):
+    buffer = io.BytesIO()
+    holdout().to_parquet(buffer)
+    response = register(api, people.dana, file=SimpleUploadedFile("holdout.parquet", buffer.getvalue()))
+    assert response.status_code == 201, response.content
+    assert (response.json()["format"], response.json()["row_count"]) == ("parquet", 400)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"target_column": "churned"}, "No column called 'churned'"),
+        ({"sensitive_columns": json.dumps(["gender"])}, "No column called 'gender'"),
+        ({"file": SimpleUploadedFile("holdout.csv", b"\xff\xfe\x00\x01 not text")}, "could not be read"),
+        ({"file": SimpleUploadedFile("holdout.parquet", b"PAR1 not really")}, "could not be read"),
+        ({"file": SimpleUploadedFile("holdout.txt", b"a,b\n1,2\n")}, "Upload a .csv or .parquet file"),
+        ({"file": SimpleUploadedFile("holdout.csv", b"defaulted\n")}, "holds no rows"),
+        ({"name": "bad name!"}, "name"),
+        ({"sensitive_columns": json.dumps("region")}, "list of column names"),
+    ],
+)
+def test_a_bad_dataset_is_refused_saying_why_and_nothing_is_written(people, api, risk_model, fields, message):
+    response = register(api, people.dana, **fields)
+    assert response.status_code == 400, response.content
+    assert message in json.dumps(response.json())
+    assert not EvaluationDataset.objects.exists()
+    assert not AuditEvent.objects.filter(verb="dataset.registered").exists()
+
+
+def test_limits_on_size_and_rows(people, api, risk_model, settings):
+    settings.SIGNOFF_MAX_DATASET_ROWS = 100
+    assert "the limit" in json.dumps(register(api, people.dana).json())
+    settings.SIGNOFF_MAX_DATASET_BYTES = 1000
+    assert "the limit is 1,000" in json.dumps(register(api, people.dana).json())
+    assert not EvaluationDataset.objects.exists()
+
+
+def test_names_are_unique_per_model_and_only_data_scientists_with_access_register(people, api, risk_model):
+    assert register(api, people.dana).status_code == 201
+    assert "already has a dataset" in json.dumps(register(api, people.dana).json())
+    assert register(api, people.mona, name="other").status_code == 403
+    assert register(api, people.gary, name="other").status_code == 404  # another team's model is invisible
+    assert api(people.gary).get("/api/models/credit-risk/datasets/").status_code == 404
+
+
+def version_with(people, risk_model, artifact: bytes, name="credit.joblib", **metrics):
+    return factories.make_version(
+        model=risk_model,
+        by=people.dana,
+        artifact=factories.artifact(artifact, name=name),
+        metrics=metrics or {"accuracy": 0.5},
+    )
+
+
+def measured_accuracy(people, api, risk_model) -> float:
+    """What the model really scores on the hold-out (computed here, independently of Signoff)."""
+    bundle = joblib.load(io.BytesIO(trained_bundle()))
+    frame = holdout()
+    return float((bundle["model"].predict(frame[FEATURES]) == frame["defaulted"]).mean())
+
+
+def test_reevaluation_measures_the_model_and_accepts_honest_claims(people, api, risk_model):
+    assert register(api, people.dana).status_code == 201
+    accuracy = measured_accuracy(people, api, risk_model)
+    version = version_with(people, risk_model, trained_bundle(), accuracy=round(accuracy, 3))
+
+    outcome = Reevaluate().run(version, {})
+
+    assert outcome.passed, outcome.summary
+    assert outcome.details["metrics"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert set(outcome.details["metrics"]) >= {"precision", "recall", "f1", "roc_auc", "log_loss", "brier"}
+    assert np.array(outcome.details["confusion_matrix"]).sum() == 400
+    assert outcome.details["roc_curve"][0] == [0.0, 0.0] and outcome.details["roc_curve"][-1] == [1.0, 1.0]
+    assert outcome.details["dataset"]["name"] == "holdout-2026q3"
+
+
+def test_reevaluation_fails_inflated_claims(people, api, risk_model):
+    assert register(api, people.dana).status_code == 201
+    version = version_with(people, risk_model, trained_bundle(), accuracy=0.99, roc_auc=0.999)
+
+    outcome = Reevaluate().run(version, {"tolerance": 0.02})
+
+    assert not outcome.passed
+    assert "accuracy reported 0.99, measured" in outcome.summary
+    assert outcome.details["compared"]["accuracy"]["reported"] == 0.99
+
+
+def test_reevaluation_without_a_dataset_says_how_to_register_one(people, risk_model):
+    outcome = Reevaluate().run(version_with(people, risk_model, trained_bundle()), {})
+    assert not outcome.passed
+    assert "POST /api/models/credit-risk/datasets/" in outcome.summary
+
+
+def test_reevaluation_never_loads_an_unsafe_or_foreign_artifact(people, api, risk_model, tmp_path):
+    assert register(api, people.dana).status_code == 201
+    marker = tmp_path / "pwned"
+    trap = b"cposix\nsystem\n(V" + f"touch {marker}".encode() + b"\ntR."
+    refused = Reevaluate().run(version_with(people, risk_model, trap, name="credit.pkl"), {})
+    assert not refused.passed and "was not loaded" in refused.summary and "posix.system" in refused.summary
+    assert not marker.exists()
+    text = Reevaluate().run(version_with(people, risk_model, b"just a README", name="README.md"), {})
+    assert not text.passed and "not a pickle or joblib file" in text.summary
+    plain = Reevaluate().run(version_with(people, risk_model, pickle.dumps({"weights": [1]})), {})
+    assert not plain.passed and "could not be evaluated" in plain.summary
