@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from approvals import services
+from approvals.datasets import evaluation_dataset_register
 from approvals.demo import training
 from approvals.models import PromotionRequest
 from registry.models import Team
@@ -52,6 +53,7 @@ MODELS = [
         "name": "credit-risk",
         "description": "Probability that a loan applicant defaults within 12 months. Used by the underwriting service.",
         "generator": training.credit_applications,
+        "target": "defaulted",
         "dataset": "s3://analytics-lake/credit/applications.parquet",
         "repository": "https://git.example.com/analytics/credit-risk",
         "versions": [
@@ -84,6 +86,7 @@ MODELS = [
         "name": "customer-churn",
         "description": "Which subscribers are likely to cancel in the next 30 days; feeds the retention campaigns.",
         "generator": training.subscriber_activity,
+        "target": "churned",
         "dataset": "s3://analytics-lake/growth/subscriber_activity.parquet",
         "repository": "https://git.example.com/analytics/churn",
         "versions": [
@@ -113,6 +116,7 @@ MODELS = [
         "name": "fraud-detection",
         "description": "Flags card transactions for manual review before settlement.",
         "generator": training.card_transactions,
+        "target": "fraud",
         "dataset": "s3://analytics-lake/payments/card_transactions.parquet",
         "repository": "https://git.example.com/analytics/fraud",
         "versions": [
@@ -173,6 +177,15 @@ def seed_demo(log=print) -> bool:
     for spec in MODELS:
         model = registered_model_create(
             name=spec["name"], description=spec["description"], team=team, created_by=people["dana"]
+        )
+        evaluation_dataset_register(
+            model=model,
+            file=ContentFile(training.holdout_csv(spec["generator"], target=spec["target"]), name="holdout.csv"),
+            name="holdout-2026q4",
+            target_column=spec["target"],
+            sensitive_columns=["segment"],
+            description="2,000 fresh rows from the same source, never seen in training.",
+            actor=people["dana"],
         )
         for seed, demo in enumerate(spec["versions"], start=1):
             trained = training.train(spec["generator"], estimator=demo.estimator, params=demo.params, seed=seed)

@@ -114,3 +114,15 @@ def train(generator, *, estimator: str, params: dict, seed: int, rows: int = 300
         artifact=buffer.getvalue(),
         features=names,
     )
+
+
+def holdout_csv(generator, *, target: str, seed: int = 2026, rows: int = 2000) -> bytes:
+    """A fresh sample of ``rows`` rows as CSV (feature columns, ``target``, and a ``segment``
+    column to break metrics down by): the model's evaluation dataset in the demo."""
+    rng = np.random.default_rng(seed)
+    features, labels, names = generator(rng, rows)
+    lines = [",".join([*names, target, "segment"])]
+    segments = rng.choice(["north", "south"], rows)
+    for row, label, segment in zip(features, labels, segments, strict=True):
+        lines.append(",".join([*(f"{float(value):.6g}" for value in row), str(int(label)), segment]))
+    return ("\n".join(lines) + "\n").encode()

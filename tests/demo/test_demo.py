@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from approvals.demo.seed import DEMO_PASSWORD
 from approvals.management.commands.rundemo import start_worker, stop_worker
-from approvals.models import AuditEvent, CheckRun, PromotionRequest
+from approvals.models import AuditEvent, CheckRun, EvaluationDataset, PromotionRequest
 from registry.models import ModelVersion, RegisteredModel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,6 +46,13 @@ def test_the_demo_models_are_real_trained_scikit_learn_models(seeded):
         assert 0.0 <= probability <= 1.0
         assert 0.5 < version.metrics["accuracy"] <= 1.0
         assert version.dataset_uri and version.code_commit and version.params["estimator"]
+
+
+def test_each_demo_model_has_a_hold_out_dataset(seeded):
+    datasets = {d.model.name: d for d in EvaluationDataset.objects.select_related("model")}
+    assert set(datasets) == {"credit-risk", "customer-churn", "fraud-detection"}
+    assert all(d.row_count == 2000 and d.sensitive_columns == ["segment"] for d in datasets.values())
+    assert datasets["credit-risk"].target_column == "defaulted"
 
 
 def test_the_demo_leaves_requests_in_each_state(seeded):
