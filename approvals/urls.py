@@ -8,6 +8,7 @@ urlpatterns = [
     path("models/<str:name>/", models.model_detail, name="model-detail"),
     path("models/<str:name>/versions/new/", models.version_create, name="version-create"),
     path("models/<str:name>/rollback/", models.model_rollback, name="model-rollback"),
+    path("models/<str:name>/datasets/new/", models.dataset_create, name="dataset-create"),
     path("models/<str:name>/versions/<int:number>/", models.version_detail, name="version-detail"),
     path("models/<str:name>/versions/<int:number>/artifact/", models.version_artifact, name="version-artifact"),
     path("models/<str:name>/versions/<int:number>/submit/", models.version_submit, name="version-submit"),

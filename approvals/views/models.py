@@ -7,8 +7,8 @@ from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from approvals import permissions, selectors, services
-from approvals.forms import RollbackForm
+from approvals import datasets, permissions, selectors, services
+from approvals.forms import DatasetForm, RollbackForm
 from approvals.models import PromotionRequest
 from approvals.views.common import form_errors_from, paginate
 from registry import permissions as registry_permissions
@@ -46,7 +46,7 @@ def model_list(request):
     )
 
 
-def _model_page(request, model, version_form=None, rollback_form=None, status=200):
+def _model_page(request, model, version_form=None, rollback_form=None, dataset_form=None, status=200):
     latest = PromotionRequest.objects.filter(version=OuterRef("pk")).order_by("-submitted_at")
     versions = registry_selectors.version_list(model=model).annotate(
         request_id=Subquery(latest.values("pk")[:1]),
@@ -67,6 +67,8 @@ def _model_page(request, model, version_form=None, rollback_form=None, status=20
             "can_rollback": can_rollback,
             "can_register": registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, model),
             "version_form": version_form or VersionForm(),
+            "datasets": selectors.dataset_list(model=model)[:20],
+            "dataset_form": dataset_form or DatasetForm(),
             "rollback_form": rollback_form or (RollbackForm(targets=targets, initial=initial) if targets else None),
             "status_labels": dict(PromotionRequest.Status.choices),
         },
@@ -177,3 +179,22 @@ def model_rollback(request, name):
         return _model_page(request, model, rollback_form=form, status=400)
     messages.success(request, f"{restored} is the production version again.")
     return redirect(model)
+
+
+@login_required
+@require_POST
+def dataset_create(request, name):
+    model = registry_selectors.model_get(user=request.user, name=name)
+    refusal = registry_permissions.refusal(request.user, registry_permissions.REGISTER_VERSION, model)
+    if refusal:
+        raise PermissionDenied(refusal.replace("versions", "datasets"))
+    form = DatasetForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            dataset = datasets.evaluation_dataset_register(model=model, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            messages.success(request, f"The dataset {dataset.name} is registered: {dataset.row_count:,} rows.")
+            return redirect(model)
+    return _model_page(request, model, dataset_form=form, status=400)

@@ -161,3 +161,28 @@ def test_reevaluation_never_loads_an_unsafe_or_foreign_artifact(people, api, ris
     assert not text.passed and "not a pickle or joblib file" in text.summary
     plain = Reevaluate().run(version_with(people, risk_model, pickle.dumps({"weights": [1]})), {})
     assert not plain.passed and "could not be evaluated" in plain.summary
+
+
+def test_the_model_page_lists_datasets_and_registers_one(people, client, risk_model):
+    client.force_login(people.dana)
+    page = client.get("/models/credit-risk/").content.decode()
+    assert "No evaluation dataset yet" in page
+
+    response = client.post(
+        "/models/credit-risk/datasets/new/",
+        {"file": csv_file(), "name": "holdout", "target_column": "defaulted", "sensitive_columns": "region"},
+    )
+    assert response.status_code == 302
+    page = client.get("/models/credit-risk/").content.decode()
+    assert "holdout" in page and "400" in page and "<code>region</code>" in page
+
+    refused = client.post(
+        "/models/credit-risk/datasets/new/", {"file": csv_file(), "name": "other", "target_column": "nope"}
+    )
+    assert refused.status_code == 400
+    assert "No column called &#x27;nope&#x27;" in refused.content.decode()
+    assert EvaluationDataset.objects.count() == 1
+
+    client.force_login(people.mona)  # a manager sees the datasets but registers none
+    assert "Register dataset" not in client.get("/models/credit-risk/").content.decode()
+    assert client.post("/models/credit-risk/datasets/new/", {}).status_code == 403
