@@ -53,57 +53,115 @@ class PickleScan(Check):
         return sandboxed("approvals.sandbox.tasks:pickle_scan", version, payload)
 
 
-def _is_fraction(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+class DatasetCheck(Check):
+    """A check that measures the version on one of its model's evaluation datasets (``dataset:``
+    names it; the latest otherwise)."""
 
-
-class Reevaluate(Check):
-    """Signoff measures the version itself on the model's evaluation dataset, in the sandbox,
-    and fails when the author's reported metrics differ from the measured ones."""
-
-    type = "reevaluate"
-    title = "Re-evaluation on the hold-out dataset"
+    options: dict = {}  # further config keys → a validator returning an error or None
 
     @classmethod
     def config_errors(cls, config):
         errors = []
         if "dataset" in config and (not isinstance(config["dataset"], str) or not config["dataset"].strip()):
             errors.append("'dataset' must name one of the model's evaluation datasets")
-        if "tolerance" in config and not _is_fraction(config["tolerance"]):
-            errors.append(f"'tolerance' must be a number between 0 and 1, not {config['tolerance']!r}")
-        unknown = set(config) - {"dataset", "tolerance"}
+        for key, validate in cls.options.items():
+            if key in config and (problem := validate(config[key])):
+                errors.append(f"'{key}' {problem}, not {config[key]!r}")
+        unknown = set(config) - {"dataset", *cls.options}
         if unknown:
             errors.append(f"unknown keys: {', '.join(sorted(unknown))}")
         return errors
 
-    @classmethod
-    def describe(cls, config):
-        return f"Re-evaluation on {config['dataset']!r}" if "dataset" in config else cls.title
+    @staticmethod
+    def dataset(version, config):
+        datasets = version.model.datasets.order_by("-created_at", "-pk")
+        return datasets.filter(name=config["dataset"]).first() if "dataset" in config else datasets.first()
 
-    def run(self, version, config):
+    @staticmethod
+    def no_dataset(version, config) -> CheckOutcome:
+        model = version.model
+        missing = f"evaluation dataset called {config['dataset']!r}" if "dataset" in config else "evaluation dataset"
+        return CheckOutcome(
+            False,
+            f"{model.name} has no {missing}; register one on the model page or with "
+            f"POST /api/models/{model.name}/datasets/ (multipart: file, name, target_column).",
+            {},
+        )
+
+    def measure(self, task: str, version, dataset, **payload) -> CheckOutcome:
         from django.conf import settings
 
-        model = version.model
-        datasets = model.datasets.order_by("-created_at", "-pk")
-        dataset = datasets.filter(name=config["dataset"]).first() if "dataset" in config else datasets.first()
-        if dataset is None:
-            missing = (
-                f"evaluation dataset called {config['dataset']!r}" if "dataset" in config else "evaluation dataset"
-            )
-            return CheckOutcome(
-                False,
-                f"{model.name} has no {missing}; register one with POST /api/models/{model.name}/datasets/ "
-                "(multipart: file, name, target_column).",
-                {},
-            )
         payload = {
             "artifact_name": os.path.basename(version.artifact.name),
             "format": dataset.format,
             "target": dataset.target_column,
             "max_rows": settings.SIGNOFF_MAX_DATASET_ROWS,
-            "reported": version.metrics,
-            "tolerance": config.get("tolerance", 0.02),
+            **payload,
         }
-        outcome = sandboxed("approvals.sandbox.evaluation:reevaluate", version, payload, dataset=dataset)
+        outcome = sandboxed(task, version, payload, dataset=dataset)
         outcome.details["dataset"] = {"name": dataset.name, "sha256": dataset.sha256, "rows": dataset.row_count}
         return outcome
+
+
+def _fraction(value) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+    return None if ok else "must be a number between 0 and 1"
+
+
+def _column(value) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "must name a column"
+
+
+class Reevaluate(DatasetCheck):
+    """Signoff measures the version itself on the model's evaluation dataset, in the sandbox,
+    and fails when the author's reported metrics differ from the measured ones."""
+
+    type = "reevaluate"
+    title = "Re-evaluation on the hold-out dataset"
+    options = {"tolerance": _fraction}
+
+    def run(self, version, config):
+        dataset = self.dataset(version, config)
+        if dataset is None:
+            return self.no_dataset(version, config)
+        return self.measure(
+            "approvals.sandbox.evaluation:reevaluate",
+            version,
+            dataset,
+            reported=version.metrics,
+            tolerance=config.get("tolerance", 0.02),
+        )
+
+
+class Fairness(DatasetCheck):
+    """Per-group metrics over a sensitive attribute (fairlearn); fails when the demographic-parity
+    or equalized-odds difference exceeds its limit (0.1 unless configured)."""
+
+    type = "fairness"
+    title = "Fairness across groups"
+    options = {
+        "attribute": _column,
+        "max_demographic_parity_difference": _fraction,
+        "max_equalized_odds_difference": _fraction,
+    }
+
+    def run(self, version, config):
+        dataset = self.dataset(version, config)
+        if dataset is None:
+            return self.no_dataset(version, config)
+        attribute = config.get("attribute") or next(iter(dataset.sensitive_columns), None)
+        if attribute is None:
+            return CheckOutcome(
+                False,
+                f"The dataset {dataset.name} names no sensitive column; register one with sensitive_columns, "
+                "or set 'attribute' in the workflow.",
+                {},
+            )
+        return self.measure(
+            "approvals.sandbox.evaluation:fairness",
+            version,
+            dataset,
+            attribute=attribute,
+            max_demographic_parity_difference=config.get("max_demographic_parity_difference", 0.1),
+            max_equalized_odds_difference=config.get("max_equalized_odds_difference", 0.1),
+        )

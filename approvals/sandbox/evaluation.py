@@ -124,36 +124,51 @@ def _regression(model, features, labels) -> dict:
     return {"metrics": {name: round(float(value), 6) for name, value in result.items()}}
 
 
-def reevaluate(payload: dict, directory: Path) -> dict:
-    """Load the artifact (after the pickle scan passed), predict on the dataset, compute the
-    metrics, and compare them with the ones the author reported."""
+class NotEvaluated(Exception):
+    """The model cannot be measured on the dataset; the message says why (the check fails)."""
+
+
+def _load_and_frame(payload: dict, directory: Path):
+    """The artifact's estimator, its feature names and the dataset, the artifact loaded only
+    after the pickle scan passed on it."""
     scan = pickle_scan({"file_name": payload["artifact_name"], "allow": payload.get("allow", [])}, directory)
     if not scan["passed"] or not scan["details"].get("pickle"):
         reason = scan["summary"] if not scan["passed"] else "it is not a pickle or joblib file"
-        return {"passed": False, "summary": f"The artifact was not loaded: {reason}", "details": {}}
+        raise NotEvaluated(f"The artifact was not loaded: {reason}")
     import joblib
 
     try:
         bundle = joblib.load(directory / "artifact")
         frame = _read(directory / "dataset", payload["format"], payload["max_rows"])
-        model, features = _estimator_and_features(bundle, frame, payload["target"])
-        missing = [name for name in features if name not in frame.columns]
-        if missing:
-            return {
-                "passed": False,
-                "summary": f"The dataset lacks the model's features {', '.join(missing[:10])}.",
-                "details": {"missing_features": missing},
-            }
-        labels = frame[payload["target"]].to_numpy()
-        inputs = frame[features]
+    except Exception as error:  # a foreign artifact or file can fail in any way
+        message = f"The model could not be evaluated on the dataset: {type(error).__name__}: {error}"
+        raise NotEvaluated(message[:400]) from None
+    model, features = _estimator_and_features(bundle, frame, payload["target"])
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        raise NotEvaluated(f"The dataset lacks the model's features {', '.join(missing[:10])}.")
+    return model, features, frame
+
+
+def _failed(error: NotEvaluated) -> dict:
+    return {"passed": False, "summary": str(error), "details": {}}
+
+
+def reevaluate(payload: dict, directory: Path) -> dict:
+    """Load the artifact (after the pickle scan passed), predict on the dataset, compute the
+    metrics, and compare them with the ones the author reported."""
+    try:
+        model, features, frame = _load_and_frame(payload, directory)
+        labels, inputs = frame[payload["target"]].to_numpy(), frame[features]
         classifier = hasattr(model, "classes_")
-        measured = (_classification if classifier else _regression)(model, inputs, labels)
-    except Exception as error:  # any way a foreign model can fail to predict is the check's result
-        return {
-            "passed": False,
-            "summary": f"The model could not be evaluated on the dataset: {type(error).__name__}: {error}"[:400],
-            "details": {},
-        }
+        try:
+            measured = (_classification if classifier else _regression)(model, inputs, labels)
+        except Exception as error:  # any way a foreign model can fail to predict is the check's result
+            raise NotEvaluated(
+                f"The model could not be evaluated on the dataset: {type(error).__name__}: {error}"[:400]
+            ) from None
+    except NotEvaluated as error:
+        return _failed(error)
     tolerance = float(payload.get("tolerance", 0.02))
     reported = payload.get("reported", {})
     differences = {
@@ -171,3 +186,64 @@ def reevaluate(payload: dict, directory: Path) -> dict:
     shown = ", ".join(f"{n} {v:.3f}" for n, v in list(measured["metrics"].items())[:4])
     return {"passed": True, "summary": f"Measured on {len(frame):,} rows: {shown}; reported values agree.",
             "details": details}  # fmt: skip
+
+
+def fairness(payload: dict, directory: Path) -> dict:
+    """Per-group selection rate, true and false positive rates and accuracy over a sensitive
+    column (fairlearn), with the demographic-parity and equalized-odds differences; fails when
+    a difference exceeds its limit."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        equalized_odds_difference,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score
+
+    attribute = payload["attribute"]
+    try:
+        model, features, frame = _load_and_frame(payload, directory)
+        if attribute not in frame.columns:
+            raise NotEvaluated(f"The dataset has no column {attribute!r}.")
+        if not hasattr(model, "classes_"):
+            raise NotEvaluated("The fairness check applies to classifiers; this model is a regressor.")
+        try:
+            predicted = model.predict(frame[features])
+        except Exception as error:
+            raise NotEvaluated(f"The model could not predict: {type(error).__name__}: {error}"[:400]) from None
+    except NotEvaluated as error:
+        return _failed(error)
+    labels, groups = frame[payload["target"]].to_numpy(), frame[attribute].astype(str).to_numpy()
+    by_group = MetricFrame(
+        metrics={
+            "selection_rate": selection_rate,
+            "true_positive_rate": true_positive_rate,
+            "false_positive_rate": false_positive_rate,
+            "accuracy": accuracy_score,
+        },
+        y_true=labels,
+        y_pred=predicted,
+        sensitive_features=groups,
+    ).by_group
+    table = {
+        str(group): {name: _finite(value) for name, value in row.items()} | {"count": int((groups == group).sum())}
+        for group, row in by_group.iterrows()
+    }
+    differences = {
+        "demographic_parity_difference": round(
+            float(demographic_parity_difference(labels, predicted, sensitive_features=groups)), 6
+        ),
+        "equalized_odds_difference": round(
+            float(equalized_odds_difference(labels, predicted, sensitive_features=groups)), 6
+        ),
+    }
+    limits = {name: payload[f"max_{name}"] for name in differences if payload.get(f"max_{name}") is not None}
+    over = [f"{name.replace('_', ' ')} {differences[name]:.3f} > {limit:g}" for name, limit in limits.items()
+            if differences[name] > limit]  # fmt: skip
+    details = {"attribute": attribute, "groups": table, **differences, "limits": limits}
+    if over:
+        return {"passed": False, "summary": f"Across {attribute}: {'; '.join(over)}.", "details": details}
+    shown = ", ".join(f"{name.replace('_', ' ')} {value:.3f}" for name, value in differences.items())
+    return {"passed": True, "summary": f"Across {attribute} ({len(table)} groups): {shown}.", "details": details}

@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.linear_model import LogisticRegression
 
-from approvals.checks.evidence import Reevaluate
+from approvals.checks.evidence import Fairness, Reevaluate
 from approvals.models import AuditEvent, EvaluationDataset
 from tests import factories
 
@@ -186,3 +186,50 @@ def test_the_model_page_lists_datasets_and_registers_one(people, client, risk_mo
     client.force_login(people.mona)  # a manager sees the datasets but registers none
     assert "Register dataset" not in client.get("/models/credit-risk/").content.decode()
     assert client.post("/models/credit-risk/datasets/new/", {}).status_code == 403
+
+
+def test_fairness_reports_groups_and_passes_within_the_limits(people, api, risk_model):
+    frame = holdout(rows=2000, seed=11)
+    frame["region"] = np.random.default_rng(5).choice(["north", "south"], len(frame))  # independent of outcome
+    body = {"file": csv_file(frame), "sensitive_columns": json.dumps(["region"])}
+    assert register(api, people.dana, **body).status_code == 201
+    version = version_with(people, risk_model, trained_bundle())
+
+    outcome = Fairness().run(version, {"max_demographic_parity_difference": 0.2, "max_equalized_odds_difference": 0.2})
+
+    assert outcome.passed, outcome.summary
+    assert set(outcome.details["groups"]) == {"north", "south"}
+    assert sum(group["count"] for group in outcome.details["groups"].values()) == 2000
+    assert {"selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"} <= set(
+        outcome.details["groups"]["north"]
+    )
+    assert 0 <= outcome.details["demographic_parity_difference"] < 0.2
+
+
+def test_fairness_fails_a_gap_between_groups(people, api, risk_model):
+    frame = holdout(rows=1000, seed=13)
+    frame["region"] = np.where(frame["debt_ratio"] > frame["income"], "east", "west")  # tracks the predictions
+    assert register(api, people.dana, file=csv_file(frame), sensitive_columns=json.dumps(["region"])).status_code == 201
+
+    outcome = Fairness().run(version_with(people, risk_model, trained_bundle()), {})
+
+    assert not outcome.passed
+    assert "Across region: demographic parity difference" in outcome.summary
+    assert outcome.details["demographic_parity_difference"] > 0.5
+    assert outcome.details["limits"] == {"demographic_parity_difference": 0.1, "equalized_odds_difference": 0.1}
+
+
+def test_fairness_needs_a_sensitive_column(people, api, risk_model):
+    assert register(api, people.dana).status_code == 201  # no sensitive_columns
+    outcome = Fairness().run(version_with(people, risk_model, trained_bundle()), {})
+    assert not outcome.passed and "names no sensitive column" in outcome.summary
+
+
+def test_dataset_checks_validate_their_configuration():
+    assert Fairness.config_errors({"max_demographic_parity_difference": 2}) == [
+        "'max_demographic_parity_difference' must be a number between 0 and 1, not 2"
+    ]
+    assert Reevaluate.config_errors({"tolerance": "small", "datasets": "x"}) == [
+        "'tolerance' must be a number between 0 and 1, not 'small'",
+        "unknown keys: datasets",
+    ]
