@@ -165,3 +165,57 @@ class Fairness(DatasetCheck):
             max_demographic_parity_difference=config.get("max_demographic_parity_difference", 0.1),
             max_equalized_odds_difference=config.get("max_equalized_odds_difference", 0.1),
         )
+
+
+class SchemaCompatibility(DatasetCheck):
+    """The model's input features against the evaluation dataset's columns and against the
+    production version's features: a feature the dataset lacks, or one production used that the
+    candidate dropped, fails; new features are listed."""
+
+    type = "schema_compatibility"
+    title = "Schema compatibility"
+
+    def features(self, version) -> tuple[list[str] | None, CheckOutcome | None]:
+        outcome = sandboxed(
+            "approvals.sandbox.evaluation:input_features",
+            version,
+            {"artifact_name": os.path.basename(version.artifact.name)},
+        )
+        return (outcome.details.get("features"), None) if outcome.passed else (None, outcome)
+
+    def run(self, version, config):
+        from registry.selectors import production_version
+
+        dataset = self.dataset(version, config)
+        if dataset is None:
+            return self.no_dataset(version, config)
+        features, failed = self.features(version)
+        if failed is not None:
+            return failed
+        if features is None:
+            return CheckOutcome(
+                False, "The model declares no input features (feature_names_in_ or a 'features' list).", {}
+            )
+        columns = {column["name"]: column["dtype"] for column in dataset.columns}
+        details = {
+            "features": features,
+            "dataset": {"name": dataset.name, "sha256": dataset.sha256},
+            "missing_in_dataset": [name for name in features if name not in columns],
+            "dtypes": {name: columns[name] for name in features if name in columns},
+        }
+        production = production_version(model=version.model)
+        if production is not None and production.pk != version.pk:
+            baseline, failed = self.features(production)
+            if failed is None and baseline is not None:
+                details["production"] = production.number
+                details["removed"] = [name for name in baseline if name not in features]
+                details["added"] = [name for name in features if name not in baseline]
+        problems = []
+        if details["missing_in_dataset"]:
+            problems.append(f"the dataset lacks {', '.join(details['missing_in_dataset'])}")
+        if details.get("removed"):
+            problems.append(f"v{details['production']} (production) used {', '.join(details['removed'])}, dropped here")
+        if problems:
+            return CheckOutcome(False, "Incompatible: " + "; ".join(problems) + ".", details)
+        added = f"; new: {', '.join(details['added'])}" if details.get("added") else ""
+        return CheckOutcome(True, f"All {len(features)} features are in {dataset.name}{added}.", details)

@@ -247,3 +247,27 @@ def fairness(payload: dict, directory: Path) -> dict:
         return {"passed": False, "summary": f"Across {attribute}: {'; '.join(over)}.", "details": details}
     shown = ", ".join(f"{name.replace('_', ' ')} {value:.3f}" for name, value in differences.items())
     return {"passed": True, "summary": f"Across {attribute} ({len(table)} groups): {shown}.", "details": details}
+
+
+def input_features(payload: dict, directory: Path) -> dict:
+    """The feature names the model expects (its bundle's ``features`` or ``feature_names_in_``),
+    read after the pickle scan passed; ``{"features": None}`` when it declares none."""
+    scan = pickle_scan({"file_name": payload["artifact_name"], "allow": payload.get("allow", [])}, directory)
+    if not scan["passed"] or not scan["details"].get("pickle"):
+        reason = scan["summary"] if not scan["passed"] else "it is not a pickle or joblib file"
+        return {"passed": False, "summary": f"The artifact was not loaded: {reason}", "details": {}}
+    import joblib
+
+    try:
+        bundle = joblib.load(directory / "artifact")
+    except Exception as error:
+        return {"passed": False, "summary": f"The artifact could not be loaded: {type(error).__name__}.", "details": {}}
+    model = bundle.get("model") if isinstance(bundle, dict) else bundle
+    features = bundle.get("features") if isinstance(bundle, dict) else None
+    if features is None and hasattr(model, "feature_names_in_"):
+        features = list(model.feature_names_in_)
+    return {
+        "passed": True,
+        "summary": "",
+        "details": {"features": None if features is None else [str(f) for f in features]},
+    }

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from sklearn.linear_model import LogisticRegression
 
-from approvals.checks.evidence import Fairness, Reevaluate
+from approvals.checks.evidence import Fairness, Reevaluate, SchemaCompatibility
 from approvals.models import AuditEvent, EvaluationDataset
 from tests import factories
 
@@ -233,3 +234,33 @@ def test_dataset_checks_validate_their_configuration():
         "'tolerance' must be a number between 0 and 1, not 'small'",
         "unknown keys: datasets",
     ]
+
+
+def bundle_of(features: list[str]) -> bytes:
+    train = holdout(rows=300, seed=3)
+    train["tenure"] = train["age"] * 10
+    model = LogisticRegression().fit(train[features], train["defaulted"])
+    buffer = io.BytesIO()
+    joblib.dump({"model": model, "features": features}, buffer)
+    return buffer.getvalue()
+
+
+def test_schema_compatibility_against_the_dataset_and_production(people, api, risk_model):
+    from registry.services import model_version_set_stage
+
+    assert register(api, people.dana).status_code == 201
+    production = version_with(people, risk_model, bundle_of(FEATURES))
+    with transaction.atomic():
+        model_version_set_stage(version=production, stage="production")
+
+    same = SchemaCompatibility().run(version_with(people, risk_model, bundle_of(FEATURES)), {})
+    assert same.passed, same.summary
+    assert same.details["removed"] == [] and same.details["dtypes"]["income"] == "float64"
+
+    dropped = SchemaCompatibility().run(version_with(people, risk_model, bundle_of(["income", "debt_ratio"])), {})
+    assert not dropped.passed
+    assert f"v{production.number} (production) used age, dropped here" in dropped.summary
+
+    unknown = SchemaCompatibility().run(version_with(people, risk_model, bundle_of([*FEATURES, "tenure"])), {})
+    assert not unknown.passed and "the dataset lacks tenure" in unknown.summary
+    assert unknown.details["added"] == ["tenure"]
