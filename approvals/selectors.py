@@ -120,3 +120,22 @@ def audit_events(
 
 def dataset_list(*, model) -> QuerySet[EvaluationDataset]:
     return model.datasets.select_related("model", "created_by").order_by("-created_at", "-pk")
+
+
+EVIDENCE_CHECKS = {"reevaluate": "measured", "fairness": "fairness", "schema_compatibility": "schema"}
+
+
+def version_evidence(*, version) -> dict:
+    """What Signoff knows about ``version`` beyond what its author reported: the check runs of
+    its latest request, and the latest result of each evidence check (measured metrics,
+    fairness by group, schema). Two queries."""
+    runs = list(version_check_runs(version=version))
+    evidence = {"reported": version.metrics, "measured": None, "fairness": None, "schema": None}
+    for run in runs:
+        key = EVIDENCE_CHECKS.get(run.check_type)
+        if key and run.status in (CheckRun.Status.PASSED, CheckRun.Status.FAILED):
+            evidence[key] = {"passed": run.status == CheckRun.Status.PASSED, "summary": run.summary, **run.result}
+    evidence["checks"] = [
+        {"check_type": run.check_type, "title": run.title, "status": run.status, "summary": run.summary} for run in runs
+    ]
+    return evidence

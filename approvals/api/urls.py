@@ -6,6 +6,11 @@ urlpatterns = [
     path(
         "models/<str:name>/versions/<int:number>/submit/", views.VersionSubmitView.as_view(), name="api-version-submit"
     ),
+    path(
+        "models/<str:name>/versions/<int:number>/evidence/",
+        views.VersionEvidenceView.as_view(),
+        name="api-version-evidence",
+    ),
     path("models/<str:name>/datasets/", views.DatasetListView.as_view(), name="api-dataset-list"),
     path("models/<str:name>/rollback/", views.ModelRollbackView.as_view(), name="api-model-rollback"),
     path("requests/", views.RequestListView.as_view(), name="api-request-list"),

@@ -4,6 +4,7 @@ Views parse input, call one service, and render; refusals come back as 403 / 404
 allowed or not visible), 409 (wrong state) or 400 (bad input) through config.api.
 """
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -178,3 +179,16 @@ class DatasetListView(generics.GenericAPIView):
         data.is_valid(raise_exception=True)
         dataset = datasets.evaluation_dataset_register(model=model, actor=request.user, **data.validated_data)
         return Response(DatasetOutputSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class VersionEvidenceView(generics.GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, 404: None},
+        summary="What Signoff measured about a version: checks, measured metrics, fairness, schema",
+    )
+    def get(self, request, name, number):
+        version = registry_selectors.version_get(user=request.user, name=name, number=number)
+        evidence = selectors.version_evidence(version=version)
+        return Response({"model": version.model.name, "version": version.number, **evidence})

@@ -264,3 +264,65 @@ def test_schema_compatibility_against_the_dataset_and_production(people, api, ri
     unknown = SchemaCompatibility().run(version_with(people, risk_model, bundle_of([*FEATURES, "tenure"])), {})
     assert not unknown.passed and "the dataset lacks tenure" in unknown.summary
     assert unknown.details["added"] == ["tenure"]
+
+
+EVIDENCE_WORKFLOW = """
+name: evidence
+steps:
+  - name: automated_checks
+    type: checks
+    title: Automated checks
+    checks:
+      - type: pickle_scan
+      - type: reevaluate
+        tolerance: 0.05
+      - type: fairness
+        max_demographic_parity_difference: 0.3
+        max_equalized_odds_difference: 0.3
+      - type: schema_compatibility
+  - name: manager_review
+    type: approval
+    title: Manager review
+    approvers: [manager]
+"""
+
+
+@pytest.fixture
+def evidence_workflow(settings, tmp_path):
+    from approvals.definitions import default_definition
+
+    path = tmp_path / "evidence.yaml"
+    path.write_text(EVIDENCE_WORKFLOW)
+    settings.SIGNOFF_DEFAULT_WORKFLOW = path
+    default_definition.cache_clear()
+    yield
+    default_definition.cache_clear()
+
+
+def test_the_evidence_api_shows_what_the_workers_measured(people, api, risk_model, background, evidence_workflow):
+    from approvals import services
+
+    frame = holdout(rows=1000, seed=17)
+    frame["region"] = np.random.default_rng(2).choice(["north", "south"], len(frame))
+    assert register(api, people.dana, file=csv_file(frame), sensitive_columns='["region"]').status_code == 201
+    accuracy = measured_accuracy(people, api, risk_model)
+    version = version_with(people, risk_model, trained_bundle(), accuracy=round(accuracy, 2))
+    with background():
+        request = services.promotion_request_submit(version=version, actor=people.dana)
+
+    evidence = api(people.mona).get(f"/api/models/credit-risk/versions/{version.number}/evidence/").json()
+
+    statuses = {check["check_type"]: check["status"] for check in evidence["checks"]}
+    assert statuses == {
+        "pickle_scan": "passed",
+        "reevaluate": "passed",
+        "fairness": "passed",
+        "schema_compatibility": "passed",
+    }, evidence["checks"]
+    assert evidence["reported"]["accuracy"] == round(accuracy, 2)
+    assert set(evidence["measured"]["metrics"]) >= {"accuracy", "roc_auc", "log_loss"}
+    assert set(evidence["fairness"]["groups"]) == {"north", "south"}
+    assert evidence["schema"]["features"] == FEATURES
+    request.refresh_from_db()
+    assert request.current_step.name == "manager_review"
+    assert api(people.gary).get(f"/api/models/credit-risk/versions/{version.number}/evidence/").status_code == 404
