@@ -151,3 +151,18 @@ def page(browser, live_server):
     # While Playwright's event loop runs, Django keeps this test's database connection in a
     # separate context; close it here or it outlives the test database.
     connections.close_all()
+
+
+@pytest.fixture
+def use_workflow(settings, tmp_path):
+    """Make the YAML text given the default workflow for this test: ``use_workflow(text)``."""
+    from approvals.definitions import default_definition
+
+    def use(text: str, name: str = "workflow.yaml"):
+        path = tmp_path / name
+        path.write_text(text)
+        settings.SIGNOFF_DEFAULT_WORKFLOW = path
+        default_definition.cache_clear()
+
+    yield use
+    default_definition.cache_clear()

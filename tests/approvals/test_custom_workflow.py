@@ -4,7 +4,6 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from approvals import services
-from approvals.definitions import default_definition
 from tests import factories
 
 TWO_MANAGERS_THEN_QUINN = """
@@ -27,13 +26,8 @@ steps:
 
 
 @pytest.fixture
-def strict_workflow(settings, tmp_path):
-    path = tmp_path / "strict.yaml"
-    path.write_text(TWO_MANAGERS_THEN_QUINN)
-    settings.SIGNOFF_DEFAULT_WORKFLOW = path
-    default_definition.cache_clear()
-    yield
-    default_definition.cache_clear()
+def strict_workflow(use_workflow):
+    use_workflow(TWO_MANAGERS_THEN_QUINN)
 
 
 def test_a_step_needing_two_approvals_waits_for_the_second(people, risk_model, background, strict_workflow):

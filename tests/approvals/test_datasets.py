@@ -288,15 +288,8 @@ steps:
 
 
 @pytest.fixture
-def evidence_workflow(settings, tmp_path):
-    from approvals.definitions import default_definition
-
-    path = tmp_path / "evidence.yaml"
-    path.write_text(EVIDENCE_WORKFLOW)
-    settings.SIGNOFF_DEFAULT_WORKFLOW = path
-    default_definition.cache_clear()
-    yield
-    default_definition.cache_clear()
+def evidence_workflow(use_workflow):
+    use_workflow(EVIDENCE_WORKFLOW)
 
 
 def test_the_evidence_api_shows_what_the_workers_measured(people, api, risk_model, background, evidence_workflow):

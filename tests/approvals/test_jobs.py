@@ -11,7 +11,6 @@ from django.core.management.base import SystemCheckError
 from django.utils import timezone
 
 from approvals import jobs, services
-from approvals.definitions import default_definition
 from approvals.models import Decision, Job, Notification, NotificationDelivery, PromotionRequest
 from registry import services as registry_services
 from tests import factories
@@ -163,17 +162,11 @@ steps:
 """
 
 
-def test_a_workflow_naming_unknown_people_is_refused_before_anything_is_written(people, risk_model, settings, tmp_path):
-    path = tmp_path / "typo.yaml"
-    path.write_text(UNKNOWN_PEOPLE)
-    settings.SIGNOFF_DEFAULT_WORKFLOW = path
-    default_definition.cache_clear()
-    try:
-        version = factories.make_version(model=risk_model, by=people.dana)
-        with pytest.raises(services.InvalidTransition, match="no role called 'managers'.*no active user called 'bob'"):
-            services.promotion_request_submit(version=version, actor=people.dana)
-        assert not PromotionRequest.objects.exists()
-        with pytest.raises(SystemCheckError, match="signoff.E001.*no active user called 'bob'"):
-            call_command("check", "--database", "default")
-    finally:
-        default_definition.cache_clear()
+def test_a_workflow_naming_unknown_people_is_refused_before_anything_is_written(people, risk_model, use_workflow):
+    use_workflow(UNKNOWN_PEOPLE)
+    version = factories.make_version(model=risk_model, by=people.dana)
+    with pytest.raises(services.InvalidTransition, match="no role called 'managers'.*no active user called 'bob'"):
+        services.promotion_request_submit(version=version, actor=people.dana)
+    assert not PromotionRequest.objects.exists()
+    with pytest.raises(SystemCheckError, match="signoff.E001.*no active user called 'bob'"):
+        call_command("check", "--database", "default")
