@@ -319,3 +319,20 @@ def test_the_evidence_api_shows_what_the_workers_measured(people, api, risk_mode
     request.refresh_from_db()
     assert request.current_step.name == "manager_review"
     assert api(people.gary).get(f"/api/models/credit-risk/versions/{version.number}/evidence/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"target_column": "defa\x00ulted"},
+        {"description": "held\x00out"},
+        {"sensitive_columns": json.dumps(["reg\ud800ion"])},
+        {"sensitive_columns": "[" * 100 + "]" * 100},
+        {"sensitive_columns": "[1e400]"},
+        {"name": "../../etc"},
+    ],
+)
+def test_hostile_dataset_input_is_a_400_that_writes_nothing(people, api, risk_model, fields):
+    response = register(api, people.dana, **fields)
+    assert response.status_code == 400, response.content
+    assert not EvaluationDataset.objects.exists()
