@@ -12,6 +12,8 @@ class DecisionForm(forms.Form):
     # The production version the reviewer saw (deployment steps), so parallel deployments have one winner.
     production_seen = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**31)
     comment = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    # SHA-256 of the evidence summary the reviewer was shown; a decision on changed evidence is refused.
+    evidence_digest = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput)
 
 
 class RollbackForm(forms.Form):

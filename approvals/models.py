@@ -184,6 +184,10 @@ class Decision(models.Model):
     verdict = models.CharField(max_length=20, choices=Verdict.choices)
     comment = models.TextField(blank=True)
     round = models.PositiveSmallIntegerField(default=1, help_text="The step's round this decision was taken in.")
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="The evidence summary the reviewer was shown (comparison.summary)."
+    )
+    evidence_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of ``evidence``, canonical JSON.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -393,3 +397,26 @@ class EvaluationDataset(models.Model):
 
     def __str__(self):
         return f"{self.model.name} / {self.name}"
+
+
+class Measurement(models.Model):
+    """What Signoff measured of a version on one of its model's evaluation datasets, in the
+    sandbox: the metrics (apart from the ones the author reported), the confusion matrix, the
+    ROC and PR curve points and the calibration bins. Written once per version and dataset;
+    the checks that need the figures share it."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="measurements")
+    dataset = models.ForeignKey(EvaluationDataset, on_delete=models.PROTECT, related_name="measurements")
+    task = models.CharField(max_length=20)  # classification or regression
+    metrics = models.JSONField(default=dict)
+    details = models.JSONField(default=dict, help_text="confusion_matrix, roc_curve, pr_curve, calibration, rows")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "dataset"], name="one_measurement_per_version_dataset")
+        ]
+
+    def __str__(self):
+        return f"{self.version} on {self.dataset.name}"

@@ -122,20 +122,81 @@ def dataset_list(*, model) -> QuerySet[EvaluationDataset]:
     return model.datasets.select_related("model", "created_by").order_by("-created_at", "-pk")
 
 
-EVIDENCE_CHECKS = {"reevaluate": "measured", "fairness": "fairness", "schema_compatibility": "schema"}
+EVIDENCE_CHECKS = {
+    "reevaluate": "measured",
+    "fairness": "fairness",
+    "schema_compatibility": "schema",
+    "regression_vs_production": "regression",
+}
 
 
-def version_evidence(*, version) -> dict:
-    """What Signoff knows about ``version`` beyond what its author reported: the check runs of
-    its latest request, and the latest result of each evidence check (measured metrics,
-    fairness by group, schema). Two queries."""
-    runs = list(version_check_runs(version=version))
-    evidence = {"reported": version.metrics, "measured": None, "fairness": None, "schema": None}
+def _evidence(version, request, runs) -> dict:
+    evidence = {"reported": version.metrics, "measured": None, "fairness": None, "schema": None, "regression": None}
     for run in runs:
         key = EVIDENCE_CHECKS.get(run.check_type)
         if key and run.status in (CheckRun.Status.PASSED, CheckRun.Status.FAILED):
             evidence[key] = {"passed": run.status == CheckRun.Status.PASSED, "summary": run.summary, **run.result}
+    evidence["request"] = None if request is None else {"id": request.pk, "status": request.status}
     evidence["checks"] = [
-        {"check_type": run.check_type, "title": run.title, "status": run.status, "summary": run.summary} for run in runs
-    ]
+        {"check_type": run.check_type, "title": run.title, "status": run.status, "summary": run.summary,
+         "config": run.config}
+        for run in runs
+    ]  # fmt: skip
     return evidence
+
+
+def versions_evidence(*, versions) -> list[dict]:
+    """What Signoff knows about each of ``versions`` beyond what its author reported: the check
+    runs of its latest request and the latest result of each evidence check (measured metrics,
+    fairness by group, schema, regression against production). Two queries for any number."""
+    latest = {}
+    requests = PromotionRequest.objects.filter(version__in=[v.pk for v in versions]).only("pk", "status", "version_id")
+    for request in requests.order_by("submitted_at", "pk"):
+        latest[request.version_id] = request
+    runs = {}
+    if latest:
+        chosen = CheckRun.objects.filter(step__request__in=[r.pk for r in latest.values()])
+        for run in chosen.select_related("step").order_by("step__position", "position"):
+            runs.setdefault(run.step.request_id, []).append(run)
+    return [
+        _evidence(version, latest.get(version.pk), runs.get(getattr(latest.get(version.pk), "pk", None), []))
+        for version in versions
+    ]
+
+
+def version_evidence(*, version) -> dict:
+    return versions_evidence(versions=[version])[0]
+
+
+def comparison(*, model, selection) -> dict:
+    """The versions ``selection`` names side by side (``approvals.comparison``), against the
+    chosen baseline, else production (added when not chosen), else the oldest chosen. Three
+    queries for any number of versions; Http404 for a number the model lacks."""
+    from django.db.models import Q
+
+    from approvals.comparison import compare
+    from registry.models import ModelVersion
+
+    found = {
+        version.number: version
+        for version in model.versions.filter(
+            Q(number__in=[*selection.numbers, *filter(None, [selection.baseline])])
+            | Q(stage=ModelVersion.Stage.PRODUCTION)
+        ).select_related("created_by")
+    }
+    missing = [n for n in [*selection.numbers, *filter(None, [selection.baseline])] if n not in found]
+    if missing:
+        raise Http404(f"{model.name} has no version {missing[0]}.")
+    production = next((v.number for v in found.values() if v.stage == ModelVersion.Stage.PRODUCTION), None)
+    baseline = selection.baseline or production or selection.numbers[0]
+    versions = [found[n] for n in sorted({*selection.numbers, baseline})]
+    return compare(model, versions, versions_evidence(versions=versions), baseline)
+
+
+def request_evidence(*, request: PromotionRequest) -> dict:
+    """The evidence summary of ``request``'s version against production, as its request page
+    shows it and its decisions record it (``approvals.comparison.summary``)."""
+    from approvals.comparison import Selection, summary
+
+    version = request.version
+    return summary(comparison(model=request.model, selection=Selection((version.number,), None)), version.number)

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from approvals import permissions
+from approvals import comparison, permissions, selectors
 from approvals.audit import audit_record
 from approvals.checks import TransientCheckError, get_check
 from approvals.definitions import DefinitionError, WorkflowDefinition, definition_for_model
@@ -262,6 +262,7 @@ def step_decide(
     comment: str = "",
     step: StepState | None = None,
     production_seen: int | None | object = UNCHECKED,
+    evidence_seen: str = "",
 ) -> Decision:
     """Record ``actor``'s decision on the step of ``request`` they reviewed.
 
@@ -274,6 +275,11 @@ def step_decide(
     None for none (``UNCHECKED``: not compared); when another version reached production
     meanwhile, or is being deployed, the deployment is refused with ``InvalidTransition`` and
     stays possible later.
+
+    The decision stores the evidence summary of the request (``selectors.request_evidence``)
+    and its digest. ``evidence_seen`` is the digest of the summary the reviewer was shown; when
+    the evidence changed since (a check finished, production changed), the decision is refused
+    with a ValidationError and the reviewer looks again.
     """
     comment = _clean_comment(comment)
     if verdict not in Decision.Verdict.values:
@@ -298,6 +304,13 @@ def step_decide(
     refusal = permissions.refusal(actor, permissions.DECIDE, step)
     if refusal:
         raise PermissionDenied(refusal)
+    evidence = selectors.request_evidence(request=request)
+    shown = comparison.digest(evidence)
+    if evidence_seen and evidence_seen != shown:
+        raise ValidationError(
+            {"evidence_digest": "The evidence changed since you opened the request (a check finished or production "
+             "changed); review it again before deciding."}
+        )  # fmt: skip
 
     with transaction.atomic():
         locked = _lock_request(request.pk)
@@ -308,8 +321,9 @@ def step_decide(
         if step.kind == StepState.Kind.DEPLOYMENT and verdict == Decision.Verdict.APPROVE:
             _ensure_no_deployment_meanwhile(locked, production_seen)
         decision = Decision.objects.create(
-            request=locked, step=step, actor=actor, verdict=verdict, comment=comment, round=step.round
-        )
+            request=locked, step=step, actor=actor, verdict=verdict, comment=comment, round=step.round,
+            evidence=evidence, evidence_digest=shown,
+        )  # fmt: skip
         audit_record(
             actor=actor,
             verb=f"decision.{verdict}",
@@ -318,7 +332,7 @@ def step_decide(
             request=locked,
             from_state=step.status,
             comment=comment,
-            data={"step": step.name, "version": locked.version.number},
+            data={"step": step.name, "version": locked.version.number, "evidence_digest": shown},
         )
         _notify(locked, Notification.Event.DECISION, step=step, decision=decision, actor=actor)
         if verdict == Decision.Verdict.APPROVE:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.views import audit, home, models, requests
+from approvals.views import audit, compare, home, models, requests
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
@@ -8,6 +8,7 @@ urlpatterns = [
     path("models/<str:name>/", models.model_detail, name="model-detail"),
     path("models/<str:name>/versions/new/", models.version_create, name="version-create"),
     path("models/<str:name>/rollback/", models.model_rollback, name="model-rollback"),
+    path("models/<str:name>/compare/", compare.model_compare, name="model-compare"),
     path("models/<str:name>/datasets/new/", models.dataset_create, name="dataset-create"),
     path("models/<str:name>/versions/<int:number>/", models.version_detail, name="version-detail"),
     path("models/<str:name>/versions/<int:number>/artifact/", models.version_artifact, name="version-artifact"),

@@ -24,6 +24,8 @@ PAGES = [
     "/requests/{request}/progress/",
     "/audit/",
     "/audit/?model=credit-risk",
+    "/models/credit-risk/compare/?v=1&v=2",
+    "/models/credit-risk/compare/?v=1&v=2&request={request}",
 ]
 ENDPOINTS = [
     "/api/models/",
@@ -31,6 +33,8 @@ ENDPOINTS = [
     "/api/requests/",
     "/api/requests/?awaiting=me",
     "/api/requests/{request}/",
+    "/api/requests/{request}/evidence/",
+    "/api/models/credit-risk/compare/?v=1&v=2",
     "/api/audit-events/",
 ]
 

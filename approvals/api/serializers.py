@@ -79,7 +79,7 @@ class DecisionOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Decision
-        fields = ["id", "step", "actor", "decision", "comment", "created_at"]
+        fields = ["id", "step", "actor", "decision", "comment", "evidence_digest", "created_at"]
 
 
 class StepOutputSerializer(serializers.ModelSerializer):
@@ -138,6 +138,12 @@ class DecisionInputSerializer(serializers.Serializer):
         max_value=2**31,
         help_text="Deployment steps: the production version you saw (null for none); if another version was "
         "deployed meanwhile, the answer is 409. Default: the current one.",
+    )
+    evidence_digest = serializers.RegexField(
+        r"^[0-9a-f]{64}$",
+        required=False,
+        help_text="The evidence_digest of GET /api/requests/<id>/evidence/ you reviewed; if the evidence changed "
+        "since, the answer is 400. Default: the current evidence is recorded.",
     )
 
 

@@ -11,10 +11,12 @@ urlpatterns = [
         views.VersionEvidenceView.as_view(),
         name="api-version-evidence",
     ),
+    path("models/<str:name>/compare/", views.ModelCompareView.as_view(), name="api-model-compare"),
     path("models/<str:name>/datasets/", views.DatasetListView.as_view(), name="api-dataset-list"),
     path("models/<str:name>/rollback/", views.ModelRollbackView.as_view(), name="api-model-rollback"),
     path("requests/", views.RequestListView.as_view(), name="api-request-list"),
     path("requests/<int:pk>/", views.RequestDetailView.as_view(), name="api-request-detail"),
+    path("requests/<int:pk>/evidence/", views.RequestEvidenceView.as_view(), name="api-request-evidence"),
     path("requests/<int:pk>/decisions/", views.DecisionCreateView.as_view(), name="api-decision-create"),
     path("audit-events/", views.AuditEventListView.as_view(), name="api-audit-events"),
 ]

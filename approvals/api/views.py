@@ -5,13 +5,13 @@ allowed or not visible), 409 (wrong state) or 400 (bad input) through config.api
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from approvals import datasets, selectors, services
+from approvals import comparison, datasets, selectors, services
 from approvals.api.serializers import (
     AuditEventOutputSerializer,
     AuditFilterSerializer,
@@ -24,6 +24,7 @@ from approvals.api.serializers import (
     RequestOutputSerializer,
     RollbackInputSerializer,
 )
+from approvals.comparison import SelectionError, parse_selection
 from config.pagination import CappedPageNumberPagination
 from registry import selectors as registry_selectors
 from registry.api.serializers import VersionOutputSerializer
@@ -101,6 +102,7 @@ class DecisionCreateView(generics.GenericAPIView):
             verdict=data.validated_data["decision"],
             comment=data.validated_data["comment"],
             production_seen=production_seen,
+            evidence_seen=data.validated_data.get("evidence_digest", ""),
         )
         return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)
 
@@ -192,3 +194,36 @@ class VersionEvidenceView(generics.GenericAPIView):
         version = registry_selectors.version_get(user=request.user, name=name, number=number)
         evidence = selectors.version_evidence(version=version)
         return Response({"model": version.model.name, "version": version.number, **evidence})
+
+
+class ModelCompareView(generics.GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("v", int, many=True, description="2 to 6 version numbers (repeat v, or v=3,5)"),
+            OpenApiParameter("baseline", int, description="Default: the production version, else the oldest chosen"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: None, 404: None},
+        summary="Versions side by side: metrics with deltas and gates, curves, fairness, parameters, lineage",
+    )
+    def get(self, request, name):
+        model = registry_selectors.model_get(user=request.user, name=name)
+        try:
+            selection = parse_selection(request.query_params.getlist("v"), request.query_params.get("baseline"))
+        except SelectionError as error:
+            raise ValidationError({"v": [str(error)]}) from None
+        return Response(selectors.comparison(model=model, selection=selection))
+
+
+class RequestEvidenceView(generics.GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, 404: None},
+        summary="The evidence summary a reviewer decides on, and its digest (send it with the decision)",
+    )
+    def get(self, request, pk):
+        promotion_request = selectors.request_for_decision(user=request.user, pk=pk)
+        evidence = selectors.request_evidence(request=promotion_request)
+        return Response({"request": pk, "evidence": evidence, "evidence_digest": comparison.digest(evidence)})

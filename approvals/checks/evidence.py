@@ -1,34 +1,10 @@
 """Checks that open the artifact: they run in the sandbox (``approvals.sandbox``), never here."""
 
+import math
 import os
 
-from approvals.checks.base import Check, CheckOutcome, TransientCheckError
-from approvals.sandbox import SandboxInput, run_in_sandbox
-
-
-def _artifact_input(version) -> dict[str, SandboxInput]:
-    return {"artifact": SandboxInput(source=None, sha256=version.artifact_sha256, opener=version.artifact.open)}
-
-
-def sandboxed(task: str, version, payload: dict, dataset=None) -> CheckOutcome:
-    """Run ``task`` on ``version``'s artifact (and ``dataset``'s file) in the sandbox; any way it
-    can end is an outcome."""
-    inputs = _artifact_input(version)
-    if dataset is not None:
-        inputs["dataset"] = SandboxInput(source=None, sha256=dataset.sha256, opener=dataset.file.open)
-    try:
-        result = run_in_sandbox(task, payload, inputs)
-    except FileNotFoundError:
-        return CheckOutcome(False, "The artifact file is missing from storage.", {})
-    except OSError as error:
-        raise TransientCheckError(f"could not read the artifact: {error}") from error
-    sandbox = {"isolated_network": result.isolated_network}
-    if not result.ok:
-        return CheckOutcome(False, result.error, {"sandbox": sandbox}, log=result.stderr)
-    output = result.output
-    return CheckOutcome(
-        bool(output.get("passed")), str(output.get("summary", "")), {**output.get("details", {}), "sandbox": sandbox}
-    )
+from approvals.checks.base import Check, CheckOutcome
+from approvals.measurements import dataset_payload, measurement_for, sandboxed
 
 
 class PickleScan(Check):
@@ -89,18 +65,13 @@ class DatasetCheck(Check):
         )
 
     def measure(self, task: str, version, dataset, **payload) -> CheckOutcome:
-        from django.conf import settings
-
-        payload = {
-            "artifact_name": os.path.basename(version.artifact.name),
-            "format": dataset.format,
-            "target": dataset.target_column,
-            "max_rows": settings.SIGNOFF_MAX_DATASET_ROWS,
-            **payload,
-        }
-        outcome = sandboxed(task, version, payload, dataset=dataset)
-        outcome.details["dataset"] = {"name": dataset.name, "sha256": dataset.sha256, "rows": dataset.row_count}
+        outcome = sandboxed(task, version, dataset_payload(version, dataset, **payload), dataset=dataset)
+        outcome.details["dataset"] = dataset_reference(dataset)
         return outcome
+
+
+def dataset_reference(dataset) -> dict:
+    return {"name": dataset.name, "sha256": dataset.sha256, "rows": dataset.row_count}
 
 
 def _fraction(value) -> str | None:
@@ -110,6 +81,23 @@ def _fraction(value) -> str | None:
 
 def _column(value) -> str | None:
     return None if isinstance(value, str) and value.strip() else "must name a column"
+
+
+def claims_outcome(measured: dict, reported: dict, tolerance: float, rows: int) -> CheckOutcome:
+    """Reported metrics against measured ones: fails when any differs by more than ``tolerance``."""
+    differences = {
+        name: {"reported": reported[name], "measured": value, "difference": round(value - reported[name], 6)}
+        for name, value in measured.items()
+        if isinstance(reported.get(name), int | float) and not isinstance(reported.get(name), bool)
+    }
+    off = {name: d for name, d in differences.items() if abs(d["difference"]) > tolerance}
+    details = {"tolerance": tolerance, "compared": differences}
+    if off:
+        claims = "; ".join(f"{n} reported {d['reported']:g}, measured {d['measured']:g}" for n, d in off.items())
+        return CheckOutcome(False, f"Reported metrics differ from measured beyond ±{tolerance:g}: {claims}.", details)
+    shown = ", ".join(f"{n} {v:.3f}" for n, v in list(measured.items())[:4])
+    agree = "; reported values agree" if differences else "; the author reported none of them"
+    return CheckOutcome(True, f"Measured on {rows:,} rows: {shown}{agree}.", details)
 
 
 class Reevaluate(DatasetCheck):
@@ -124,13 +112,77 @@ class Reevaluate(DatasetCheck):
         dataset = self.dataset(version, config)
         if dataset is None:
             return self.no_dataset(version, config)
-        return self.measure(
-            "approvals.sandbox.evaluation:reevaluate",
-            version,
-            dataset,
-            reported=version.metrics,
-            tolerance=config.get("tolerance", 0.02),
+        measurement = measurement_for(version, dataset)
+        if isinstance(measurement, CheckOutcome):
+            return measurement
+        outcome = claims_outcome(
+            measurement.metrics, version.metrics, config.get("tolerance", 0.02), measurement.details.get("rows", 0)
         )
+        outcome.details.update(measurement.details)
+        outcome.details.update(metrics=measurement.metrics, task=measurement.task, dataset=dataset_reference(dataset))
+        return outcome
+
+
+def _metric(value) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "must name a metric, e.g. roc_auc"
+
+
+def _drop(value) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1e6
+    return None if ok else "must be a number ≥ 0"
+
+
+class RegressionVsProduction(DatasetCheck):
+    """The candidate and the production version measured on the same dataset in one sandbox;
+    fails when ``metric`` is worse than production's by more than ``max_drop`` (direction-aware:
+    for log loss or RMSE a rise is the drop). Records the share of predictions that changed."""
+
+    type = "regression_vs_production"
+    title = "No regression against production"
+    options = {"metric": _metric, "max_drop": _drop}
+
+    @classmethod
+    def config_errors(cls, config):
+        errors = super().config_errors(config)
+        if "metric" not in config:
+            errors.insert(0, "'metric' must name the metric to compare, e.g. metric: roc_auc")
+        return errors
+
+    @classmethod
+    def describe(cls, config):
+        return f"{config.get('metric')} no worse than production by more than {config.get('max_drop', 0.02):g}"
+
+    def run(self, version, config):
+        from approvals.comparison import LOWER_IS_BETTER
+        from registry.selectors import production_version
+
+        production = production_version(model=version.model)
+        if production is None or production.pk == version.pk:
+            return CheckOutcome(True, f"{version.model.name} has no version in production yet; nothing to compare.", {})
+        dataset = self.dataset(version, config)
+        if dataset is None:
+            return self.no_dataset(version, config)
+        payload = dataset_payload(version, dataset, baseline_name=os.path.basename(production.artifact.name))
+        outcome = sandboxed(
+            "approvals.sandbox.evaluation:compare_to_baseline", version, payload, dataset=dataset, baseline=production
+        )
+        if not outcome.passed:
+            return outcome
+        metric, max_drop = config["metric"], config.get("max_drop", 0.02)
+        candidate, baseline = outcome.details["candidate"].get(metric), outcome.details["production"].get(metric)
+        details = {**outcome.details, "metric": metric, "max_drop": max_drop, "production_version": production.number,
+                   "dataset": dataset_reference(dataset)}  # fmt: skip
+        if candidate is None or baseline is None:
+            unmeasured = f"{metric} was not measured for both versions (not a metric of this task)."
+            return CheckOutcome(False, unmeasured, details)
+        drop = (candidate - baseline) if metric in LOWER_IS_BETTER else (baseline - candidate)
+        details["drop"] = round(drop, 6)
+        changed = f"{details['changed_share']:.1%} of predictions changed"
+        versus = f"{metric} {candidate:.4f} vs {baseline:.4f} in production v{production.number}"
+        if drop > max_drop:
+            worse = f"Worse than production: {versus} (allowed drop {max_drop:g}); {changed}."
+            return CheckOutcome(False, worse, details)
+        return CheckOutcome(True, f"{versus}; {changed}.", details)
 
 
 class Fairness(DatasetCheck):
@@ -219,3 +271,72 @@ class SchemaCompatibility(DatasetCheck):
             return CheckOutcome(False, "Incompatible: " + "; ".join(problems) + ".", details)
         added = f"; new: {', '.join(details['added'])}" if details.get("added") else ""
         return CheckOutcome(True, f"All {len(features)} features are in {dataset.name}{added}.", details)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class MetricThreshold(DatasetCheck):
+    """The version's metric lies within ``min`` / ``max``: the metric Signoff measured on the
+    model's evaluation dataset (``source: measured``, the default when the model has one) or
+    the one the author reported (``source: reported``)."""
+
+    type = "metric_threshold"
+    title = "Metric threshold"
+
+    @classmethod
+    def config_errors(cls, config):
+        errors = []
+        metric = config.get("metric")
+        if not isinstance(metric, str) or not metric.strip():
+            errors.append("'metric' must name a metric, e.g. metric: accuracy")
+        bounds = [key for key in ("min", "max") if key in config]
+        if not bounds:
+            errors.append("give 'min' and/or 'max', e.g. min: 0.8")
+        for key in bounds:
+            if not _is_number(config[key]):
+                errors.append(f"'{key}' must be a number, not {config[key]!r}")
+        if "source" in config and config["source"] not in ("measured", "reported"):
+            errors.append(f"'source' must be measured or reported, not {config['source']!r}")
+        if "dataset" in config and (not isinstance(config["dataset"], str) or not config["dataset"].strip()):
+            errors.append("'dataset' must name one of the model's evaluation datasets")
+        unknown = set(config) - {"metric", "min", "max", "source", "dataset"}
+        if unknown:
+            errors.append(f"unknown keys: {', '.join(sorted(unknown))}")
+        return errors
+
+    @classmethod
+    def describe(cls, config):
+        parts = []
+        if "min" in config:
+            parts.append(f"≥ {config['min']}")
+        if "max" in config:
+            parts.append(f"≤ {config['max']}")
+        return f"{config['metric']} {' and '.join(parts)}"
+
+    def run(self, version, config):
+        name = config["metric"]
+        dataset = self.dataset(version, config)
+        source = config.get("source") or ("measured" if dataset is not None else "reported")
+        if source == "reported":
+            value, where = version.metrics.get(name), "reported"
+        else:
+            if dataset is None:
+                return self.no_dataset(version, config)
+            measurement = measurement_for(version, dataset)
+            if isinstance(measurement, CheckOutcome):
+                return measurement
+            value, where = measurement.metrics.get(name), f"measured on {dataset.name}"
+        details = {"metric": name, "value": value, "source": source, "min": config.get("min"), "max": config.get("max")}
+        if not _is_number(value):
+            missing = "reports" if source == "reported" else f"was measured with (on {dataset.name})"
+            return CheckOutcome(False, f"No metric '{name}' the version {missing}.", details)
+        failures = []
+        if "min" in config and value < config["min"]:
+            failures.append(f"{name} = {value:g} is below the minimum {config['min']:g} ({where})")
+        if "max" in config and value > config["max"]:
+            failures.append(f"{name} = {value:g} is above the maximum {config['max']:g} ({where})")
+        if failures:
+            return CheckOutcome(False, "; ".join(failures) + ".", details)
+        return CheckOutcome(True, f"{name} = {value:g} is within {self.describe(config)} ({where}).", details)

@@ -74,9 +74,10 @@ def _walk_globals(data: bytes, extra: tuple[str, ...], joblib_arrays: bool) -> t
 
 
 def pickle_scan(payload: dict, directory: Path) -> dict:
-    """Scan a pickle-based artifact for globals that could run code when it is loaded."""
+    """Scan a pickle-based artifact (the input file ``input``, "artifact" by default) for
+    globals that could run code when it is loaded."""
     file_name = payload.get("file_name", "")
-    data = (directory / "artifact").read_bytes()
+    data = (directory / payload.get("input", "artifact")).read_bytes()
     if not _looks_pickled(data, file_name):
         return {
             "passed": True,

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from approvals import permissions, selectors, services
+from approvals import comparison, permissions, selectors, services
 from approvals.forms import DecisionForm, RequestFilterForm
 from approvals.models import PromotionRequest, StepState
 from approvals.views.common import form_errors_from, paginate, valid_query
@@ -33,14 +33,31 @@ def request_list(request):
     )
 
 
-def _request_context(request, promotion_request, form=None):
+def may_decide(user, promotion_request) -> bool:
+    """Whether the page offers ``user`` the decision form (the service decides in the end)."""
     step = promotion_request.current_step
-    may_decide = (
+    return (
         promotion_request.status == PromotionRequest.Status.AWAITING_REVIEW
         and step is not None
         and step.status == StepState.Status.WAITING
-        and permissions.can(request.user, permissions.DECIDE, step)
+        and permissions.can(user, permissions.DECIDE, step)
     )
+
+
+def evidence_context(promotion_request) -> dict:
+    """The evidence summary of the request and its digest, which the decision form carries."""
+    evidence = selectors.request_evidence(request=promotion_request)
+    baseline = evidence["baseline"]
+    numbers = [n for n in (baseline, evidence["candidate"]) if n is not None]
+    query = "&".join(f"v={n}" for n in numbers) + f"&request={promotion_request.pk}"
+    return {
+        "evidence": evidence,
+        "evidence_digest": comparison.digest(evidence),
+        "compare_query": query if len(numbers) > 1 else None,
+    }
+
+
+def _request_context(request, promotion_request, form=None):
     steps = list(promotion_request.steps.all())
     return {
         "req": promotion_request,
@@ -49,9 +66,10 @@ def _request_context(request, promotion_request, form=None):
         "steps": steps,
         "live": any(s.status == StepState.Status.RUNNING for s in steps),
         "timeline": selectors.request_timeline(request=promotion_request),
-        "may_decide": may_decide,
+        "may_decide": may_decide(request.user, promotion_request),
         "form": form or DecisionForm(),
         "production_seen": services.production_number(promotion_request.model_id),
+        **evidence_context(promotion_request),
     }
 
 
@@ -101,6 +119,7 @@ def request_decide(request, pk):
             verdict=form.cleaned_data["verdict"],
             comment=form.cleaned_data["comment"],
             production_seen=form.cleaned_data["production_seen"],
+            evidence_seen=form.cleaned_data["evidence_digest"],
         )
     except services.InvalidTransition as error:
         messages.warning(request, str(error))

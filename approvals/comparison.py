@@ -1,0 +1,236 @@
+"""Versions side by side: what a reviewer compares before deciding.
+
+Plain functions of versions and their evidence (``selectors.versions_evidence``); no queries
+here. The page, the API and the request page's summary all render what ``compare`` returns,
+and a decision stores ``digest(summary(...))`` of what its reviewer was shown.
+"""
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+MAX_VERSIONS = 6
+# Metrics for which a smaller value is better; every other metric is better when larger.
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mse", "loss", "error_rate", "latency_ms"})
+LINEAGE_FIELDS = (
+    ("dataset_uri", "Training data"),
+    ("dataset_version", "Data version"),
+    ("code_repository", "Code"),
+    ("code_commit", "Commit"),
+)
+
+
+class SelectionError(ValueError):
+    """The query names versions that cannot be compared; the message says why."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    numbers: tuple[int, ...]
+    baseline: int | None
+
+
+def _version_number(text: str, what: str) -> int:
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or int(text) < 1:
+        raise SelectionError(f"{what} must be a version number such as 3, not {text[:20]!r}.")
+    return int(text)
+
+
+def parse_selection(values: list[str], baseline: str | None) -> Selection:
+    """``?v=3&v=5`` (or ``?v=3,5``) and ``baseline=`` as numbers: 2 to 6 distinct versions."""
+    numbers = []
+    for value in values:
+        for part in value.split(","):
+            if part.strip():
+                number = _version_number(part, "Each v")
+                if number not in numbers:
+                    numbers.append(number)
+    if not 2 <= len(numbers) <= MAX_VERSIONS:
+        raise SelectionError(f"Choose 2 to {MAX_VERSIONS} different versions (?v=3&v=5); {len(numbers)} given.")
+    chosen = None if baseline in (None, "") else _version_number(baseline, "baseline")
+    return Selection(tuple(sorted(numbers)), chosen)
+
+
+def _number(value) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _better(metric: str, delta: float | None) -> bool | None:
+    if delta is None or abs(delta) < 1e-12:
+        return None
+    return (delta < 0) if metric in LOWER_IS_BETTER else (delta > 0)
+
+
+def _gate_passed(gate: dict | None, value: float | None) -> bool | None:
+    if gate is None or value is None:
+        return None
+    low, high = gate.get("min"), gate.get("max")
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _gates(evidences: list[dict]) -> dict[str, dict]:
+    """The metric thresholds the versions' workflows apply, first one seen per metric."""
+    gates = {}
+    for evidence in evidences:
+        for run in evidence["checks"]:
+            config = run.get("config") or {}
+            if run["check_type"] == "metric_threshold" and config.get("metric") not in gates:
+                gates[config["metric"]] = {key: config.get(key) for key in ("min", "max")} | {
+                    "source": config.get("source", "measured")
+                }
+    return gates
+
+
+def _metric_rows(versions, evidences, base: int, gates: dict) -> list[dict]:
+    names = []
+    for version, evidence in zip(versions, evidences, strict=True):
+        measured = (evidence["measured"] or {}).get("metrics", {})
+        names += [name for name in [*version.metrics, *measured] if name not in names]
+    rows = []
+    for name in names:
+        gate = gates.get(name)
+        cells = []
+        for version, evidence in zip(versions, evidences, strict=True):
+            reported = _number(version.metrics.get(name))
+            measured = _number((evidence["measured"] or {}).get("metrics", {}).get(name))
+            value = measured if measured is not None else reported
+            cells.append({"reported": reported, "measured": measured, "value": value})
+        baseline = cells[base]["value"]
+        for cell in cells:
+            value = cell["value"]
+            delta = None if value is None or baseline is None else value - baseline
+            cell["delta"] = None if delta is None else round(delta, 6)
+            cell["relative_delta"] = None if delta is None or not baseline else round(delta / abs(baseline), 6)
+            cell["better"] = _better(name, delta)
+            cell["gate_passed"] = _gate_passed(gate, value)
+        rows.append({"name": name, "lower_is_better": name in LOWER_IS_BETTER, "gate": gate, "cells": cells})
+    return rows
+
+
+def _diff_rows(fields: list[tuple[str, str]], values_of) -> list[dict]:
+    rows = []
+    for key, label in fields:
+        values = values_of(key)
+        rendered = [json.dumps(v, sort_keys=True) for v in values]
+        rows.append({"name": label, "key": key, "values": values, "differs": len(set(rendered)) > 1})
+    return rows
+
+
+def _confusion(evidences, base: int) -> list[dict | None]:
+    matrices = [(evidence["measured"] or {}).get("confusion_matrix") for evidence in evidences]
+    baseline = matrices[base]
+    result = []
+    for matrix in matrices:
+        if matrix is None:
+            result.append(None)
+            continue
+        same_shape = baseline is not None and [len(r) for r in baseline] == [len(r) for r in matrix]
+
+        def cell(i, j, count, same_shape=same_shape):
+            return {"count": count, "delta": (count - baseline[i][j]) if same_shape else None}
+
+        rows = [[cell(i, j, count) for j, count in enumerate(row)] for i, row in enumerate(matrix)]
+        result.append({"matrix": matrix, "rows": rows})
+    return result
+
+
+def _schema(evidence: dict) -> dict | None:
+    schema = evidence["schema"]
+    if not schema:
+        return None
+    keys = ("passed", "summary", "features", "added", "removed", "missing_in_dataset")
+    return {key: schema.get(key) for key in keys}
+
+
+def _changed_predictions(evidence: dict) -> float | None:
+    regression = evidence.get("regression") or {}
+    return _number(regression.get("changed_share"))
+
+
+def compare(model, versions: list, evidences: list[dict], baseline_number: int) -> dict:
+    """Everything the comparison page shows, for ``versions`` (oldest first) with their evidence."""
+    numbers = [version.number for version in versions]
+    base = numbers.index(baseline_number)
+    gates = _gates(evidences)
+    params = sorted({name for version in versions for name in version.params})
+    return {
+        "model": model.name,
+        "baseline": baseline_number,
+        "versions": [
+            {
+                "number": version.number,
+                "stage": version.stage,
+                "created_by": version.created_by.username,
+                "created_at": version.created_at.isoformat(),
+                "description": version.description,
+                "artifact": {"sha256": version.artifact_sha256, "size": version.artifact_size},
+                "request": evidence.get("request"),
+                "checks": evidence["checks"],
+            }
+            for version, evidence in zip(versions, evidences, strict=True)
+        ],
+        "metrics": _metric_rows(versions, evidences, base, gates),
+        "curves": {
+            kind: [(evidence["measured"] or {}).get(kind) for evidence in evidences]
+            for kind in ("roc_curve", "pr_curve", "calibration")
+        },
+        "confusion_matrices": _confusion(evidences, base),
+        "fairness": [
+            None
+            if not evidence["fairness"]
+            else {
+                key: evidence["fairness"].get(key)
+                for key in (
+                    "passed",
+                    "summary",
+                    "attribute",
+                    "groups",
+                    "demographic_parity_difference",
+                    "equalized_odds_difference",
+                    "limits",
+                )
+            }
+            for evidence in evidences
+        ],  # fmt: skip
+        "changed_predictions": [_changed_predictions(evidence) for evidence in evidences],
+        "params": _diff_rows([(name, name) for name in params], lambda key: [v.params.get(key) for v in versions]),
+        "lineage": _diff_rows(list(LINEAGE_FIELDS), lambda key: [getattr(v, key) for v in versions]),
+        "artifacts": _diff_rows(
+            [("artifact_sha256", "SHA-256"), ("artifact_size", "Size (bytes)")],
+            lambda key: [getattr(v, key) for v in versions],
+        ),
+        "schema": [_schema(evidence) for evidence in evidences],
+    }
+
+
+def summary(comparison: dict, candidate_number: int) -> dict:
+    """The part of a comparison the request page shows above the decision form: the candidate
+    against the baseline (gates, metric deltas, fairness, schema, lineage, checks)."""
+    numbers = [version["number"] for version in comparison["versions"]]
+    index = numbers.index(candidate_number)
+    base = numbers.index(comparison["baseline"])
+    fairness = comparison["fairness"][index]
+    return {
+        "candidate": candidate_number,
+        "baseline": comparison["baseline"] if base != index else None,
+        "metrics": [
+            {"name": row["name"], "lower_is_better": row["lower_is_better"], "gate": row["gate"],
+             "candidate": row["cells"][index], "baseline": row["cells"][base]["value"] if base != index else None}
+            for row in comparison["metrics"]
+        ],  # fmt: skip
+        "fairness": None if fairness is None else {key: fairness[key] for key in fairness if key != "groups"},
+        "schema": comparison["schema"][index],
+        "lineage": [{"name": row["name"], "value": row["values"][index], "differs": row["differs"]}
+                    for row in comparison["lineage"]],
+        "checks": comparison["versions"][index]["checks"],
+        "artifact": comparison["versions"][index]["artifact"],
+    }  # fmt: skip
+
+
+def digest(evidence: dict) -> str:
+    """SHA-256 of ``evidence`` in canonical JSON: what a decision records it was taken on."""
+    canonical = json.dumps(evidence, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,82 @@
+"""Measurements: a version measured on an evaluation dataset in the sandbox, stored once and
+shared by the checks that need the figures (re-evaluation, measured metric thresholds) and by
+the comparison pages."""
+
+import os
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from approvals.audit import audit_record
+from approvals.checks.base import CheckOutcome, TransientCheckError
+from approvals.models import EvaluationDataset, Measurement
+from approvals.sandbox import SandboxInput, run_in_sandbox
+
+
+def sandbox_inputs(version, dataset=None, **others) -> dict[str, SandboxInput]:
+    """The version's artifact (and the dataset's file, and other versions' artifacts under the
+    given names) as sandbox inputs, each with the SHA-256 recorded for it."""
+    inputs = {"artifact": SandboxInput(source=None, sha256=version.artifact_sha256, opener=version.artifact.open)}
+    for name, other in others.items():
+        inputs[name] = SandboxInput(source=None, sha256=other.artifact_sha256, opener=other.artifact.open)
+    if dataset is not None:
+        inputs["dataset"] = SandboxInput(source=None, sha256=dataset.sha256, opener=dataset.file.open)
+    return inputs
+
+
+def sandboxed(task: str, version, payload: dict, dataset=None, **others) -> CheckOutcome:
+    """Run ``task`` on ``version``'s artifact (and ``dataset``'s file) in the sandbox; any way it
+    can end is an outcome."""
+    try:
+        result = run_in_sandbox(task, payload, sandbox_inputs(version, dataset, **others))
+    except FileNotFoundError:
+        return CheckOutcome(False, "The artifact file is missing from storage.", {})
+    except OSError as error:
+        raise TransientCheckError(f"could not read the artifact: {error}") from error
+    sandbox = {"isolated_network": result.isolated_network}
+    if not result.ok:
+        return CheckOutcome(False, result.error, {"sandbox": sandbox}, log=result.stderr)
+    output = result.output
+    return CheckOutcome(
+        bool(output.get("passed")), str(output.get("summary", "")), {**output.get("details", {}), "sandbox": sandbox}
+    )
+
+
+def dataset_payload(version, dataset: EvaluationDataset, **payload) -> dict:
+    return {
+        "artifact_name": os.path.basename(version.artifact.name),
+        "format": dataset.format,
+        "target": dataset.target_column,
+        "max_rows": settings.SIGNOFF_MAX_DATASET_ROWS,
+        **payload,
+    }
+
+
+def measurement_for(version, dataset: EvaluationDataset) -> Measurement | CheckOutcome:
+    """The version's measurement on ``dataset``: the stored one, or measured now in the sandbox
+    and stored (audited). A version that cannot be measured gives the failed outcome instead."""
+    stored = Measurement.objects.filter(version=version, dataset=dataset).first()
+    if stored is not None:
+        return stored
+    outcome = sandboxed(
+        "approvals.sandbox.evaluation:measure", version, dataset_payload(version, dataset), dataset=dataset
+    )
+    if not outcome.passed:
+        return outcome
+    details = {key: value for key, value in outcome.details.items() if key not in ("metrics", "task", "sandbox")}
+    try:
+        with transaction.atomic():
+            measurement = Measurement.objects.create(
+                version=version, dataset=dataset, task=outcome.details["task"], metrics=outcome.details["metrics"],
+                details=details,
+            )  # fmt: skip
+            audit_record(
+                actor=None,
+                verb="version.measured",
+                obj=measurement,
+                model=version.model,
+                data={"version": version.number, "dataset": dataset.name, "metrics": measurement.metrics},
+            )
+    except IntegrityError:  # measured at the same moment by another check: the first one stands
+        return Measurement.objects.get(version=version, dataset=dataset)
+    return measurement

@@ -1,0 +1,86 @@
+"""Server-rendered SVG charts for the comparison pages: no client-side chart library, no CDN.
+
+Each chart has a title and a description for screen readers; the page puts the same points in
+a data table beside it.
+"""
+
+from django import template
+from django.utils.html import format_html, format_html_join
+
+register = template.Library()
+
+SIZE, MARGIN = 300, 36
+PLOT = SIZE - 2 * MARGIN
+CHARTS = {
+    "roc_curve": ("ROC curve", "False positive rate", "True positive rate", True),
+    "pr_curve": ("Precision–recall curve", "Recall", "Precision", False),
+    "calibration": ("Calibration", "Predicted probability", "Observed frequency", True),
+}
+
+
+def points_of(kind: str, data) -> list[tuple[float, float]]:
+    """The (x, y) points of one version's curve, whatever the kind's stored shape."""
+    if not data:
+        return []
+    if kind == "calibration":
+        pairs = ((b.get("predicted"), b.get("observed")) for b in data)
+        return [(x, y) for x, y in pairs if x is not None and y is not None]
+    return [(float(x), float(y)) for x, y in data]
+
+
+def _xy(x: float, y: float) -> str:
+    return f"{MARGIN + x * PLOT:.1f},{MARGIN + (1 - y) * PLOT:.1f}"
+
+
+@register.simple_tag
+def curve_chart(kind: str, curves: list, numbers: list) -> str:
+    """One SVG with each version's ``kind`` curve overlaid (series classes follow column order)."""
+    title, x_label, y_label, diagonal = CHARTS[kind]
+    series = [
+        (index, number, points_of(kind, data)) for index, (number, data) in enumerate(zip(numbers, curves, strict=True))
+    ]
+    drawn = [(index, number, points) for index, number, points in series if points]
+    described = ", ".join(f"v{number}" for _, number, _ in drawn) or "no version measured"
+    grid = format_html_join(
+        "",
+        '<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" class="grid"/>'
+        '<line x1="{1}" y1="{3}" x2="{4}" y2="{3}" class="grid"/>'
+        '<text x="{0}" y="{5}" class="tick">{6}</text><text x="{7}" y="{8}" class="tick">{6}</text>',
+        (
+            (
+                f"{MARGIN + t * PLOT:.1f}", MARGIN, MARGIN + PLOT, f"{MARGIN + (1 - t) * PLOT:.1f}", MARGIN + PLOT,
+                MARGIN + PLOT + 14, f"{t:g}", MARGIN - 6, f"{MARGIN + (1 - t) * PLOT + 4:.1f}",
+            )
+            for t in (0, 0.5, 1)
+        ),
+    )  # fmt: skip
+    lines = format_html_join(
+        "",
+        '<polyline class="series series-{}" points="{}"><title>v{}</title></polyline>',
+        ((index, " ".join(_xy(x, y) for x, y in points), number) for index, number, points in drawn),
+    )
+    line = '<line x1="{}" y1="{}" x2="{}" y2="{}" class="reference"/>'
+    reference = format_html(line, *_xy(0, 0).split(","), *_xy(1, 1).split(",")) if diagonal else ""
+    return format_html(
+        '<svg class="chart" viewBox="0 0 {size} {size}" role="img" aria-labelledby="{kind}-title {kind}-desc">'
+        '<title id="{kind}-title">{title}</title><desc id="{kind}-desc">{title} of {described}; '
+        "the data table below lists the points.</desc>{grid}{reference}{lines}"
+        '<text x="{mid}" y="{bottom}" class="axis">{x_label}</text>'
+        '<text x="12" y="{mid}" class="axis" transform="rotate(-90 12 {mid})">{y_label}</text></svg>',
+        size=SIZE, kind=kind, title=title, described=described, grid=grid, reference=reference, lines=lines,
+        mid=SIZE // 2, bottom=SIZE - 4, x_label=x_label, y_label=y_label,
+    )  # fmt: skip
+
+
+@register.filter
+def chart_points(data, kind: str) -> list[tuple[float, float]]:
+    return points_of(kind, data)
+
+
+@register.filter
+def at(sequence, index: int):
+    """``sequence[index]`` in templates (columns aligned with the compared versions)."""
+    try:
+        return sequence[index]
+    except (IndexError, KeyError, TypeError):
+        return None

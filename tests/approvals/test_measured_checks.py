@@ -1,0 +1,104 @@
+"""Checks on what Signoff measured: thresholds on measured metrics, the regression check
+against production, and the measurement each shares (stored once, audited)."""
+
+import pytest
+from django.db import transaction
+from django.db.models import ProtectedError
+
+from approvals.checks.evidence import MetricThreshold, Reevaluate, RegressionVsProduction
+from approvals.definitions import DefinitionError, parse_definition
+from approvals.models import AuditEvent, EvaluationDataset, Measurement
+from registry.services import model_version_set_stage
+from tests.approvals.test_compare import bundle
+from tests.approvals.test_datasets import FEATURES, register, version_with
+
+
+def make_production(people, risk_model, content):
+    production = version_with(people, risk_model, content)
+    with transaction.atomic():
+        model_version_set_stage(version=production, stage="production")
+    return production
+
+
+def test_a_threshold_on_measured_metrics_ignores_what_the_author_claims(people, api, risk_model):
+    assert register(api, people.dana).status_code == 201
+    inflated = version_with(people, risk_model, bundle(FEATURES), accuracy=0.99)
+    config = {"metric": "accuracy", "min": 0.95}
+
+    measured = MetricThreshold().run(inflated, config)
+    reported = MetricThreshold().run(inflated, {**config, "source": "reported"})
+
+    assert not measured.passed and "is below the minimum 0.95 (measured on holdout-2026q3)" in measured.summary
+    assert measured.details["source"] == "measured" and measured.details["value"] < 0.95
+    assert reported.passed and reported.details["value"] == 0.99
+
+
+def test_without_a_dataset_a_threshold_reads_reported_metrics_unless_told_to_measure(people, risk_model):
+    version = version_with(people, risk_model, bundle(FEATURES), accuracy=0.9)
+    assert MetricThreshold().run(version, {"metric": "accuracy", "min": 0.8}).details["source"] == "reported"
+    refused = MetricThreshold().run(version, {"metric": "accuracy", "min": 0.8, "source": "measured"})
+    assert not refused.passed and "has no evaluation dataset" in refused.summary
+
+
+def test_a_measurement_is_taken_once_shared_audited_and_pins_its_dataset(people, api, risk_model):
+    assert register(api, people.dana).status_code == 201
+    version = version_with(people, risk_model, bundle(FEATURES), accuracy=0.8)
+
+    Reevaluate().run(version, {"tolerance": 0.5})
+    MetricThreshold().run(version, {"metric": "roc_auc", "min": 0.5})
+
+    measurement = Measurement.objects.get(version=version)
+    assert set(measurement.metrics) >= {"accuracy", "roc_auc", "log_loss"}
+    assert measurement.details["rows"] == 400 and measurement.details["roc_curve"]
+    assert AuditEvent.objects.filter(verb="version.measured", model=risk_model).count() == 1
+    with pytest.raises(ProtectedError):  # a dataset a version was measured on stays as it was
+        EvaluationDataset.objects.get(model=risk_model).delete()
+
+
+def test_regression_passes_with_a_note_when_nothing_is_in_production(people, risk_model):
+    outcome = RegressionVsProduction().run(version_with(people, risk_model, bundle(FEATURES)), {"metric": "roc_auc"})
+    assert outcome.passed and "has no version in production yet" in outcome.summary
+
+
+def test_regression_against_production_knows_which_direction_is_worse(people, api, risk_model):
+    assert register(api, people.dana).status_code == 201
+    production = make_production(people, risk_model, bundle(FEATURES))
+    weaker = version_with(people, risk_model, bundle(["income", "age"]))  # without the telling feature
+
+    by_auc = RegressionVsProduction().run(weaker, {"metric": "roc_auc", "max_drop": 0.01})
+    by_loss = RegressionVsProduction().run(weaker, {"metric": "log_loss", "max_drop": 0.01})
+    lenient = RegressionVsProduction().run(weaker, {"metric": "roc_auc", "max_drop": 1.0})
+
+    assert not by_auc.passed and f"in production v{production.number}" in by_auc.summary
+    assert by_auc.details["candidate"]["roc_auc"] < by_auc.details["production"]["roc_auc"]
+    assert not by_loss.passed  # a higher log loss is the worse one
+    assert by_loss.details["drop"] == pytest.approx(
+        by_loss.details["candidate"]["log_loss"] - by_loss.details["production"]["log_loss"], abs=1e-6
+    )
+    assert lenient.passed and 0 < lenient.details["changed_share"] < 1
+    same = RegressionVsProduction().run(version_with(people, risk_model, bundle(FEATURES)), {"metric": "roc_auc"})
+    assert same.passed and same.details["changed_share"] == 0
+
+
+def test_regression_never_loads_an_unsafe_production_or_candidate_artifact(people, api, risk_model, tmp_path):
+    assert register(api, people.dana).status_code == 201
+    marker = tmp_path / "pwned"
+    trap = b"cposix\nsystem\n(V" + f"touch {marker}".encode() + b"\ntR."
+    make_production(people, risk_model, bundle(FEATURES))
+    refused = RegressionVsProduction().run(version_with(people, risk_model, trap, name="x.pkl"), {"metric": "roc_auc"})
+    assert not refused.passed and "was not loaded" in refused.summary and not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{type: regression_vs_production}", "'metric' must name the metric to compare"),
+        ("{type: regression_vs_production, metric: auc, max_drop: -1}", "'max_drop' must be a number ≥ 0"),
+        ("{type: metric_threshold, metric: accuracy, min: 0.8, source: guessed}", "'source' must be measured or"),
+    ],
+)
+def test_measured_checks_validate_their_configuration(entry, message):
+    text = f"name: x\nsteps:\n  - name: checks\n    type: checks\n    checks:\n      - {entry}\n"
+    with pytest.raises(DefinitionError) as error:
+        parse_definition(text)
+    assert message in str(error.value) and "line 6" in str(error.value)
