@@ -1,6 +1,6 @@
 """Reads of approvals data for pages and the API, always scoped to what the user may see."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404
 
 from approvals.models import AuditEvent, CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
@@ -32,6 +32,20 @@ def requests_submitted_by(*, user) -> QuerySet[PromotionRequest]:
     return request_list(user=user).filter(submitted_by=user)
 
 
+SENT_BACK = (
+    PromotionRequest.Status.CHANGES_REQUESTED,
+    PromotionRequest.Status.CHECKS_FAILED,
+    PromotionRequest.Status.REJECTED,
+)
+
+
+def requests_sent_back_to(*, user) -> QuerySet[PromotionRequest]:
+    """The author's requests that came back (changes requested, checks failed, rejected) and
+    that no later request answers yet."""
+    answered = PromotionRequest.objects.filter(resubmission_of=OuterRef("pk"))
+    return requests_submitted_by(user=user).filter(status__in=SENT_BACK).exclude(Exists(answered))
+
+
 def _visible_request(user, pk: int, steps, *related: str) -> PromotionRequest:
     try:
         request = (
@@ -54,7 +68,8 @@ def request_get(*, user, pk: int) -> PromotionRequest:
         Prefetch("check_runs", queryset=CheckRun.objects.order_by("position")),
         Prefetch("decisions", queryset=Decision.objects.select_related("actor").order_by("created_at")),
     )
-    return _visible_request(user, pk, steps, "model__team", "version__created_by", "submitted_by", "current_step")
+    related = ("model__team", "version__created_by", "submitted_by", "current_step", "resubmission_of__version")
+    return _visible_request(user, pk, steps, *related)
 
 
 def request_for_decision(*, user, pk: int) -> PromotionRequest:
@@ -200,3 +215,37 @@ def request_evidence(*, request: PromotionRequest) -> dict:
 
     version = request.version
     return summary(comparison(model=request.model, selection=Selection((version.number,), None)), version.number)
+
+
+def metric_trends(*, model, limit: int = 20) -> dict:
+    """Each metric of the model's latest ``limit`` versions, oldest first: reported and measured
+    (on the latest dataset each was measured on). Two queries."""
+    from approvals.models import Measurement
+
+    versions = list(model.versions.only("pk", "model_id", "number", "metrics").order_by("-number")[:limit])[::-1]
+    measured = {}
+    for measurement in Measurement.objects.filter(version_id__in=[v.pk for v in versions]).order_by("created_at"):
+        measured[measurement.version_id] = measurement.metrics
+    names = []
+    for version in versions:
+        names += [n for n in [*version.metrics, *measured.get(version.pk, {})] if n not in names]
+    series = {
+        name: [
+            {"version": v.number, "reported": v.metrics.get(name), "measured": measured.get(v.pk, {}).get(name)}
+            for v in versions
+        ]
+        for name in names
+    }
+    return {"versions": [v.number for v in versions], "series": series}
+
+
+STAGE_VERBS = ("version.stage_changed", "version.rolled_back", "deployment.failed")
+
+
+def stage_timeline(*, model, limit: int = 20) -> QuerySet[AuditEvent]:
+    """The model's stage changes, newest first: promotions, deployments, rollbacks."""
+    return (
+        AuditEvent.objects.filter(model=model, verb__in=STAGE_VERBS)
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:limit]
+    )

@@ -83,6 +83,7 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             workflow_name=definition.name,
             workflow_source=definition.source,
             submitted_by=actor,
+            resubmission_of=_answered_request(version),
         )
         steps = _create_steps(request, definition)
         audit_record(
@@ -92,10 +93,22 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             model=request.model,
             request=request,
             to_state=request.status,
-            data={"version": version.number, "workflow": definition.name},
-        )
+            data={"version": version.number, "workflow": definition.name,
+                  **({"resubmission_of": request.resubmission_of_id} if request.resubmission_of_id else {})},
+        )  # fmt: skip
         _start_step(request, steps[0] if steps else None)
     return request
+
+
+SENT_BACK = (Status.CHANGES_REQUESTED, Status.CHECKS_FAILED, Status.REJECTED)
+
+
+def _answered_request(version: ModelVersion) -> PromotionRequest | None:
+    """The request of the version this one fixes, when it came back to its author."""
+    if version.derived_from_id is None:
+        return None
+    latest = PromotionRequest.objects.filter(version_id=version.derived_from_id).order_by("-submitted_at").first()
+    return latest if latest is not None and latest.status in SENT_BACK else None
 
 
 def _create_steps(request: PromotionRequest, definition: WorkflowDefinition) -> list[StepState]:

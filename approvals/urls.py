@@ -12,6 +12,7 @@ urlpatterns = [
     path("models/<str:name>/datasets/new/", models.dataset_create, name="dataset-create"),
     path("models/<str:name>/versions/<int:number>/", models.version_detail, name="version-detail"),
     path("models/<str:name>/versions/<int:number>/artifact/", models.version_artifact, name="version-artifact"),
+    path("models/<str:name>/versions/<int:number>/card/", models.version_card, name="version-card"),
     path("models/<str:name>/versions/<int:number>/submit/", models.version_submit, name="version-submit"),
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),

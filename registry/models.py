@@ -95,6 +95,11 @@ class ModelVersion(models.Model):
     dataset_version = models.CharField(max_length=100, blank=True)
     code_repository = models.CharField(max_length=500, blank=True)
     code_commit = models.CharField(max_length=100, blank=True)
+    model_card = models.JSONField(default=dict, blank=True, help_text="registry.model_cards: field → Markdown text.")
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The version this one fixes (registered with 'Register a fixed version').",
+    )  # fmt: skip
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.DEVELOPMENT, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

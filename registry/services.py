@@ -6,6 +6,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from registry import permissions
+from registry.model_cards import validate_model_card
 from registry.models import ModelVersion, RegisteredModel, Team, sha256_of
 from registry.signals import announce
 from registry.validation import validate_artifact, validate_metrics, validate_params, validate_text
@@ -96,6 +97,8 @@ def model_version_create(
     dataset_version: str = "",
     code_repository: str = "",
     code_commit: str = "",
+    model_card: dict | None = None,
+    derived_from: ModelVersion | None = None,
 ) -> ModelVersion:
     """Store a new version of ``model`` with the next number; the artifact's SHA-256 is recorded.
 
@@ -115,9 +118,15 @@ def model_version_create(
         except ValidationError as error:
             errors[field] = error.messages
     try:
+        model_card = validate_model_card(model_card)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    try:
         validate_artifact(artifact)
     except ValidationError as error:
         errors["artifact"] = error.messages
+    if derived_from is not None and derived_from.model_id != model.pk:
+        errors["derived_from"] = "The version it fixes must be a version of the same model."
     if errors:
         raise ValidationError(errors)
 
@@ -130,6 +139,8 @@ def model_version_create(
         dataset_version=dataset_version,
         code_repository=code_repository,
         code_commit=code_commit,
+        model_card=model_card,
+        derived_from=derived_from,
         created_by=created_by,
         artifact_sha256=sha256_of(artifact),
         artifact_size=artifact.size,
@@ -206,3 +217,24 @@ def model_version_set_stage(*, version: ModelVersion, stage: str, note: str = ""
     version.stage_note = note
     version.save(update_fields=["stage", "stage_changed_at", "stage_note"])
     return previous
+
+
+def model_version_card_update(*, version: ModelVersion, model_card: dict, actor) -> ModelVersion:
+    """Replace the model card of a version not yet submitted (a submitted version is immutable:
+    register a fixed version instead). Audited."""
+    refusal = permissions.refusal(actor, permissions.REGISTER_VERSION, version.model)
+    if refusal:
+        raise PermissionDenied(refusal)
+    card = validate_model_card(model_card)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+        if locked.is_submitted:
+            raise ValidationError(
+                {"model_card": f"{locked} is submitted and immutable; register a fixed version to change its card."}
+            )
+        locked.model_card = card
+        locked.save(update_fields=["model_card"])
+        announce(actor=actor, verb="version.card_updated", obj=locked, model=version.model,
+                 data={"number": locked.number, "fields": sorted(card)})  # fmt: skip
+    version.model_card = card
+    return version

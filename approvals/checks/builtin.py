@@ -3,6 +3,7 @@
 import hashlib
 
 from approvals.checks.base import Check, CheckOutcome, TransientCheckError
+from registry import model_cards
 
 
 class ArtifactIntegrity(Check):
@@ -32,3 +33,35 @@ class ArtifactIntegrity(Check):
         if actual != version.artifact_sha256:
             return CheckOutcome(False, "The stored artifact does not match the SHA-256 recorded at upload.", details)
         return CheckOutcome(True, "The stored artifact matches its recorded SHA-256.", details)
+
+
+DEFAULT_CARD_FIELDS = ("intended_use", "training_data", "evaluation_data", "limitations", "owner", "risk_tier")
+
+
+class ModelCardComplete(Check):
+    """The version's model card fills in the fields the workflow requires (``require``)."""
+
+    type = "model_card"
+    title = "Model card"
+
+    @classmethod
+    def config_errors(cls, config):
+        errors = []
+        require = config.get("require", list(DEFAULT_CARD_FIELDS))
+        if not isinstance(require, list) or not all(isinstance(item, str) for item in require):
+            errors.append("'require' must be a list of model card fields, e.g. require: [intended_use, owner]")
+        elif unknown := sorted(set(require) - model_cards.KEYS):
+            known = ", ".join(sorted(model_cards.KEYS))
+            errors.append(f"'require' names unknown fields: {', '.join(unknown)}; known: {known}")
+        if extra := sorted(set(config) - {"require"}):
+            errors.append(f"unknown keys: {', '.join(extra)}")
+        return errors
+
+    def run(self, version, config):
+        required = config.get("require", list(DEFAULT_CARD_FIELDS))
+        missing = model_cards.missing_fields(version.model_card or {}, required)
+        details = {"required": required, "missing": missing}
+        if missing:
+            names = ", ".join(model_cards.label(key).lower() for key in missing)
+            return CheckOutcome(False, f"The model card lacks {names}. Fill it in on the version page.", details)
+        return CheckOutcome(True, f"The model card has all {len(required)} required fields.", details)

@@ -84,3 +84,36 @@ def at(sequence, index: int):
         return sequence[index]
     except (IndexError, KeyError, TypeError):
         return None
+
+
+TREND_WIDTH, TREND_HEIGHT, TREND_PAD = 260, 70, 8
+
+
+@register.simple_tag
+def trend_chart(name: str, points: list) -> str:
+    """A small line chart of one metric across versions: measured (solid) and reported (dashed)."""
+    values = [p[key] for p in points for key in ("reported", "measured") if isinstance(p.get(key), int | float)]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = (TREND_WIDTH - 2 * TREND_PAD) / max(len(points) - 1, 1)
+
+    def xy(index, value):
+        y = TREND_HEIGHT - TREND_PAD - (value - low) / span * (TREND_HEIGHT - 2 * TREND_PAD)
+        return f"{TREND_PAD + index * step:.1f},{y:.1f}"
+
+    lines = []
+    for key, css in (("reported", "series series-1"), ("measured", "series series-0")):
+        drawn = [xy(i, p[key]) for i, p in enumerate(points) if isinstance(p.get(key), int | float)]
+        if drawn:
+            lines.append(
+                format_html('<polyline class="{}" points="{}"><title>{}</title></polyline>', css, " ".join(drawn), key)
+            )
+    first, last = points[0]["version"], points[-1]["version"]
+    return format_html(
+        '<svg class="trend" viewBox="0 0 {w} {h}" role="img" aria-label="{name} from v{first} to v{last}: '
+        'from {low} to {high}">{lines}</svg>',
+        w=TREND_WIDTH, h=TREND_HEIGHT, name=name, first=first, last=last, low=f"{low:.3f}", high=f"{high:.3f}",
+        lines=format_html_join("", "{}", ((line,) for line in lines)),
+    )  # fmt: skip

@@ -35,3 +35,21 @@ def audit_phrase(event) -> str:
     if event.verb == "version.stage_changed":
         return f"{phrase} to {event.to_state}"
     return phrase
+
+
+MARKDOWN_TAGS = {"p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "blockquote", "h3", "h4", "a", "table",
+                 "thead", "tbody", "tr", "th", "td", "hr"}  # fmt: skip
+
+
+@register.filter
+def markdown_safe(text: str) -> str:
+    """Markdown as HTML with only harmless tags (no raw HTML, scripts, images or inline styles;
+    links get rel="noopener noreferrer nofollow")."""
+    import markdown
+    import nh3
+    from django.utils.safestring import mark_safe
+
+    html = markdown.markdown(text or "", extensions=["tables", "sane_lists"], output_format="html")
+    cleaned = nh3.clean(html, tags=MARKDOWN_TAGS, attributes={"a": {"href", "title"}},
+                        url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")  # fmt: skip
+    return mark_safe(cleaned)  # noqa: S308 (sanitised by nh3 just above)

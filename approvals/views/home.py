@@ -15,6 +15,7 @@ def dashboard(request):
         {
             "waiting": selectors.request_list(user=user, awaiting_me=True)[:10],
             "submitted": selectors.requests_submitted_by(user=user)[:10],
+            "sent_back": selectors.requests_sent_back_to(user=user)[:5],
             "decisions": selectors.recent_decisions(user=user, limit=10),
         },
     )

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -11,11 +11,12 @@ from approvals import datasets, permissions, selectors, services
 from approvals.forms import DatasetForm, RollbackForm
 from approvals.models import PromotionRequest
 from approvals.views.common import form_errors_from, paginate
+from registry import model_cards
 from registry import permissions as registry_permissions
 from registry import selectors as registry_selectors
 from registry import services as registry_services
 from registry.downloads import artifact_response
-from registry.forms import ModelForm, VersionForm
+from registry.forms import ModelCardForm, ModelForm, VersionForm
 from registry.permissions import teams_of
 from registry.roles import DATA_SCIENTIST, role_names
 
@@ -63,6 +64,8 @@ def _model_page(request, model, version_form=None, rollback_form=None, dataset_f
             "model": model,
             "page": paginate(request, versions),
             "history": selectors.model_history(model=model)[:25],
+            "trends": selectors.metric_trends(model=model),
+            "stage_timeline": selectors.stage_timeline(model=model),
             "production": production,
             "can_rollback": can_rollback,
             "can_register": registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, model),
@@ -81,28 +84,67 @@ def model_detail(request, name):
     return _model_page(request, registry_selectors.model_get(user=request.user, name=name))
 
 
+def _register_page(request, model, form, status=200):
+    return render(request, "models/version_new.html", {"model": model, "form": form}, status=status)
+
+
 @login_required
-@require_POST
 def version_create(request, name):
+    """Register a version: the form (``?from=<n>`` prefills it from version n, for "Register a
+    fixed version") and its submission."""
     model = registry_selectors.model_get(user=request.user, name=name)
     refusal = registry_permissions.refusal(request.user, registry_permissions.REGISTER_VERSION, model)
     if refusal:
         raise PermissionDenied(refusal)
+    if request.method != "POST":
+        source = request.GET.get("from", "")
+        if source:
+            if not (source.isascii() and source.isdigit() and len(source) < 10):
+                raise BadRequest("'from' must be a version number.")
+            previous = registry_selectors.version_get(user=request.user, name=name, number=int(source))
+            return _register_page(request, model, VersionForm(initial=VersionForm.initial_from(previous)))
+        return _register_page(request, model, VersionForm())
     form = VersionForm(request.POST, request.FILES)
     if form.is_valid():
+        derived_from = None
+        if form.cleaned_data["derived_from"]:
+            derived_from = model.versions.filter(number=form.cleaned_data["derived_from"]).first()
         try:
-            version = registry_services.model_version_create(model=model, created_by=request.user, **form.cleaned_data)
+            version = registry_services.model_version_create(
+                model=model, created_by=request.user, derived_from=derived_from, **form.service_kwargs()
+            )
         except ValidationError as error:
             form_errors_from(form, error)
         else:
             messages.success(request, f"{version} is registered. Submit it for approval when it is ready.")
             return redirect(version)
-    return _model_page(request, model, version_form=form, status=400)
+    return _register_page(request, model, form, status=400)
+
+
+@login_required
+@require_POST
+def version_card(request, name, number):
+    version = registry_selectors.version_get(user=request.user, name=name, number=number)
+    form = ModelCardForm(request.POST)
+    if form.is_valid():
+        try:
+            registry_services.model_version_card_update(
+                version=version, model_card=form.model_card(), actor=request.user
+            )
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            messages.success(request, "The model card is saved.")
+            return redirect(version)
+    return _version_page(request, version, card_form=form, status=400)
 
 
 @login_required
 def version_detail(request, name, number):
-    version = registry_selectors.version_get(user=request.user, name=name, number=number)
+    return _version_page(request, registry_selectors.version_get(user=request.user, name=name, number=number))
+
+
+def _version_page(request, version, card_form=None, status=200):
     production = registry_selectors.production_version(model=version.model)
     requests = list(selectors.version_requests(version=version))
     comparison = []
@@ -129,7 +171,12 @@ def version_detail(request, name, number):
             "requests": requests,
             "check_runs": selectors.version_check_runs(version=version),
             "can_submit": can_submit,
+            "can_edit_card": not version.is_submitted
+            and registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, version.model),
+            "card_form": card_form or ModelCardForm(initial=ModelCardForm.initial_from(version.model_card)),
+            "card_fields": [(label, version.model_card.get(key)) for key, label, _ in model_cards.FIELDS],
         },
+        status=status,
     )
 
 

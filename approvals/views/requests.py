@@ -11,6 +11,7 @@ from approvals.forms import DecisionForm, RequestFilterForm
 from approvals.models import PromotionRequest, StepState
 from approvals.views.common import form_errors_from, paginate, valid_query
 from config.pagination import CappedPaginator
+from registry import permissions as registry_permissions
 
 
 @login_required
@@ -67,6 +68,8 @@ def _request_context(request, promotion_request, form=None):
         "live": any(s.status == StepState.Status.RUNNING for s in steps),
         "timeline": selectors.request_timeline(request=promotion_request),
         "may_decide": may_decide(request.user, promotion_request),
+        "may_fix": promotion_request.status in selectors.SENT_BACK
+        and registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, promotion_request.model),
         "form": form or DecisionForm(),
         "production_seen": services.production_number(promotion_request.model_id),
         **evidence_context(promotion_request),

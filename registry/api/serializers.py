@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
+from registry import model_cards
 from registry.models import ModelVersion, RegisteredModel, Team
 from registry.validation import parse_json
 
@@ -62,6 +63,12 @@ class VersionInputSerializer(serializers.Serializer):
         help_text=f"JSON object with any of: {', '.join(LINEAGE_KEYS)}.",
     )
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    model_card = SafeJSONField(
+        required=False,
+        default=dict,
+        help_text=f"JSON object with any of: {', '.join(sorted(model_cards.KEYS))} (Markdown text; "
+        f"risk_tier is one of {', '.join(model_cards.RISK_TIERS)}).",
+    )
 
     def validate_lineage(self, value):
         if not isinstance(value, dict):
@@ -96,6 +103,7 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "metrics",
             "params",
             "lineage",
+            "model_card",
             "created_by",
             "created_at",
             "submitted_at",
@@ -104,3 +112,9 @@ class VersionOutputSerializer(serializers.ModelSerializer):
 
     def get_artifact_name(self, version) -> str:
         return version.artifact.name.rsplit("/", 1)[-1]
+
+
+class ModelCardInputSerializer(serializers.Serializer):
+    model_card = SafeJSONField(
+        help_text="The whole card: JSON object of field → Markdown text; it replaces the old one."
+    )

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from registry import selectors, services
 from registry.api.parsers import SafeJSONParser
 from registry.api.serializers import (
+    ModelCardInputSerializer,
     ModelInputSerializer,
     ModelOutputSerializer,
     VersionInputSerializer,
@@ -86,6 +87,20 @@ class VersionDetailView(generics.GenericAPIView):
     @extend_schema(summary="One version")
     def get(self, request, name, number):
         version = selectors.version_get(user=request.user, name=name, number=number)
+        return Response(VersionOutputSerializer(version).data)
+
+    @extend_schema(
+        request=ModelCardInputSerializer,
+        responses={200: VersionOutputSerializer, 400: None, 403: None, 404: None},
+        summary="Replace the model card of a version not yet submitted",
+    )
+    def patch(self, request, name, number):
+        version = selectors.version_get(user=request.user, name=name, number=number)
+        data = ModelCardInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.model_version_card_update(
+            version=version, model_card=data.validated_data["model_card"], actor=request.user
+        )
         return Response(VersionOutputSerializer(version).data)
 
 

@@ -28,3 +28,13 @@
     document.querySelectorAll("[data-live-url]").forEach(poll);
   });
 })();
+
+// Decisions that are hard to undo (Deploy, Reject, rollback) ask first: a button or form with
+// data-confirm="…" submits only after the person confirms the sentence.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-confirm]");
+    if (button && button.form && !window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
+  });
+})();
