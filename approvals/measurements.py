@@ -58,9 +58,8 @@ def measurement_for(version, dataset: EvaluationDataset) -> Measurement | CheckO
     stored = Measurement.objects.filter(version=version, dataset=dataset).first()
     if stored is not None:
         return stored
-    outcome = sandboxed(
-        "approvals.sandbox.evaluation:measure", version, dataset_payload(version, dataset), dataset=dataset
-    )
+    payload = dataset_payload(version, dataset, sensitive=list(dataset.sensitive_columns))
+    outcome = sandboxed("approvals.sandbox.evaluation:measure", version, payload, dataset=dataset)
     if not outcome.passed:
         return outcome
     details = {key: value for key, value in outcome.details.items() if key not in ("metrics", "task", "sandbox")}

@@ -6,6 +6,7 @@ Team "Growth" has the same four roles (``gina``, ``gary``, ``gail``, ``gus``) an
 Risk's models. ``nora`` belongs to Risk with no role at all.
 """
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -151,6 +152,31 @@ def page(browser, live_server):
     # While Playwright's event loop runs, Django keeps this test's database connection in a
     # separate context; close it here or it outlives the test database.
     connections.close_all()
+
+
+BASIC_WORKFLOW = Path(__file__).parent / "workflows" / "basic.yaml"
+SHIPPED_WORKFLOW = Path(__file__).parents[1] / "approvals" / "workflows" / "default.yaml"
+
+
+@pytest.fixture(autouse=True)
+def basic_workflow(settings):
+    """Tests of the approval loop run the four roles behind the checks that need no evaluation
+    dataset (tests/workflows/basic.yaml); ``shipped_workflow`` and ``use_workflow`` change it."""
+    from approvals.definitions import default_definition
+
+    settings.SIGNOFF_DEFAULT_WORKFLOW = BASIC_WORKFLOW
+    default_definition.cache_clear()
+    yield
+    default_definition.cache_clear()
+
+
+@pytest.fixture
+def shipped_workflow(settings):
+    """The default workflow Signoff ships (approvals/workflows/default.yaml)."""
+    from approvals.definitions import default_definition
+
+    settings.SIGNOFF_DEFAULT_WORKFLOW = SHIPPED_WORKFLOW
+    default_definition.cache_clear()
 
 
 @pytest.fixture

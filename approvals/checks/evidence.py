@@ -5,6 +5,7 @@ import os
 
 from approvals.checks.base import Check, CheckOutcome
 from approvals.measurements import dataset_payload, measurement_for, sandboxed
+from approvals.models import Measurement
 
 
 class PickleScan(Check):
@@ -79,6 +80,11 @@ def _fraction(value) -> str | None:
     return None if ok else "must be a number between 0 and 1"
 
 
+def _names(value) -> str | None:
+    ok = isinstance(value, list) and value and all(isinstance(item, str) and item.strip() for item in value)
+    return None if ok else "must be a list of metric names, e.g. [accuracy, roc_auc]"
+
+
 def _column(value) -> str | None:
     return None if isinstance(value, str) and value.strip() else "must name a column"
 
@@ -106,7 +112,7 @@ class Reevaluate(DatasetCheck):
 
     type = "reevaluate"
     title = "Re-evaluation on the hold-out dataset"
-    options = {"tolerance": _fraction}
+    options = {"tolerance": _fraction, "metrics": _names}
 
     def run(self, version, config):
         dataset = self.dataset(version, config)
@@ -115,8 +121,10 @@ class Reevaluate(DatasetCheck):
         measurement = measurement_for(version, dataset)
         if isinstance(measurement, CheckOutcome):
             return measurement
+        compared = config.get("metrics")
+        reported = {name: value for name, value in version.metrics.items() if compared is None or name in compared}
         outcome = claims_outcome(
-            measurement.metrics, version.metrics, config.get("tolerance", 0.02), measurement.details.get("rows", 0)
+            measurement.metrics, reported, config.get("tolerance", 0.02), measurement.details.get("rows", 0)
         )
         outcome.details.update(measurement.details)
         outcome.details.update(metrics=measurement.metrics, task=measurement.task, dataset=dataset_reference(dataset))
@@ -185,9 +193,23 @@ class RegressionVsProduction(DatasetCheck):
         return CheckOutcome(True, f"{versus}; {changed}.", details)
 
 
+def fairness_outcome(attribute: str, table: dict, limits: dict) -> CheckOutcome:
+    """The group table over ``attribute`` against the limits on its two differences."""
+    names = ("demographic_parity_difference", "equalized_odds_difference")
+    over = [f"{name.replace('_', ' ')} {table[name]:.3f} > {limits[name]:g}" for name in names
+            if table[name] > limits[name]]  # fmt: skip
+    details = {"attribute": attribute, **table, "limits": limits}
+    if over:
+        return CheckOutcome(False, f"Across {attribute}: {'; '.join(over)}.", details)
+    shown = ", ".join(f"{name.replace('_', ' ')} {table[name]:.3f}" for name in names)
+    return CheckOutcome(True, f"Across {attribute} ({len(table['groups'])} groups): {shown}.", details)
+
+
 class Fairness(DatasetCheck):
     """Per-group metrics over a sensitive attribute (fairlearn); fails when the demographic-parity
-    or equalized-odds difference exceeds its limit (0.1 unless configured)."""
+    or equalized-odds difference exceeds its limit (0.1 unless configured). The dataset's
+    sensitive columns are covered by the version's measurement; another ``attribute`` is
+    measured on its own."""
 
     type = "fairness"
     title = "Fairness across groups"
@@ -209,14 +231,23 @@ class Fairness(DatasetCheck):
                 "or set 'attribute' in the workflow.",
                 {},
             )
-        return self.measure(
-            "approvals.sandbox.evaluation:fairness",
-            version,
-            dataset,
-            attribute=attribute,
-            max_demographic_parity_difference=config.get("max_demographic_parity_difference", 0.1),
-            max_equalized_odds_difference=config.get("max_equalized_odds_difference", 0.1),
-        )
+        limits = {name: config.get(f"max_{name}", 0.1)
+                  for name in ("demographic_parity_difference", "equalized_odds_difference")}  # fmt: skip
+        if attribute in dataset.sensitive_columns:
+            measurement = measurement_for(version, dataset)
+            if isinstance(measurement, CheckOutcome):
+                return measurement
+            table = measurement.details.get("fairness", {}).get(attribute)
+            if table is None:
+                return CheckOutcome(False, "The fairness check applies to classifiers; this model is a regressor.", {})
+        else:
+            outcome = self.measure("approvals.sandbox.evaluation:fairness", version, dataset, attribute=attribute)
+            if not outcome.passed:
+                return outcome
+            table = {key: outcome.details[key] for key in ("groups", *limits)}
+        outcome = fairness_outcome(attribute, table, limits)
+        outcome.details["dataset"] = dataset_reference(dataset)
+        return outcome
 
 
 class SchemaCompatibility(DatasetCheck):
@@ -227,7 +258,13 @@ class SchemaCompatibility(DatasetCheck):
     type = "schema_compatibility"
     title = "Schema compatibility"
 
-    def features(self, version) -> tuple[list[str] | None, CheckOutcome | None]:
+    @staticmethod
+    def features(version, dataset) -> tuple[list[str] | None, CheckOutcome | None]:
+        """The features ``version`` reads: from its measurement on ``dataset`` when it has one
+        (or can be measured), else read from the artifact alone."""
+        measurement = Measurement.objects.filter(version=version, dataset=dataset).first()
+        if measurement is not None:
+            return measurement.details.get("features"), None
         outcome = sandboxed(
             "approvals.sandbox.evaluation:input_features",
             version,
@@ -241,7 +278,7 @@ class SchemaCompatibility(DatasetCheck):
         dataset = self.dataset(version, config)
         if dataset is None:
             return self.no_dataset(version, config)
-        features, failed = self.features(version)
+        features, failed = self.features(version, dataset)
         if failed is not None:
             return failed
         if features is None:
@@ -257,7 +294,7 @@ class SchemaCompatibility(DatasetCheck):
         }
         production = production_version(model=version.model)
         if production is not None and production.pk != version.pk:
-            baseline, failed = self.features(production)
+            baseline, failed = self.features(production, dataset)
             if failed is None and baseline is not None:
                 details["production"] = production.number
                 details["removed"] = [name for name in baseline if name not in features]

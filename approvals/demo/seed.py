@@ -42,6 +42,25 @@ class DemoVersion:
     # The artifact is replaced by a pickle that would run a shell command when loaded (the
     # pickle scan refuses it; the command, a harmless echo, never runs).
     booby_trapped: bool = False
+    # The demo's other failures: metrics reported higher than measured (name → amount added),
+    # features left out, labels from a biased history, and a model card left incomplete.
+    inflate: dict = field(default_factory=dict)
+    without: tuple = ()
+    bias: object = None
+    card: str = "complete"  # or "incomplete"
+
+
+def model_card(spec: dict, demo: DemoVersion) -> dict:
+    if demo.card == "incomplete":
+        return {"intended_use": spec["card"]["intended_use"]}
+    return {
+        **spec["card"],
+        "training_data": f"{spec['dataset']} as of {demo.dataset_version}; 8,000 rows, 25 % held out for the "
+        "reported metrics.",
+        "evaluation_data": "holdout-2026q4: 2,000 fresh rows never seen in training (Signoff measures on it).",
+        "metrics_rationale": "Accuracy for the overall error rate, ROC AUC for ranking quality across thresholds.",
+        "owner": "Risk & Growth Analytics (Dana Okafor)",
+    }
 
 
 # The opcodes of pickle.dumps(obj) for an obj whose __reduce__ returns os.system(COMMAND).
@@ -56,6 +75,16 @@ MODELS = [
         "target": "defaulted",
         "dataset": "s3://analytics-lake/credit/applications.parquet",
         "repository": "https://git.example.com/analytics/credit-risk",
+        "segment": training.age_band,
+        "card": {
+            "intended_use": "Rank loan applications by **default risk** for the underwriting service; a person "
+            "reviews every decline.",
+            "out_of_scope_uses": "Pricing, collections, or any decision without a human underwriter.",
+            "limitations": "Applicants with thin credit files are under-represented.",
+            "ethical_considerations": "Age is a feature; results are compared across age bands (under 30, 30 and "
+            "over) before each release.",
+            "risk_tier": "high",
+        },
         "versions": [
             DemoVersion(
                 "logistic_regression",
@@ -79,7 +108,26 @@ MODELS = [
                     ("ivan", "approve", "Blue/green rollout complete."),
                 ],
             ),
+            # Too shallow: worse than production (and below the accuracy gate).
             DemoVersion("random_forest", {"n_estimators": 3, "max_depth": 1}, "c0d7e55", "2026-10-31", ["submit"]),
+            # Trained on a history that marked young applicants as defaulting: a fairness gap.
+            DemoVersion(
+                "gradient_boosting",
+                {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.1},
+                "d41a7be",
+                "2026-11-15",
+                ["submit"],
+                bias=training.young_applicants_marked_as_defaulting,
+            ),
+            # Leaves out late_payments, which production uses: a dropped feature.
+            DemoVersion(
+                "logistic_regression",
+                {"C": 1.0, "max_iter": 500},
+                "5e0c3f9",
+                "2026-11-20",
+                ["submit"],
+                without=("late_payments",),
+            ),
         ],
     },
     {
@@ -89,6 +137,13 @@ MODELS = [
         "target": "churned",
         "dataset": "s3://analytics-lake/growth/subscriber_activity.parquet",
         "repository": "https://git.example.com/analytics/churn",
+        "card": {
+            "intended_use": "Choose subscribers for **retention offers**.",
+            "out_of_scope_uses": "Changing prices or terms for individual subscribers.",
+            "limitations": "Trained on monthly snapshots; misses churn driven by a single bad week.",
+            "ethical_considerations": "Offers only; nobody loses service because of a score.",
+            "risk_tier": "low",
+        },
         "versions": [
             DemoVersion(
                 "logistic_regression",
@@ -110,6 +165,24 @@ MODELS = [
                 "2026-10-15",
                 ["submit"],
             ),
+            # Claims more than it delivers: the reported metrics are inflated.
+            DemoVersion(
+                "gradient_boosting",
+                {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05},
+                "b7c21e0",
+                "2026-11-05",
+                ["submit"],
+                inflate={"accuracy": 0.08, "roc_auc": 0.1},
+            ),
+            # Submitted with a model card that only says what the model is for.
+            DemoVersion(
+                "logistic_regression",
+                {"C": 0.25, "max_iter": 500, "class_weight": "balanced"},
+                "c93d118",
+                "2026-11-18",
+                ["submit"],
+                card="incomplete",
+            ),
         ],
     },
     {
@@ -119,6 +192,13 @@ MODELS = [
         "target": "fraud",
         "dataset": "s3://analytics-lake/payments/card_transactions.parquet",
         "repository": "https://git.example.com/analytics/fraud",
+        "card": {
+            "intended_use": "Flag card transactions for **manual review** before settlement.",
+            "out_of_scope_uses": "Declining transactions automatically.",
+            "limitations": "Fraud is rare (about 7 %); recall at the default threshold is low.",
+            "ethical_considerations": "A flag delays settlement; reviewers clear flags within a day.",
+            "risk_tier": "medium",
+        },
         "versions": [
             DemoVersion(
                 "random_forest",
@@ -178,9 +258,12 @@ def seed_demo(log=print) -> bool:
         model = registered_model_create(
             name=spec["name"], description=spec["description"], team=team, created_by=people["dana"]
         )
+        holdout = training.holdout_csv(
+            spec["generator"], target=spec["target"], segment=spec.get("segment", training.region)
+        )
         evaluation_dataset_register(
             model=model,
-            file=ContentFile(training.holdout_csv(spec["generator"], target=spec["target"]), name="holdout.csv"),
+            file=ContentFile(holdout, name="holdout.csv"),
             name="holdout-2026q4",
             target_column=spec["target"],
             sensitive_columns=["segment"],
@@ -188,15 +271,22 @@ def seed_demo(log=print) -> bool:
             actor=people["dana"],
         )
         for seed, demo in enumerate(spec["versions"], start=1):
-            trained = training.train(spec["generator"], estimator=demo.estimator, params=demo.params, seed=seed)
+            trained = training.train(
+                spec["generator"], estimator=demo.estimator, params=demo.params, seed=seed, without=demo.without,
+                bias=demo.bias,
+            )  # fmt: skip
+            metrics = {
+                name: round(min(value + demo.inflate.get(name, 0), 1.0), 4) for name, value in trained.metrics.items()
+            }
             version = model_version_create(
                 model=model,
                 created_by=people["dana"],
                 artifact=ContentFile(BOOBY_TRAP, name=f"{spec['name']}.pkl")
                 if demo.booby_trapped
                 else ContentFile(trained.artifact, name=f"{spec['name']}.joblib"),
-                metrics=trained.metrics,
+                metrics=metrics,
                 params={"estimator": demo.estimator, **demo.params, "features": ", ".join(trained.features)},
+                model_card=model_card(spec, demo),
                 description=f"{demo.estimator.replace('_', ' ').capitalize()} trained on {demo.dataset_version} data.",
                 dataset_uri=spec["dataset"],
                 dataset_version=demo.dataset_version,
@@ -206,8 +296,5 @@ def seed_demo(log=print) -> bool:
             state = "development"
             if demo.story:
                 state = _play(version, demo.story, people).get_status_display()
-            log(
-                f"  {version}: accuracy {trained.metrics['accuracy']:.3f}, "
-                f"roc_auc {trained.metrics['roc_auc']:.3f} — {state}"
-            )
+            log(f"  {version}: accuracy {metrics['accuracy']:.3f}, roc_auc {metrics['roc_auc']:.3f} — {state}")
     return True

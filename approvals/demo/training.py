@@ -88,10 +88,20 @@ class TrainedVersion:
     features: list[str]
 
 
-def train(generator, *, estimator: str, params: dict, seed: int, rows: int = 3000) -> TrainedVersion:
-    """Train one version on ``rows`` generated rows; metrics come from a 25 % held-out split."""
+def train(
+    generator, *, estimator: str, params: dict, seed: int, rows: int = 8000, without: tuple = (), bias=None
+) -> TrainedVersion:
+    """Train one version on ``rows`` generated rows; metrics come from a 25 % held-out split.
+
+    ``without`` leaves features out; ``bias(features, labels, names, rng)`` returns the labels a
+    biased history would have recorded (the demo's fairness failure)."""
     rng = np.random.default_rng(seed)
     features, labels, names = generator(rng, rows)
+    if bias is not None:
+        labels = bias(features, labels, names, rng)
+    if without:
+        keep = [i for i, name in enumerate(names) if name not in without]
+        features, names = features[:, keep], [names[i] for i in keep]
     x_train, x_test, y_train, y_test = train_test_split(
         features, labels, test_size=0.25, random_state=seed, stratify=labels
     )
@@ -116,13 +126,27 @@ def train(generator, *, estimator: str, params: dict, seed: int, rows: int = 300
     )
 
 
-def holdout_csv(generator, *, target: str, seed: int = 2026, rows: int = 2000) -> bytes:
+def young_applicants_marked_as_defaulting(features, labels, names, rng):
+    """Half the applicants under 30 recorded as defaulting whatever they did: a biased history."""
+    young = features[:, names.index("age")] < 30
+    return np.where(young & (rng.random(len(labels)) < 0.5), 1, labels)
+
+
+def age_band(features, names, rng):
+    return np.where(features[:, names.index("age")] < 30, "under-30", "30-plus")
+
+
+def region(features, names, rng):
+    return rng.choice(["north", "south"], len(features))
+
+
+def holdout_csv(generator, *, target: str, segment=region, seed: int = 2026, rows: int = 2000) -> bytes:
     """A fresh sample of ``rows`` rows as CSV (feature columns, ``target``, and a ``segment``
     column to break metrics down by): the model's evaluation dataset in the demo."""
     rng = np.random.default_rng(seed)
     features, labels, names = generator(rng, rows)
     lines = [",".join([*names, target, "segment"])]
-    segments = rng.choice(["north", "south"], rows)
+    segments = segment(features, names, rng)
     for row, label, segment in zip(features, labels, segments, strict=True):
         lines.append(",".join([*(f"{float(value):.6g}" for value in row), str(int(label)), segment]))
     return ("\n".join(lines) + "\n").encode()

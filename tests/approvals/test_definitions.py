@@ -20,8 +20,18 @@ steps:
 """
 
 
-def test_the_default_definition_is_seed_002s_four_role_workflow():
+def test_the_default_definition_is_seed_002s_four_role_workflow(shipped_workflow):
     definition = default_definition()
+    assert [check["type"] for check in definition.steps[0].checks] == [
+        "pickle_scan",
+        "reevaluate",
+        "metric_threshold",
+        "regression_vs_production",
+        "fairness",
+        "schema_compatibility",
+        "model_card",
+        "artifact_integrity",
+    ]
     assert [(s.name, s.type) for s in definition.steps] == [
         ("automated_checks", "checks"),
         ("manager_review", "approval"),

@@ -10,19 +10,29 @@ from django.core.management import call_command
 
 from approvals.demo.seed import DEMO_PASSWORD
 from approvals.management.commands.rundemo import start_worker, stop_worker
-from approvals.models import AuditEvent, CheckRun, EvaluationDataset, PromotionRequest
+from approvals.models import AuditEvent, CheckRun, EvaluationDataset, Measurement, PromotionRequest
 from registry.models import ModelVersion, RegisteredModel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def seeded(settings):
+def seeded(settings, shipped_workflow):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("seed_demo")
 
 
-def test_every_demo_account_logs_in_with_its_role(seeded, rf):
+def test_the_demo(seeded, rf, capsys):
+    """One seeding (it runs every evidence check in the sandbox), looked at from each side."""
+    every_demo_account_logs_in_with_its_role(rf)
+    the_demo_models_are_real_trained_scikit_learn_models()
+    each_demo_model_has_a_hold_out_dataset()
+    the_demo_leaves_requests_in_each_state()
+    the_demo_shows_each_kind_of_failure_next_to_clean_versions()
+    seeding_twice_changes_nothing(capsys)
+
+
+def every_demo_account_logs_in_with_its_role(rf):
     roles = {"dana": "data scientist", "mona": "manager", "quinn": "data analyst", "ivan": "IT engineer"}
     for username, role in roles.items():
         user = authenticate(rf.post("/login/"), username=username, password=DEMO_PASSWORD)
@@ -31,7 +41,7 @@ def test_every_demo_account_logs_in_with_its_role(seeded, rf):
     assert authenticate(rf.post("/login/"), username="admin", password=DEMO_PASSWORD).is_superuser
 
 
-def test_the_demo_models_are_real_trained_scikit_learn_models(seeded):
+def the_demo_models_are_real_trained_scikit_learn_models():
     assert set(RegisteredModel.objects.values_list("name", flat=True)) == {
         "credit-risk",
         "customer-churn",
@@ -48,14 +58,14 @@ def test_the_demo_models_are_real_trained_scikit_learn_models(seeded):
         assert version.dataset_uri and version.code_commit and version.params["estimator"]
 
 
-def test_each_demo_model_has_a_hold_out_dataset(seeded):
+def each_demo_model_has_a_hold_out_dataset():
     datasets = {d.model.name: d for d in EvaluationDataset.objects.select_related("model")}
     assert set(datasets) == {"credit-risk", "customer-churn", "fraud-detection"}
     assert all(d.row_count == 2000 and d.sensitive_columns == ["segment"] for d in datasets.values())
     assert datasets["credit-risk"].target_column == "defaulted"
 
 
-def test_the_demo_leaves_requests_in_each_state(seeded):
+def the_demo_leaves_requests_in_each_state():
     statuses = {
         (r.model.name, r.version.number): (r.status, r.current_step.name) for r in PromotionRequest.objects.all()
     }
@@ -65,7 +75,7 @@ def test_the_demo_leaves_requests_in_each_state(seeded):
     assert statuses[("credit-risk", 3)][0] == "checks_failed"
     assert statuses[("customer-churn", 1)][0] == "changes_requested"
     stages = dict(ModelVersion.objects.filter(model__name="credit-risk").values_list("number", "stage"))
-    assert stages == {1: "archived", 2: "production", 3: "development"}
+    assert stages == {1: "archived", 2: "production", 3: "development", 4: "development", 5: "development"}
     assert ModelVersion.objects.get(model__name="fraud-detection", number=1).stage == "qa"
     assert statuses[("fraud-detection", 3)][0] == "checks_failed"
     scan = CheckRun.objects.get(
@@ -76,7 +86,27 @@ def test_the_demo_leaves_requests_in_each_state(seeded):
     assert scan.status == "failed" and "posix.system" in scan.summary
 
 
-def test_seeding_twice_changes_nothing(seeded, capsys):
+def the_demo_shows_each_kind_of_failure_next_to_clean_versions():
+    def failed(name, number):
+        runs = CheckRun.objects.filter(step__request__version__model__name=name, step__request__version__number=number)
+        return {run.check_type for run in runs if run.status == "failed"}
+
+    def passed_all(name, number):
+        runs = CheckRun.objects.filter(step__request__version__model__name=name, step__request__version__number=number)
+        return runs.count() == 8 and all(run.status == "passed" for run in runs)
+
+    assert passed_all("credit-risk", 2) and passed_all("customer-churn", 2) and passed_all("fraud-detection", 1)
+    assert "regression_vs_production" in failed("credit-risk", 3)  # worse than production
+    assert failed("credit-risk", 4) == {"fairness"}  # trained on a biased history
+    assert "schema_compatibility" in failed("credit-risk", 5)  # dropped late_payments
+    assert failed("customer-churn", 3) == {"reevaluate"}  # inflated claims
+    assert "model_card" in failed("customer-churn", 4)  # incomplete card
+    assert "pickle_scan" in failed("fraud-detection", 3)  # malicious pickle
+    measured = Measurement.objects.get(version__model__name="credit-risk", version__number=2)
+    assert set(measured.metrics) >= {"accuracy", "roc_auc", "log_loss"} and measured.details["fairness"]["segment"]
+
+
+def seeding_twice_changes_nothing(capsys):
     counts = (ModelVersion.objects.count(), PromotionRequest.objects.count(), AuditEvent.objects.count())
     call_command("seed_demo")
     assert "already there" in capsys.readouterr().out
