@@ -87,8 +87,9 @@ def _gates(evidences: list[dict]) -> dict[str, dict]:
 def _metric_rows(versions, evidences, base: int, gates: dict) -> list[dict]:
     names = []
     for version, evidence in zip(versions, evidences, strict=True):
-        measured = (evidence["measured"] or {}).get("metrics", {})
-        names += [name for name in [*version.metrics, *measured] if name not in names]
+        for name in [*version.metrics, *(evidence["measured"] or {}).get("metrics", {})]:
+            if name not in names:
+                names.append(name)
     rows = []
     for name in names:
         gate = gates.get(name)

@@ -228,7 +228,9 @@ def metric_trends(*, model, limit: int = 20) -> dict:
         measured[measurement.version_id] = measurement.metrics
     names = []
     for version in versions:
-        names += [n for n in [*version.metrics, *measured.get(version.pk, {})] if n not in names]
+        for name in [*version.metrics, *measured.get(version.pk, {})]:
+            if name not in names:
+                names.append(name)
     series = {
         name: [
             {"version": v.number, "reported": v.metrics.get(name), "measured": measured.get(v.pk, {}).get(name)}

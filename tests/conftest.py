@@ -147,6 +147,15 @@ def browser():
 def page(browser, live_server):
     page = browser.new_page(base_url=live_server.url, accept_downloads=True)
     page.set_default_timeout(15_000)
+    # A person confirms what the page asks (Deploy, Reject, rollback): the questions are kept in
+    # ``page.confirmations``; a test sets ``page.dismiss_dialogs`` to answer "Cancel" instead.
+    page.confirmations, page.dismiss_dialogs = [], False
+
+    def answer(dialog):
+        page.confirmations.append(dialog.message)
+        dialog.dismiss() if page.dismiss_dialogs else dialog.accept()
+
+    page.on("dialog", answer)
     yield page
     page.close()
     # While Playwright's event loop runs, Django keeps this test's database connection in a

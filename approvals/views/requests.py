@@ -48,7 +48,8 @@ def may_decide(user, promotion_request) -> bool:
 def evidence_context(promotion_request) -> dict:
     """The evidence summary of the request and its digest, which the decision form carries."""
     evidence = selectors.request_evidence(request=promotion_request)
-    baseline = evidence["baseline"]
+    # Against production; without one, against the version before (versions are numbered 1, 2, …).
+    baseline = evidence["baseline"] or (evidence["candidate"] - 1 if evidence["candidate"] > 1 else None)
     numbers = [n for n in (baseline, evidence["candidate"]) if n is not None]
     query = "&".join(f"v={n}" for n in numbers) + f"&request={promotion_request.pk}"
     return {

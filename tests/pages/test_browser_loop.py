@@ -47,6 +47,7 @@ def test_a_version_goes_from_development_to_production_through_the_pages(page, p
 
     log_in(page, "ivan")
     decide(page, request_id, "Rolled out.", "Deploy")
+    assert page.confirmations == ["Deploy credit-risk v2 to production?"]  # asked before deploying
     expect(page.get_by_test_id("request-status")).to_contain_text("Deployed")
     for who, comment in (("mona", "Beats production"), ("quinn", "QA suite green"), ("ivan", "Rolled out.")):
         expect(page.locator(".decision", has_text=who)).to_contain_text(comment)
