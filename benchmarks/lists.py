@@ -62,11 +62,11 @@ def generate(versions: int, audit_events: int, models: int = 100):
             WHERE p.codename = 'view_registeredmodel'""",
         f"""INSERT INTO registry_modelversion (model_id, number, description, artifact, artifact_sha256, artifact_size,
                 metrics, params, dataset_uri, dataset_version, code_repository, code_commit, stage, created_by_id,
-                created_at, submitted_at, stage_note)
+                created_at, submitted_at, stage_note, model_card)
             SELECT m.id, n, '', 'artifacts/bench.joblib', repeat('a', 64), 1024,
                 jsonb_build_object('accuracy', 0.8 + random() / 10, 'f1', 0.7 + random() / 10, 'roc_auc', 0.9),
                 '{{"C": 1.0}}'::jsonb, 's3://bench/data.parquet', 'v1', 'https://git.example.com/bench', 'abc123',
-                'development', {people["dana"].pk}, now() - (n || ' minutes')::interval, now(), ''
+                'development', {people["dana"].pk}, now() - (n || ' minutes')::interval, now(), '', '{{}}'::jsonb
             FROM registry_registeredmodel m, generate_series(1, {per_model}) n""",
         f"""INSERT INTO approvals_promotionrequest (model_id, version_id, workflow_name, workflow_source, status,
                 submitted_by_id, submitted_at, updated_at, closed_at)
@@ -84,8 +84,9 @@ def generate(versions: int, audit_events: int, models: int = 100):
             FROM approvals_stepstate s WHERE s.request_id = r.id""",
         f"""INSERT INTO approvals_stepstate_approver_groups (stepstate_id, group_id)
             SELECT s.id, {roles["manager"].pk} FROM approvals_stepstate s""",
-        f"""INSERT INTO approvals_decision (request_id, step_id, actor_id, verdict, comment, created_at, round)
-            SELECT r.id, r.current_step_id, {people["mona"].pk}, 'reject', 'Not yet.', r.updated_at, 1
+        f"""INSERT INTO approvals_decision (request_id, step_id, actor_id, verdict, comment, created_at, round,
+                evidence, evidence_digest)
+            SELECT r.id, r.current_step_id, {people["mona"].pk}, 'reject', 'Not yet.', r.updated_at, 1, '{{}}', ''
             FROM approvals_promotionrequest r WHERE r.status = 'rejected'""",
         f"""INSERT INTO approvals_auditevent (created_at, actor_id, verb, object_type, object_id, object_repr,
                 model_id, request_id, from_state, to_state, comment, data, chain, previous_digest, digest)

@@ -117,3 +117,49 @@ def trend_chart(name: str, points: list) -> str:
         w=TREND_WIDTH, h=TREND_HEIGHT, name=name, first=first, last=last, low=f"{low:.3f}", high=f"{high:.3f}",
         lines=format_html_join("", "{}", ((line,) for line in lines)),
     )  # fmt: skip
+
+
+def _number(value, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def delta_html(cell: dict) -> str:
+    """ "+0.0123 (+2%) better" for a metric cell against the baseline (the word for screen readers)."""
+    if cell.get("delta") is None:
+        return "—"
+    relative = cell.get("relative_delta")
+    percent = (
+        format_html(' <span class="small">({}{}%)</span>', "+" if relative > 0 else "", f"{relative * 100:.0f}")
+        if relative is not None
+        else ""
+    )
+    word = {True: " better", False: " worse"}.get(cell.get("better"), "")
+    return format_html(
+        '{}{}{}{}', "+" if cell["delta"] > 0 else "", f"{cell['delta']:.4f}", percent,
+        format_html('<span class="sr-only">{}</span>', word) if word else "",
+    )  # fmt: skip
+
+
+@register.simple_tag
+def metric_cell(cell: dict, index: int, baseline_index: int, gate) -> str:
+    """One version's cell of the comparison's metric table: the value used, measured / reported,
+    the delta against the baseline and the gate's verdict."""
+    css = {True: "num better", False: "num worse"}.get(cell.get("better"), "num")
+    verdict = ""
+    if gate and cell.get("gate_passed") is not None:
+        verdict = format_html(
+            '<span class="badge status-{}">{}</span>',
+            *(("passed", "pass") if cell["gate_passed"] else ("failed", "fail")),
+        )
+    return format_html(
+        '<td class="{}"><strong>{}</strong><div class="small muted">{} / {}</div>{}{}</td>',
+        css, _number(cell.get("value")), _number(cell.get("measured")), _number(cell.get("reported")),
+        "" if index == baseline_index else format_html('<div class="small">{}</div>', delta_html(cell)), verdict,
+    )  # fmt: skip
+
+
+@register.filter
+def points_text(data, kind: str) -> str:
+    """A curve's points as text for the data table beside its chart."""
+    points = points_of(kind, data)
+    return " ".join(f"({x:.3f}, {y:.3f})" for x, y in points) if points else "not measured"

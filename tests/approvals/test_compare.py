@@ -108,6 +108,8 @@ def test_the_comparison_api_measures_both_versions_and_knows_which_direction_is_
         measured(strong, dataset_frame),
         measured(weak, dataset_frame),
     )
+    names = [row["name"] for row in body["metrics"]]
+    assert len(names) == len(set(names)) and {"accuracy", "roc_auc", "log_loss"} <= set(names)  # each metric once
     accuracy = metric_row(body, "accuracy")
     assert accuracy["gate"] == {"min": 0.6, "max": None, "source": "measured"}
     base, cand = accuracy["cells"]
