@@ -90,9 +90,14 @@ class VersionForm(ModelCardFields):
     metrics = JSONObjectField(required=False, help_text='Or paste them as JSON, e.g. {"accuracy": 0.91}')
     params = JSONObjectField(required=False, help_text='Or paste them as JSON, e.g. {"C": 1.0}')
     derived_from = forms.IntegerField(required=False, min_value=1, max_value=2**31, widget=forms.HiddenInput)
+    # The token of an artifact kept from an earlier try with errors (registry.kept_uploads).
+    kept_artifact = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, kept=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.kept = kept
+        if kept is not None:
+            self.fields["artifact"].required = False
         for i in range(ROWS):
             self.fields[f"metric_name_{i}"] = forms.CharField(required=False, max_length=100, label="Metric")
             self.fields[f"metric_value_{i}"] = forms.FloatField(required=False, label="Value")
@@ -131,6 +136,8 @@ class VersionForm(ModelCardFields):
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("artifact") and self.kept is not None:
+            cleaned["artifact"] = self.kept
         cleaned["metrics"] = self._collect("metric", cleaned.get("metrics") or {}, float)
         cleaned["params"] = self._collect("param", cleaned.get("params") or {}, _scalar)
         if not cleaned["metrics"] and not self.errors:

@@ -11,7 +11,7 @@ from approvals import datasets, permissions, selectors, services
 from approvals.forms import DatasetForm, RollbackForm
 from approvals.models import PromotionRequest
 from approvals.views.common import form_errors_from, paginate
-from registry import model_cards
+from registry import kept_uploads, model_cards
 from registry import permissions as registry_permissions
 from registry import selectors as registry_selectors
 from registry import services as registry_services
@@ -104,7 +104,8 @@ def version_create(request, name):
             previous = registry_selectors.version_get(user=request.user, name=name, number=int(source))
             return _register_page(request, model, VersionForm(initial=VersionForm.initial_from(previous)))
         return _register_page(request, model, VersionForm())
-    form = VersionForm(request.POST, request.FILES)
+    kept = kept_uploads.take(request.POST.get("kept_artifact", ""), user=request.user, model=model)
+    form = VersionForm(request.POST, request.FILES, kept=None if request.FILES.get("artifact") else kept)
     if form.is_valid():
         derived_from = None
         if form.cleaned_data["derived_from"]:
@@ -116,9 +117,27 @@ def version_create(request, name):
         except ValidationError as error:
             form_errors_from(form, error)
         else:
+            if kept is not None:
+                kept_uploads.discard(kept)
             messages.success(request, f"{version} is registered. Submit it for approval when it is ready.")
             return redirect(version)
-    return _register_page(request, model, form, status=400)
+    upload = request.FILES.get("artifact")
+    token = kept_uploads.keep(upload, user=request.user, model=model) if upload else None
+    if token is not None and kept is not None:
+        kept_uploads.discard(kept)  # the new upload takes its place
+    if token is None and kept is not None:
+        token, kept_name = request.POST["kept_artifact"], kept.name
+    else:
+        kept_name = getattr(upload, "client_name", None) or getattr(upload, "name", None)
+    if token is not None:
+        form.data = form.data.copy()
+        form.data["kept_artifact"] = token
+    return render(
+        request,
+        "models/version_new.html",
+        {"model": model, "form": form, "kept_name": kept_name if token else None},
+        status=400,
+    )
 
 
 @login_required

@@ -110,3 +110,38 @@ def test_the_model_page_shows_metric_trends_the_stage_timeline_and_compares(clie
     assert page.count('<svg class="trend"') == 2  # accuracy and f1
     assert 'data-testid="stage-timeline"' in page and "production" in page
     assert 'form="compare-form"' in page and 'action="/models/credit-risk/compare/"' in page
+
+
+def test_the_uploaded_file_is_kept_when_the_form_has_errors(client, people, risk_model):
+    import re
+
+    from django.core.files.storage import default_storage
+
+    from registry.roles import DATA_SCIENTIST
+
+    content = factories.artifact().read()
+    client.force_login(people.dana)
+    first = client.post(
+        "/models/credit-risk/versions/new/",
+        rows(artifact=SimpleUploadedFile("credit.joblib", content), metric_value_0="high"),
+    )
+    page = first.content.decode()
+    assert first.status_code == 400 and "Enter a number." in page and "credit.joblib" in page
+    token = re.search(r'name="kept_artifact" value="([^"]+)"', page).group(1)
+    assert not ModelVersion.objects.exists()
+
+    dora = factories.make_user("dora", DATA_SCIENTIST, team=people.risk)
+    client.force_login(dora)  # the token is dana's alone
+    stolen = client.post("/models/credit-risk/versions/new/", rows(artifact="", kept_artifact=token))
+    assert stolen.status_code == 400 and "This field is required." in stolen.content.decode()
+    forged = client.post("/models/credit-risk/versions/new/", rows(artifact="", kept_artifact=token[:-2] + "xx"))
+    assert forged.status_code == 400 and not ModelVersion.objects.exists()
+
+    client.force_login(people.dana)
+    second = client.post("/models/credit-risk/versions/new/", rows(artifact="", kept_artifact=token))
+    assert second.status_code == 302
+    version = ModelVersion.objects.get(model=risk_model)
+    with version.artifact.open("rb") as stored:
+        assert stored.read() == content
+    assert version.artifact.name.endswith("credit.joblib")
+    assert not default_storage.listdir(f"pending/{people.dana.pk}")[1]  # the kept copy is gone
