@@ -43,6 +43,17 @@ class Check(ABC):
         """Check ``version`` against ``config``; raise TransientCheckError when it cannot run now."""
 
 
+def unknown_keys(config: dict, allowed) -> list[str]:
+    """The configuration error for keys a check does not know, as a list (empty when none)."""
+    unknown = sorted(set(config) - set(allowed))
+    return [f"unknown keys: {', '.join(unknown)}"] if unknown else []
+
+
+def is_text_list(value) -> bool:
+    """A YAML list of non-blank strings."""
+    return isinstance(value, list) and all(isinstance(item, str) and item.strip() for item in value)
+
+
 def get_check(check_type: str) -> type[Check]:
     return _CHECKS[check_type]
 

@@ -2,7 +2,7 @@
 
 import hashlib
 
-from approvals.checks.base import Check, CheckOutcome, TransientCheckError
+from approvals.checks.base import Check, CheckOutcome, TransientCheckError, is_text_list, unknown_keys
 from registry import model_cards
 
 
@@ -14,7 +14,7 @@ class ArtifactIntegrity(Check):
 
     @classmethod
     def config_errors(cls, config):
-        return [f"unknown keys: {', '.join(sorted(config))}"] if config else []
+        return unknown_keys(config, ())
 
     def run(self, version, config):
         digest = hashlib.sha256()
@@ -48,14 +48,12 @@ class ModelCardComplete(Check):
     def config_errors(cls, config):
         errors = []
         require = config.get("require", list(DEFAULT_CARD_FIELDS))
-        if not isinstance(require, list) or not all(isinstance(item, str) for item in require):
+        if not is_text_list(require):
             errors.append("'require' must be a list of model card fields, e.g. require: [intended_use, owner]")
         elif unknown := sorted(set(require) - model_cards.KEYS):
             known = ", ".join(sorted(model_cards.KEYS))
             errors.append(f"'require' names unknown fields: {', '.join(unknown)}; known: {known}")
-        if extra := sorted(set(config) - {"require"}):
-            errors.append(f"unknown keys: {', '.join(extra)}")
-        return errors
+        return errors + unknown_keys(config, {"require"})
 
     def run(self, version, config):
         required = config.get("require", list(DEFAULT_CARD_FIELDS))

@@ -3,7 +3,7 @@
 import math
 import os
 
-from approvals.checks.base import Check, CheckOutcome
+from approvals.checks.base import Check, CheckOutcome, is_text_list, unknown_keys
 from approvals.measurements import dataset_payload, measurement_for, sandboxed
 from approvals.models import Measurement
 
@@ -18,12 +18,9 @@ class PickleScan(Check):
     def config_errors(cls, config):
         errors = []
         allow = config.get("allow", [])
-        if not isinstance(allow, list) or not all(isinstance(item, str) and item.strip() for item in allow):
+        if not is_text_list(allow):
             errors.append("'allow' must be a list of module prefixes, e.g. allow: [lightgbm.]")
-        unknown = set(config) - {"allow"}
-        if unknown:
-            errors.append(f"unknown keys: {', '.join(sorted(unknown))}")
-        return errors
+        return errors + unknown_keys(config, {"allow"})
 
     def run(self, version, config):
         payload = {"file_name": os.path.basename(version.artifact.name), "allow": config.get("allow", [])}
@@ -44,10 +41,7 @@ class DatasetCheck(Check):
         for key, validate in cls.options.items():
             if key in config and (problem := validate(config[key])):
                 errors.append(f"'{key}' {problem}, not {config[key]!r}")
-        unknown = set(config) - {"dataset", *cls.options}
-        if unknown:
-            errors.append(f"unknown keys: {', '.join(sorted(unknown))}")
-        return errors
+        return errors + unknown_keys(config, {"dataset", *cls.options})
 
     @staticmethod
     def dataset(version, config):
@@ -81,8 +75,7 @@ def _fraction(value) -> str | None:
 
 
 def _names(value) -> str | None:
-    ok = isinstance(value, list) and value and all(isinstance(item, str) and item.strip() for item in value)
-    return None if ok else "must be a list of metric names, e.g. [accuracy, roc_auc]"
+    return None if value and is_text_list(value) else "must be a list of metric names, e.g. [accuracy, roc_auc]"
 
 
 def _column(value) -> str | None:
@@ -338,10 +331,7 @@ class MetricThreshold(DatasetCheck):
             errors.append(f"'source' must be measured or reported, not {config['source']!r}")
         if "dataset" in config and (not isinstance(config["dataset"], str) or not config["dataset"].strip()):
             errors.append("'dataset' must name one of the model's evaluation datasets")
-        unknown = set(config) - {"metric", "min", "max", "source", "dataset"}
-        if unknown:
-            errors.append(f"unknown keys: {', '.join(sorted(unknown))}")
-        return errors
+        return errors + unknown_keys(config, {"metric", "min", "max", "source", "dataset"})
 
     @classmethod
     def describe(cls, config):
