@@ -10,10 +10,6 @@ from pathlib import Path
 
 from approvals.sandbox.tasks import pickle_scan
 
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier")
-REGRESSION_METRICS = ("rmse", "mae", "r2")
-LOWER_IS_BETTER = {"log_loss", "brier", "rmse", "mae"}
-
 
 def _read(path: Path, file_format: str, max_rows: int):
     import pandas as pd

@@ -73,11 +73,6 @@ def curve_chart(kind: str, curves: list, numbers: list) -> str:
 
 
 @register.filter
-def chart_points(data, kind: str) -> list[tuple[float, float]]:
-    return points_of(kind, data)
-
-
-@register.filter
 def at(sequence, index: int):
     """``sequence[index]`` in templates (columns aligned with the compared versions)."""
     try:

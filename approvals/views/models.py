@@ -84,8 +84,9 @@ def model_detail(request, name):
     return _model_page(request, registry_selectors.model_get(user=request.user, name=name))
 
 
-def _register_page(request, model, form, status=200):
-    return render(request, "models/version_new.html", {"model": model, "form": form}, status=status)
+def _register_page(request, model, form, status=200, kept_name=None):
+    context = {"model": model, "form": form, "kept_name": kept_name}
+    return render(request, "models/version_new.html", context, status=status)
 
 
 @login_required
@@ -132,12 +133,7 @@ def version_create(request, name):
     if token is not None:
         form.data = form.data.copy()
         form.data["kept_artifact"] = token
-    return render(
-        request,
-        "models/version_new.html",
-        {"model": model, "form": form, "kept_name": kept_name if token else None},
-        status=400,
-    )
+    return _register_page(request, model, form, status=400, kept_name=kept_name if token else None)
 
 
 @login_required
