@@ -35,7 +35,7 @@ def start_worker(environment: dict) -> subprocess.Popen:
 
 
 def stop_worker(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
+    process.send_signal(signal.SIGTERM)  # warm shutdown: the pool processes finish, then stop
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:

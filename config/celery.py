@@ -4,12 +4,32 @@ import os
 import sys
 
 from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("signoff")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def start_the_sandbox_fork_server(**_):
+    """Each pool process forks its sandboxed checks from a fork server that has the libraries
+    imported (``approvals.sandbox.zygote``); it starts importing now, while the worker waits."""
+    from django.conf import settings
+
+    from approvals.sandbox import enable_zygote
+
+    if settings.SIGNOFF_SANDBOX_FORK_SERVER:
+        enable_zygote()
+
+
+@worker_process_shutdown.connect
+def stop_the_sandbox_fork_server(**_):
+    from approvals.sandbox import disable_zygote
+
+    disable_zygote()
 
 
 def worker_command(*extra: str) -> list[str]:

@@ -13,25 +13,34 @@
 - JSON in (stdin) and JSON out (stdout).
 
 A crash, a timeout or running out of memory comes back as a ``SandboxResult`` whose ``error``
-says which, never as an exception in the worker. Tasks are plain functions of plain inputs
+says which, never as an exception in the worker. In worker processes the task is forked from a
+fork server that has already imported NumPy, pandas, scikit-learn and fairlearn
+(``approvals.sandbox.zygote``): the same limits, directory and environment, without paying for
+those imports on every check. Tasks are plain functions of plain inputs
 (``approvals.sandbox.tasks``), testable without the database and without a sandbox.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import resource
+import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+import threading
+import time
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RESULT_LIMIT = 4 * 1024 * 1024  # bytes of JSON a task may return
+NO_NETWORK = 121  # exit status of a forked task that was to drop the network and could not
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,26 @@ def _limit(limits: Limits):
     return apply
 
 
+def _environment(home: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+
+def _python(module: str, *arguments: str) -> list[str]:
+    """``python -I`` running ``module``'s ``main``: no environment variables, user site or working
+    directory on the import path; the project's root is put there explicitly."""
+    bootstrap = f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); from {module} import main; sys.exit(main())"
+    return [sys.executable, "-I", "-c", bootstrap, *arguments]
+
+
 def run_in_sandbox(
     task: str, payload: dict, inputs: dict[str, SandboxInput] | None = None, limits: Limits | None = None
 ) -> SandboxResult:
@@ -134,7 +163,8 @@ def run_in_sandbox(
     An input that cannot be read raises OSError (the caller decides: missing, or retry later).
 
     The function receives the payload and the directory (``function(payload, directory)``) and
-    returns a JSON-serialisable dict.
+    returns a JSON-serialisable dict. In a worker process that started the fork server
+    (``enable_zygote``) the task is forked from it; otherwise a new interpreter is started.
     """
     limits = limits or default_limits()
     with tempfile.TemporaryDirectory(prefix="signoff-sandbox-") as temporary:
@@ -144,45 +174,201 @@ def run_in_sandbox(
                 _copy_verified(name, item, directory)
         except InputChanged as error:
             return SandboxResult(ok=False, error=str(error))
-        prefix = _unshare_prefix() if network_isolation_available() else []
-        environment = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": temporary,
-            "TMPDIR": temporary,
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONNOUSERSITE": "1",
-            "OMP_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-        }
-        # -I: no environment variables, user site or working directory on the import path; the
-        # project's root is put there explicitly so the task's module can be imported.
-        bootstrap = (
-            f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); "
-            "from approvals.sandbox.child import main; sys.exit(main())"
-        )
-        command = [*prefix, sys.executable, "-I", "-c", bootstrap, task]
-        process = subprocess.Popen(
-            command,
-            cwd=temporary,
-            env=environment,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=_limit(limits),
-            close_fds=True,
-        )
-        try:
-            stdout, stderr = process.communicate(json.dumps(payload).encode(), timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+        isolate = network_isolation_available()
+        data = json.dumps(payload).encode()
+        ran = None
+        if _zygote is not None:
+            try:
+                ran = _zygote.run(task, data, directory, limits, isolate)
+            except ZygoteUnavailable:
+                ran = None  # started afresh below; the next task starts a new fork server
+            except TaskLost:
+                return SandboxResult(ok=False, error="The sandbox was stopped while the check ran.")
+        returncode, stdout, stderr = ran or _spawned(task, data, directory, limits, isolate)
+        if returncode is None:
             return SandboxResult(
                 ok=False,
                 error=f"The check did not finish within {limits.wall_seconds} seconds and was stopped.",
-                isolated_network=bool(prefix),
+                isolated_network=isolate,
             )
-        return _result(process.returncode, stdout, stderr.decode(errors="replace")[-4000:], limits, bool(prefix))
+        return _result(returncode, stdout, stderr.decode(errors="replace")[-4000:], limits, isolate)
+
+
+def _spawned(task: str, data: bytes, directory: Path, limits: Limits, isolate: bool):
+    """Run ``task`` in a new interpreter: (exit status or None after a timeout, stdout, stderr)."""
+    prefix = _unshare_prefix() if isolate else []
+    process = subprocess.Popen(
+        [*prefix, *_python("approvals.sandbox.child", task)],
+        cwd=directory,
+        env=_environment(str(directory)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_limit(limits),
+        close_fds=True,
+    )
+    try:
+        stdout, stderr = process.communicate(data, timeout=limits.wall_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return None, b"", b""
+    return process.returncode, stdout, stderr
+
+
+class ZygoteUnavailable(Exception):
+    """The fork server is gone or did not answer before the task started; the task runs in a new
+    interpreter instead."""
+
+
+class TaskLost(Exception):
+    """The fork server died while the task ran (the task died with it)."""
+
+
+class Zygote:
+    """This worker process's fork server (``approvals.sandbox.zygote``), started with the same
+    stripped environment as any sandboxed process and restarted when it is gone."""
+
+    STARTUP_SECONDS = 120  # the first answer waits for its imports
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.process = None
+        self.control = None
+        self.home = None
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.home = tempfile.mkdtemp(prefix="signoff-zygote-")
+        try:
+            self.process = subprocess.Popen(
+                _python("approvals.sandbox.zygote", str(theirs.fileno())),
+                cwd=self.home,
+                env=_environment(self.home),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=[theirs.fileno()],
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self.control = ours
+
+    def stop(self) -> None:
+        if self.control is not None:
+            self.control.close()
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+        self.process = self.control = self.home = None
+
+    def run(self, task: str, data: bytes, directory: Path, limits: Limits, isolate: bool):
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self.stop()
+                self.start()
+            try:
+                return self._run(task, data, directory, limits, isolate)
+            except (OSError, ValueError, KeyError) as error:
+                self.stop()
+                raise ZygoteUnavailable(str(error)) from error
+            except BaseException:  # TaskLost, ZygoteUnavailable, or the job's soft time limit
+                self.stop()
+                raise
+
+    def _answer(self, timeout: float) -> dict:
+        self.control.settimeout(timeout)
+        message = self.control.recv(4096)
+        if not message:
+            raise ZygoteUnavailable("the fork server closed its socket")
+        return json.loads(message)
+
+    def _run(self, task, data, directory, limits, isolate):
+        stdin_read, stdin_write = os.pipe()
+        stdout_read, stdout_write = os.pipe()
+        stderr_read, stderr_write = os.pipe()
+        request = {"task": task, "directory": str(directory), "limits": asdict(limits), "isolate_network": isolate}
+        try:
+            socket.send_fds(self.control, [json.dumps(request).encode()], [stdin_read, stdout_write, stderr_write])
+        finally:
+            for fd in (stdin_read, stdout_write, stderr_write):
+                os.close(fd)
+        try:
+            pid = self._answer(self.STARTUP_SECONDS)["pid"]
+            stdout, stderr, finished = _exchange(stdin_write, stdout_read, stderr_read, data, limits.wall_seconds)
+        finally:
+            for fd in (stdin_write, stdout_read, stderr_read):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        if not finished:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        try:
+            returncode = self._answer(30)["returncode"]
+        except (OSError, ValueError, KeyError, ZygoteUnavailable) as error:
+            raise TaskLost from error
+        if returncode == NO_NETWORK:
+            return 1, b"", b"The sandbox could not drop the network."
+        return (returncode if finished else None), stdout, stderr
+
+
+def _exchange(stdin: int, stdout: int, stderr: int, data: bytes, seconds: float):
+    """Write ``data`` to the child's stdin and read its stdout and stderr until both close or
+    ``seconds`` pass: (stdout, stderr, whether it finished in time). Output past the result
+    limit is read and dropped."""
+    deadline = time.monotonic() + seconds
+    output = {stdout: bytearray(), stderr: bytearray()}
+    pending = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        for fd in (stdout, stderr):
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        os.set_blocking(stdin, False)
+        selector.register(stdin, selectors.EVENT_WRITE)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return bytes(output[stdout]), bytes(output[stderr]), False
+            for key, _events in selector.select(remaining):
+                if key.fd == stdin:
+                    try:
+                        pending = pending[os.write(stdin, pending[:65536]) :]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        pending = pending[:0]
+                    if not pending:
+                        selector.unregister(stdin)
+                        os.close(stdin)
+                    continue
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fd)
+                elif len(output[key.fd]) <= RESULT_LIMIT:
+                    output[key.fd] += chunk
+    return bytes(output[stdout]), bytes(output[stderr]), True
+
+
+_zygote: Zygote | None = None
+
+
+def enable_zygote() -> None:
+    """Fork this process's sandboxed tasks from a fork server (started now, importing in the
+    background). Workers call it when a pool process starts."""
+    global _zygote
+    if _zygote is None:
+        _zygote = Zygote()
+        _zygote.start()
+
+
+def disable_zygote() -> None:
+    global _zygote
+    if _zygote is not None:
+        _zygote.stop()
+        _zygote = None
 
 
 def _result(returncode: int, stdout: bytes, stderr: str, limits: Limits, isolated: bool) -> SandboxResult:

@@ -9,6 +9,9 @@ import hashlib
 import io
 import os
 import pickle
+import threading
+import time
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -17,10 +20,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from approvals import sandbox
 from approvals.sandbox import Limits, SandboxInput, network_isolation_available, run_in_sandbox
 from tests.services import free_port
 
-TIGHT = Limits(cpu_seconds=3, memory_bytes=512 * 1024**2, wall_seconds=6)
+# The fork server's libraries already take about 520 MB of address space.
+TIGHT = Limits(cpu_seconds=3, memory_bytes=1024**3, wall_seconds=6)
 # Resolving a scikit-learn class imports scikit-learn and SciPy: seconds of CPU on a slow machine.
 SCAN = Limits(cpu_seconds=30, memory_bytes=1024**3, wall_seconds=60)
 
@@ -50,12 +55,24 @@ class Evaluator:
         return (eval, ("__import__('os').getcwd()",))
 
 
+@pytest.fixture(params=["new interpreter", "fork server"])
+def started_as(request):
+    """Each way a sandboxed task starts: a new interpreter (the web process) or forked from the
+    fork server that has the libraries imported (worker processes)."""
+    if request.param == "fork server":
+        sandbox.enable_zygote()
+        yield request.param
+        sandbox.disable_zygote()
+    else:
+        yield request.param
+
+
 def trained_model():
     features, labels = np.random.default_rng(1).random((60, 3)), np.arange(60) % 2
     return make_pipeline(StandardScaler(), LogisticRegression()).fit(features, labels)
 
 
-def test_the_environment_holds_no_secrets_and_only_the_inputs(tmp_path, monkeypatch):
+def test_the_environment_holds_no_secrets_and_only_the_inputs(tmp_path, monkeypatch, started_as):
     monkeypatch.setenv("DATABASE_URL", "postgres://secret@db/signoff")
     monkeypatch.setenv("SIGNOFF_AUDIT_KEY", "do-not-leak")
     result = run_in_sandbox("tests.sandbox_probes:environment", {}, given(tmp_path, b"x"), limits=TIGHT)
@@ -78,13 +95,13 @@ def test_the_environment_holds_no_secrets_and_only_the_inputs(tmp_path, monkeypa
 @pytest.mark.parametrize(
     ("probe", "message"),
     [
-        ("allocate", "more than 512 MB of memory"),
+        ("allocate", "more than 1024 MB of memory"),
         ("sleep", "did not finish within 6 seconds"),
         ("spin", "more than 3 s of CPU"),
         ("crash", "crashed: RuntimeError: the model's loader blew up"),
     ],
 )
-def test_a_task_that_misbehaves_ends_as_a_failure_saying_why(tmp_path, probe, message):
+def test_a_task_that_misbehaves_ends_as_a_failure_saying_why(tmp_path, probe, message, started_as):
     result = run_in_sandbox(f"tests.sandbox_probes:{probe}", {}, limits=TIGHT)
     assert not result.ok
     assert message in result.error
@@ -98,13 +115,13 @@ def test_an_input_that_changed_since_it_was_recorded_is_never_opened(tmp_path):
     assert "does not match the SHA-256 recorded for it" in result.error
 
 
-def test_only_project_tasks_run(tmp_path):
+def test_only_project_tasks_run(tmp_path, started_as):
     result = run_in_sandbox("os:system", {}, limits=TIGHT)
     assert not result.ok and "refused task" in result.error
 
 
 @pytest.mark.skipif(not network_isolation_available(), reason="no network namespaces on this machine")
-def test_the_task_has_no_network(tmp_path):
+def test_the_task_has_no_network(tmp_path, started_as):
     import socket
 
     server = socket.socket()
@@ -116,6 +133,54 @@ def test_the_task_has_no_network(tmp_path):
         server.close()
     assert result.ok and result.isolated_network
     assert result.output["connected"] is False
+
+
+def test_a_fork_server_that_died_is_replaced(tmp_path):
+    sandbox.enable_zygote()
+    try:
+        first = sandbox._zygote.process
+        assert run_in_sandbox("tests.sandbox_probes:environment", {}, limits=TIGHT).ok
+        first.kill()
+        first.wait()
+        result = run_in_sandbox("tests.sandbox_probes:environment", {}, limits=TIGHT)
+        assert result.ok, result.error
+        assert sandbox._zygote.process.pid != first.pid
+    finally:
+        sandbox.disable_zygote()
+
+
+def test_a_task_dies_with_its_fork_server_and_the_check_fails_instead_of_waiting(tmp_path):
+    """kill -9 of the fork server (as when the worker process is killed) takes the running task
+    with it: nothing is left behind and the caller gets a failure, not a hang."""
+    sandbox.enable_zygote()
+    try:
+        server = sandbox._zygote.process
+        ran = {}
+        caller = threading.Thread(
+            target=lambda: ran.update(
+                result=run_in_sandbox(
+                    "tests.sandbox_probes:sleep",
+                    {},
+                    limits=Limits(cpu_seconds=30, memory_bytes=1024**3, wall_seconds=30),
+                )
+            )
+        )
+        caller.start()
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+        deadline = time.monotonic() + 20
+        while not children.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        task = int(children.read_text().split()[0])
+        server.kill()
+        caller.join(timeout=20)
+        assert not caller.is_alive()
+        assert not ran["result"].ok
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{task}").exists() and "Z" not in Path(f"/proc/{task}/stat").read_text().split()[2]:
+            assert time.monotonic() < deadline, "the task outlived its fork server"
+            time.sleep(0.05)
+    finally:
+        sandbox.disable_zygote()
 
 
 def test_a_joblib_scikit_learn_model_passes_the_pickle_scan(tmp_path):
@@ -132,7 +197,7 @@ def test_a_plain_pickle_of_a_model_passes(tmp_path):
     assert result.output["passed"] is True
 
 
-def test_a_pickle_that_runs_a_shell_command_is_refused_and_never_runs(tmp_path):
+def test_a_pickle_that_runs_a_shell_command_is_refused_and_never_runs(tmp_path, started_as):
     marker = tmp_path / "pwned"
     result = scan(tmp_path, pickle.dumps(Exploit(f"touch {marker}")), "credit.pkl")
     assert result.output["passed"] is False
