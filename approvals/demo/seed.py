@@ -132,6 +132,7 @@ MODELS = [
     },
     {
         "name": "customer-churn",
+        "skops": True,  # its versions are skops files; the other models' are joblib
         "description": "Which subscribers are likely to cancel in the next 30 days; feeds the retention campaigns.",
         "generator": training.subscriber_activity,
         "target": "churned",
@@ -273,7 +274,7 @@ def seed_demo(log=print) -> bool:
         for seed, demo in enumerate(spec["versions"], start=1):
             trained = training.train(
                 spec["generator"], estimator=demo.estimator, params=demo.params, seed=seed, without=demo.without,
-                bias=demo.bias,
+                bias=demo.bias, skops=spec.get("skops", False),
             )  # fmt: skip
             metrics = {
                 name: round(min(value + demo.inflate.get(name, 0), 1.0), 4) for name, value in trained.metrics.items()
@@ -283,7 +284,7 @@ def seed_demo(log=print) -> bool:
                 created_by=people["dana"],
                 artifact=ContentFile(BOOBY_TRAP, name=f"{spec['name']}.pkl")
                 if demo.booby_trapped
-                else ContentFile(trained.artifact, name=f"{spec['name']}.joblib"),
+                else ContentFile(trained.artifact, name=f"{spec['name']}.{'skops' if spec.get('skops') else 'joblib'}"),
                 metrics=metrics,
                 params={"estimator": demo.estimator, **demo.params, "features": ", ".join(trained.features)},
                 model_card=model_card(spec, demo),

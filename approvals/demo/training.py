@@ -2,7 +2,7 @@
 
 Each demo model has a data generator with named features and a list of versions (estimator
 and hyperparameters). Metrics are computed on a held-out split; the fitted estimator is
-serialized with joblib and becomes the version's artifact.
+serialized with joblib (or skops) and becomes the version's artifact.
 """
 
 import io
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import joblib
 import numpy as np
+import skops.io as skops_io
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
@@ -89,7 +90,15 @@ class TrainedVersion:
 
 
 def train(
-    generator, *, estimator: str, params: dict, seed: int, rows: int = 8000, without: tuple = (), bias=None
+    generator,
+    *,
+    estimator: str,
+    params: dict,
+    seed: int,
+    rows: int = 8000,
+    without: tuple = (),
+    bias=None,
+    skops: bool = False,
 ) -> TrainedVersion:
     """Train one version on ``rows`` generated rows; metrics come from a 25 % held-out split.
 
@@ -116,7 +125,10 @@ def train(
         "roc_auc": roc_auc_score(y_test, scores),
     }
     buffer = io.BytesIO()
-    joblib.dump({"model": model, "features": names}, buffer)
+    if skops:
+        buffer.write(skops_io.dumps({"model": model, "features": names}))
+    else:
+        joblib.dump({"model": model, "features": names}, buffer)
     return TrainedVersion(
         estimator=estimator,
         params=params,

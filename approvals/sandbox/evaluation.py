@@ -125,15 +125,21 @@ class NotEvaluated(Exception):
 
 
 def _load(payload: dict, directory: Path, name: str = "artifact"):
-    """The bundle in file ``name``, loaded only after the pickle scan passed on it."""
+    """The bundle in file ``name``, loaded only after the pickle scan passed on it: a skops file
+    with the explicit list of trusted types the scan approved, a joblib or pickle file."""
     scan = pickle_scan({"file_name": payload.get(f"{name}_name", "model.joblib"),
                         "allow": payload.get("allow", []), "input": name}, directory)  # fmt: skip
-    if not scan["passed"] or not scan["details"].get("pickle"):
-        reason = scan["summary"] if not scan["passed"] else "it is not a pickle or joblib file"
+    file_format = scan["details"].get("format")
+    if not scan["passed"] or file_format not in ("pickle", "skops"):
+        reason = scan["summary"] if not scan["passed"] else "it is not a skops, joblib or pickle file"
         raise NotEvaluated(f"The {'artifact' if name == 'artifact' else name + ' artifact'} was not loaded: {reason}")
-    import joblib
-
     try:
+        if file_format == "skops":
+            import skops.io
+
+            return skops.io.load(directory / name, trusted=scan["details"]["trusted"])
+        import joblib
+
         return joblib.load(directory / name)
     except Exception as error:  # a foreign artifact can fail in any way
         raise NotEvaluated(f"The model could not be loaded: {type(error).__name__}: {error}"[:400]) from None

@@ -55,6 +55,25 @@ def test_a_measurement_is_taken_once_shared_audited_and_pins_its_dataset(people,
         EvaluationDataset.objects.get(model=risk_model).delete()
 
 
+def test_a_skops_artifact_is_measured_like_its_joblib_twin(people, api, risk_model):
+    import io
+
+    import joblib
+    import skops.io
+
+    assert register(api, people.dana).status_code == 201
+    twin = bundle(FEATURES)
+    as_skops = skops.io.dumps(joblib.load(io.BytesIO(twin)))
+    joblib_version = version_with(people, risk_model, twin)
+    skops_version = version_with(people, risk_model, as_skops, name="credit.skops")
+
+    outcomes = [Reevaluate().run(version, {"tolerance": 1.0}) for version in (joblib_version, skops_version)]
+
+    assert all(outcome.passed for outcome in outcomes), [outcome.summary for outcome in outcomes]
+    assert outcomes[1].details["metrics"] == outcomes[0].details["metrics"]
+    assert Measurement.objects.get(version=skops_version).details["features"] == FEATURES
+
+
 def test_regression_passes_with_a_note_when_nothing_is_in_production(people, risk_model):
     outcome = RegressionVsProduction().run(version_with(people, risk_model, bundle(FEATURES)), {"metric": "roc_auc"})
     assert outcome.passed and "has no version in production yet" in outcome.summary

@@ -206,6 +206,24 @@ def test_a_pickle_that_runs_a_shell_command_is_refused_and_never_runs(tmp_path, 
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("sklearn.utils._testing", "assert_run_python_script_without_output"),  # runs a script
+        ("numpy", "load"),  # a function, not a class: it could open another pickle
+        ("sklearn.datasets._openml", "Path"),  # pathlib.Path re-exported: not scikit-learn's own class
+    ],
+)
+def test_a_pickle_calling_a_function_of_an_allowed_package_is_refused_and_never_runs(tmp_path, module, name):
+    marker = tmp_path / "pwned"
+    script = f"open({str(marker)!r}, 'w').write('ran')"
+    result = scan(tmp_path, f"c{module}\n{name}\n(V{script}\ntR.".encode(), "credit.pkl")
+    assert result.ok, result.error
+    assert result.output["passed"] is False
+    assert f"{module}.{name}" in result.output["summary"]
+    assert not marker.exists()
+
+
 def test_a_pickle_naming_eval_is_refused(tmp_path):
     result = scan(tmp_path, pickle.dumps(Evaluator()), "credit.pkl")
     assert result.output["passed"] is False
@@ -225,3 +243,20 @@ def test_a_file_that_is_not_a_pickle_has_nothing_to_scan_but_a_broken_pickle_is_
     assert text.output["passed"] is True and "not pickle-based" in text.output["summary"]
     broken = scan(tmp_path, b"\x80\x04garbage", "model.pkl")
     assert broken.output["passed"] is False and "could not be read as a pickle" in broken.output["summary"]
+
+
+def test_a_skops_model_is_scanned_for_types_outside_the_trusted_list(tmp_path):
+    import skops.io
+    from sklearn.preprocessing import FunctionTransformer
+
+    clean = scan(tmp_path, skops.io.dumps({"model": trained_model(), "features": ["a", "b", "c"]}), "credit.skops")
+    assert clean.output["passed"] is True, clean.output
+    assert clean.output["details"] == {"format": "skops", "pickle": False, "trusted": []}
+
+    calls_print = scan(tmp_path, skops.io.dumps(FunctionTransformer(func=print)), "credit.skops")
+    assert calls_print.output["passed"] is False
+    assert calls_print.output["details"]["refused"] == ["builtins.print"]
+    assert "outside the trusted list: builtins.print" in calls_print.output["summary"]
+
+    broken = scan(tmp_path, b"PK\x03\x04 not really an archive", "credit.skops")
+    assert broken.output["passed"] is False and "could not be read as a skops file" in broken.output["summary"]

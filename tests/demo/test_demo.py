@@ -102,6 +102,8 @@ def the_demo_shows_each_kind_of_failure_next_to_clean_versions():
     assert failed("customer-churn", 3) == {"reevaluate"}  # inflated claims
     assert "model_card" in failed("customer-churn", 4)  # incomplete card
     assert "pickle_scan" in failed("fraud-detection", 3)  # malicious pickle
+    churn = ModelVersion.objects.get(model__name="customer-churn", number=2)  # a skops file, measured like the rest
+    assert churn.artifact.name.endswith(".skops") and churn.measurements.exists()
     measured = Measurement.objects.get(version__model__name="credit-risk", version__number=2)
     assert set(measured.metrics) >= {"accuracy", "roc_auc", "log_loss"} and measured.details["fairness"]["segment"]
 

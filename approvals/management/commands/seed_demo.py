@@ -1,9 +1,11 @@
 """Create the demo accounts, models and requests (idempotent)."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
 from approvals.demo.seed import ACCOUNTS, DEMO_PASSWORD, seed_demo
+from approvals.sandbox import disable_zygote, enable_zygote
 from config.celery import app as celery_app
 
 
@@ -13,13 +15,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         # Run the background steps inline so every demo request settles before the server
         # starts, and keep the seeding's e-mails out of the demo's mailbox.
+        # The checks' sandboxed tasks fork from a fork server, as in a worker.
         eager = celery_app.conf.task_always_eager
         celery_app.conf.task_always_eager = True
+        if settings.SIGNOFF_SANDBOX_FORK_SERVER:
+            enable_zygote()
         try:
             with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
                 created = seed_demo(log=self.stdout.write)
         finally:
             celery_app.conf.task_always_eager = eager
+            disable_zygote()
         if not created:
             self.stdout.write("The demo data is already there; nothing to do.")
             return
