@@ -5,10 +5,14 @@ here. The page, the API and the request page's summary all render what ``compare
 and a decision stores ``digest(summary(...))`` of what its reviewer was shown.
 """
 
+import difflib
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
+
+from registry import model_cards
 
 MAX_VERSIONS = 6
 # Metrics for which a smaller value is better; every other metric is better when larger.
@@ -120,6 +124,33 @@ def _diff_rows(fields: list[tuple[str, str]], values_of) -> list[dict]:
     return rows
 
 
+def text_changes(before: str, after: str) -> list[dict]:
+    """``after`` against ``before`` word by word: ``[{"op": "equal" | "delete" | "insert", "text": …}]``."""
+    old, new = re.split(r"(\s+)", before), re.split(r"(\s+)", after)
+    changes = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if op == "equal":
+            changes.append({"op": "equal", "text": "".join(old[i1:i2])})
+            continue
+        changes.append({"op": "delete", "text": "".join(old[i1:i2])})
+        changes.append({"op": "insert", "text": "".join(new[j1:j2])})
+    return [change for change in changes if change["text"]]
+
+
+def _card_rows(versions, base: int) -> list[dict]:
+    """The model card field by field; where a version's text differs from the baseline's, its
+    changes word by word."""
+    fields = [(key, label) for key, label, _ in model_cards.FIELDS] + [("risk_tier", "Risk tier")]
+    rows = _diff_rows(fields, lambda key: [(v.model_card or {}).get(key) or "" for v in versions])
+    for row in rows:
+        baseline = row["values"][base]
+        row["changes"] = [
+            text_changes(baseline, value) if row["differs"] and index != base and value != baseline else None
+            for index, value in enumerate(row["values"])
+        ]
+    return rows
+
+
 def _confusion(evidences, base: int) -> list[dict | None]:
     matrices = [(evidence["measured"] or {}).get("confusion_matrix") for evidence in evidences]
     baseline = matrices[base]
@@ -204,6 +235,7 @@ def compare(model, versions: list, evidences: list[dict], baseline_number: int) 
             lambda key: [getattr(v, key) for v in versions],
         ),
         "schema": [_schema(evidence) for evidence in evidences],
+        "model_card": _card_rows(versions, base),
     }
 
 

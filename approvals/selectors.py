@@ -217,6 +217,50 @@ def request_evidence(*, request: PromotionRequest) -> dict:
     return summary(comparison(model=request.model, selection=Selection((version.number,), None)), version.number)
 
 
+def changes_since(*, request: PromotionRequest) -> dict | None:
+    """For a resubmission, what changed since the version its earlier request sent back: metrics
+    (with deltas), parameters, lineage and artifact that differ, and the model card's changes.
+    None for a first submission."""
+    from approvals.comparison import Selection
+
+    earlier = request.resubmission_of
+    if earlier is None or earlier.version_id == request.version_id:
+        return None
+    before, after = earlier.version.number, request.version.number
+    compared = comparison(model=request.model, selection=Selection((before, after), before))
+    numbers = [version["number"] for version in compared["versions"]]
+    now, then = numbers.index(after), numbers.index(before)
+    groups = (("Parameter", compared["params"]), ("Lineage", compared["lineage"]), ("Artifact", compared["artifacts"]))
+    return {
+        "request": earlier,
+        "before": before,
+        "after": after,
+        "numbers": numbers,
+        "metrics": [
+            {
+                "name": row["name"],
+                "lower_is_better": row["lower_is_better"],
+                "before": row["cells"][then]["value"],
+                "cell": row["cells"][now],
+            }
+            for row in compared["metrics"]
+            if row["cells"][now]["value"] != row["cells"][then]["value"]
+        ],  # fmt: skip
+        "fields": [
+            {
+                "group": group,
+                "name": row["name"],
+                "before": row["values"][then] or None,
+                "after": row["values"][now] or None,
+            }
+            for group, rows in groups
+            for row in rows
+            if row["differs"]
+        ],  # fmt: skip
+        "card": [row for row in compared["model_card"] if row["differs"]],
+    }
+
+
 def metric_trends(*, model, limit: int = 20) -> dict:
     """Each metric of the model's latest ``limit`` versions, oldest first: reported and measured
     (on the latest dataset each was measured on). Two queries."""

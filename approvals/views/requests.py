@@ -73,6 +73,7 @@ def _request_context(request, promotion_request, form=None):
         and registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, promotion_request.model),
         "form": form or DecisionForm(),
         "production_seen": services.production_number(promotion_request.model_id),
+        "changes": selectors.changes_since(request=promotion_request),
         **evidence_context(promotion_request),
     }
 

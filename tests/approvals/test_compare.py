@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from approvals import comparison
 from approvals.models import Decision
+from registry.models import ModelVersion
 from registry.services import model_version_set_stage
 from tests import factories
 from tests.approvals.test_datasets import FEATURES, csv_file, holdout, register
@@ -157,6 +158,39 @@ def test_the_comparison_page_shows_the_evidence_with_charts_and_a_differences_to
     assert 'data-testid="decide"' in with_form and 'name="evidence_digest"' in with_form
     client.force_login(people.quinn)  # a data analyst may not decide the manager's step
     assert 'data-testid="decide"' not in client.get(url + f"&request={request.pk}").content.decode()
+
+
+def test_the_model_cards_are_compared_word_by_word(people, api, client, risk_model, measured_pair):
+    production, candidate, _, _ = measured_pair
+    owner = "Credit risk analytics"
+    ModelVersion.objects.filter(pk=production.pk).update(
+        model_card={"limitations": "Weak on young applicants.", "owner": owner}
+    )
+    ModelVersion.objects.filter(pk=candidate.pk).update(
+        model_card={"limitations": "Weak on applicants under 25 and on thin files.", "owner": owner}
+    )
+    query = f"?v={production.number}&v={candidate.number}"
+    body = api(people.mona).get(f"/api/models/credit-risk/compare/{query}").json()
+
+    rows = {row["key"]: row for row in body["model_card"]}
+    assert not rows["owner"]["differs"] and rows["owner"]["changes"] == [None, None]
+    assert rows["limitations"]["differs"] and rows["limitations"]["changes"][0] is None  # the baseline
+    changes = rows["limitations"]["changes"][1]
+    assert "".join(c["text"] for c in changes if c["op"] != "insert") == "Weak on young applicants."
+    assert (
+        "".join(c["text"] for c in changes if c["op"] != "delete") == "Weak on applicants under 25 and on thin files."
+    )
+    assert {"op": "delete", "text": "young"} in changes
+
+    client.force_login(people.mona)
+    page = client.get(f"/models/credit-risk/compare/{query}").content.decode()
+    assert (
+        "<del>young</del>" in page
+        and "<ins>under 25 and on thin files.</ins>" in page
+        and f'<td class="card-text">{owner}</td>' in page
+    )
+    only = client.get(f"/models/credit-risk/compare/{query}&diff=1").content.decode()
+    assert "<del>young</del>" in only and owner not in only
 
 
 def test_without_production_the_oldest_chosen_is_the_baseline_and_baseline_switches_it(people, api, risk_model):

@@ -79,7 +79,7 @@ def test_a_request_sent_back_offers_a_fixed_version_prefilled_that_links_back(cl
     assert "Underwriting." in form and 'value="accuracy"' in form
     response = client.post(
         "/models/credit-risk/versions/new/",
-        rows(derived_from=first.number, card_intended_use="Underwriting.", card_owner="Risk analytics"),
+        rows(derived_from=first.number, card_intended_use="Underwriting.", card_owner="Credit risk analytics"),
     )
     fixed = ModelVersion.objects.get(model=risk_model, number=first.number + 1)
     assert response.url == fixed.get_absolute_url() and fixed.derived_from == first
@@ -90,6 +90,11 @@ def test_a_request_sent_back_offers_a_fixed_version_prefilled_that_links_back(cl
     page = client.get(f"/requests/{resubmitted.pk}/").content.decode()
     assert f'Resubmission of <a href="/requests/{request.pk}/">#{request.pk}</a>' in page
     assert f"?v={first.number}&amp;v={fixed.number}&amp;baseline={first.number}" in page
+    # what changed since the version mona sent back, without leaving the page
+    assert f"What changed since v{first.number}" in page and "ended “Changes requested”" in page
+    assert "<dt>Parameter: C</dt><dd><del>1.0</del> → <ins>0.5</ins></dd>" in page
+    assert "<del>4b1e9d0</del> → <ins>—</ins>" in page  # the commit the fixed version did not name
+    assert "<del>Risk</del><ins>Credit risk</ins> analytics" in page  # the card, word by word
     client.force_login(people.dana)
     assert 'data-testid="sent-back"' not in client.get("/").content.decode()  # answered
 
