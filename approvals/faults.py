@@ -9,11 +9,14 @@ import os
 import signal
 
 
-def fault_point(name: str) -> None:
+def fault_point(name: str, note: str = "") -> None:
+    """Kill the worker here, once; ``note`` is written to the marker for the test to read."""
     if os.environ.get("SIGNOFF_FAULT") != name:
         return
     try:
-        os.close(os.open(os.environ["SIGNOFF_FAULT_MARKER"], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        marker = os.open(os.environ["SIGNOFF_FAULT_MARKER"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
         return
+    os.write(marker, note.encode())
+    os.close(marker)
     os.killpg(os.getpgid(0), signal.SIGKILL)

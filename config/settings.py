@@ -273,7 +273,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
         "task": "approvals.tasks.sweep_jobs",
         "schedule": float(os.environ.get("SIGNOFF_SWEEP_SECONDS", "30")),
-    }
+    },
+    "sweep-kept-uploads": {"task": "registry.tasks.sweep_kept_uploads", "schedule": 900.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -7,9 +7,11 @@ and model only. Registering the version (or a newer upload) takes its place.
 """
 
 import uuid
+from datetime import timedelta
 
 from django.core import signing
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from registry.validation import validate_artifact
 
@@ -49,3 +51,18 @@ def discard(file) -> None:
     if path:
         file.close()
         default_storage.delete(path)
+
+
+def sweep(*, older_than_seconds: int = MAX_AGE_SECONDS) -> int:
+    """Delete kept files whose token has expired (nobody can take them any more); the number
+    deleted. Beat runs it every quarter of an hour."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    deleted = 0
+    users, _ = default_storage.listdir("pending") if default_storage.exists("pending") else ([], [])
+    for user in users:
+        for name in default_storage.listdir(f"pending/{user}")[1]:
+            path = f"pending/{user}/{name}"
+            if default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+                deleted += 1
+    return deleted

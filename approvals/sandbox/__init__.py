@@ -38,6 +38,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from approvals.faults import fault_point
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RESULT_LIMIT = 4 * 1024 * 1024  # bytes of JSON a task may return
 NO_NETWORK = 121  # exit status of a forked task that was to drop the network and could not
@@ -298,6 +300,7 @@ class Zygote:
                 os.close(fd)
         try:
             pid = self._answer(self.STARTUP_SECONDS)["pid"]
+            fault_point("during_sandbox", note=f"{self.process.pid} {pid}")
             stdout, stderr, finished = _exchange(stdin_write, stdout_read, stderr_read, data, limits.wall_seconds)
         finally:
             for fd in (stdin_write, stdout_read, stderr_read):

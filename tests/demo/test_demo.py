@@ -5,6 +5,7 @@ import time
 import joblib
 import numpy as np
 import pytest
+import skops.io
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
@@ -50,7 +51,11 @@ def the_demo_models_are_real_trained_scikit_learn_models():
     # The booby-trapped pickle is never loaded, here either.
     for version in ModelVersion.objects.exclude(artifact__endswith=".pkl"):
         with version.artifact.open("rb") as artifact:
-            bundle = joblib.load(artifact)
+            if version.artifact.name.endswith(".skops"):
+                data = artifact.read()
+                bundle = skops.io.loads(data, trusted=skops.io.get_untrusted_types(data=data))
+            else:
+                bundle = joblib.load(artifact)
         row = np.zeros((1, len(bundle["features"])))
         probability = bundle["model"].predict_proba(row)[0, 1]
         assert 0.0 <= probability <= 1.0
@@ -104,6 +109,8 @@ def the_demo_shows_each_kind_of_failure_next_to_clean_versions():
     assert "pickle_scan" in failed("fraud-detection", 3)  # malicious pickle
     churn = ModelVersion.objects.get(model__name="customer-churn", number=2)  # a skops file, measured like the rest
     assert churn.artifact.name.endswith(".skops") and churn.measurements.exists()
+    resubmitted = PromotionRequest.objects.get(version=churn)  # the fix mona asked for on v1
+    assert resubmitted.resubmission_of.version.number == 1 and churn.derived_from.number == 1
     measured = Measurement.objects.get(version__model__name="credit-risk", version__number=2)
     assert set(measured.metrics) >= {"accuracy", "roc_auc", "log_loss"} and measured.details["fairness"]["segment"]
 

@@ -93,7 +93,7 @@ def test_a_request_sent_back_offers_a_fixed_version_prefilled_that_links_back(cl
     # what changed since the version mona sent back, without leaving the page
     assert f"What changed since v{first.number}" in page and "ended “Changes requested”" in page
     assert "<dt>Parameter: C</dt><dd><del>1.0</del> → <ins>0.5</ins></dd>" in page
-    assert "<del>4b1e9d0</del> → <ins>—</ins>" in page  # the commit the fixed version did not name
+    assert '<del>4b1e9d0</del> → <span class="muted">none</span>' in page  # the commit the fixed version did not name
     assert "<del>Risk</del><ins>Credit risk</ins> analytics" in page  # the card, word by word
     client.force_login(people.dana)
     assert 'data-testid="sent-back"' not in client.get("/").content.decode()  # answered
@@ -150,3 +150,26 @@ def test_the_uploaded_file_is_kept_when_the_form_has_errors(client, people, risk
         assert stored.read() == content
     assert re.search(r"/credit(_\w+)?\.joblib$", version.artifact.name)  # its name kept (storage may suffix it)
     assert not default_storage.listdir(f"pending/{people.dana.pk}")[1]  # the kept copy is gone
+
+
+def test_kept_uploads_nobody_can_take_any_more_are_swept(people, risk_model):
+    import os
+    import time
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from registry import kept_uploads
+    from registry.tasks import sweep_kept_uploads
+
+    stale, fresh = (
+        kept_uploads.keep(ContentFile(factories.artifact().read(), name=name), user=people.dana, model=risk_model)
+        for name in ("stale.joblib", "fresh.joblib")
+    )
+    paths = [kept_uploads.signing.loads(token, salt=kept_uploads.SALT)["path"] for token in (stale, fresh)]
+    two_hours_ago = time.time() - 7200
+    os.utime(default_storage.path(paths[0]), (two_hours_ago, two_hours_ago))
+
+    assert sweep_kept_uploads() == 1  # the expired one only
+    assert not default_storage.exists(paths[0]) and default_storage.exists(paths[1])
+    assert kept_uploads.take(fresh, user=people.dana, model=risk_model) is not None
