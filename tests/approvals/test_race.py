@@ -1,4 +1,5 @@
-"""Two managers approving the same step at the same moment: exactly one decision counts."""
+"""Two managers approving the same step at the same moment: exactly one decision counts. Checks
+measuring one version at the same moment: one measurement is stored and audited."""
 
 import threading
 
@@ -6,8 +7,11 @@ import pytest
 from django.db import connections
 
 from approvals import services
-from approvals.models import Decision, PromotionRequest
+from approvals.measurements import measurement_for
+from approvals.models import AuditEvent, Decision, EvaluationDataset, Measurement, PromotionRequest
 from tests import factories
+from tests.approvals.test_compare import bundle
+from tests.approvals.test_datasets import FEATURES, register, version_with
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -45,3 +49,29 @@ def test_concurrent_decisions_on_one_step_record_exactly_one(people, risk_model,
     request.refresh_from_db()
     assert request.current_step.name == "qa_review"
     assert request.audit_events.filter(verb="decision.approve").count() == 1
+
+
+def test_checks_measuring_one_version_at_once_store_one_measurement(people, api, risk_model):
+    assert register(api, people.dana).status_code == 201
+    version = version_with(people, risk_model, bundle(FEATURES))
+    dataset = EvaluationDataset.objects.get(model=risk_model)
+    start = threading.Barrier(4)
+    measured = []
+
+    def measure():
+        start.wait()
+        try:
+            measured.append(measurement_for(version, dataset))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=measure) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert len(measured) == 4 and all(isinstance(m, Measurement) for m in measured)
+    assert len({m.pk for m in measured}) == 1  # every check reads the one that was stored
+    assert Measurement.objects.filter(version=version).count() == 1
+    assert AuditEvent.objects.filter(verb="version.measured", model=risk_model).count() == 1
