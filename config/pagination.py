@@ -27,7 +27,8 @@ class CappedPaginator(Paginator):
 
     One query reads the ids of the first ``cap + 1`` rows in the list's order (PostgreSQL walks
     the ordering index and stops there): their number is the count. The page's rows are then read
-    by primary key, with the list's ``select_related``, so the filters are planned only once.
+    by primary key, with the list's ``select_related`` (or, for a ``values()`` list, as dicts of its
+    fields), so the filters are planned only once.
     Pages past the cap stay reachable ("Older →"): their ids are read at their offset, a cost
     that grows with how far one pages, not with the size of the table.
     """
@@ -67,9 +68,13 @@ class CappedPaginator(Paginator):
         if not ids and number > 1:
             raise EmptyPage("That page contains no results")
         rows = self.object_list.model._default_manager.filter(pk__in=ids)
-        rows.query.select_related = self.object_list.query.select_related
-        rows.query.deferred_loading = self.object_list.query.deferred_loading
-        by_id = {row.pk: row for row in rows}
+        fields = getattr(self.object_list, "_fields", None)
+        if fields:  # a values() list: plain dicts of those fields (no model instances to build)
+            by_id = {row["pk"]: row for row in rows.values("pk", *fields)}
+        else:
+            rows.query.select_related = self.object_list.query.select_related
+            rows.query.deferred_loading = self.object_list.query.deferred_loading
+            by_id = {row.pk: row for row in rows}
         return CappedPage([by_id[pk] for pk in ids if pk in by_id], number, self, has_next)
 
     def get_page(self, number) -> CappedPage:

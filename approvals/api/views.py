@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from approvals import comparison, datasets, selectors, services
 from approvals.api.serializers import (
+    REQUEST_ROW,
     AuditEventOutputSerializer,
     AuditFilterSerializer,
     DatasetInputSerializer,
@@ -23,6 +24,7 @@ from approvals.api.serializers import (
     RequestFilterSerializer,
     RequestOutputSerializer,
     RollbackInputSerializer,
+    request_row,
 )
 from approvals.comparison import SelectionError, parse_selection
 from config.pagination import CappedPageNumberPagination
@@ -64,8 +66,8 @@ class RequestListView(generics.GenericAPIView):
             awaiting_me=filters.validated_data.get("awaiting") == "me",
             model_name=filters.validated_data.get("model"),
         )
-        page = self.paginate_queryset(requests)
-        return self.get_paginated_response(RequestOutputSerializer(page, many=True).data)
+        page = self.paginate_queryset(requests.values(*REQUEST_ROW))
+        return self.get_paginated_response([request_row(row) for row in page])
 
 
 class RequestDetailView(generics.GenericAPIView):

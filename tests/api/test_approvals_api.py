@@ -117,6 +117,16 @@ def test_requests_filter_by_status_and_awaiting_me(people, api, awaiting):
     assert api(people.mona).get("/api/requests/?status=bogus").status_code == 400
 
 
+def test_a_request_in_the_list_reads_as_it_does_alone(people, api, awaiting):
+    from approvals.api.serializers import RequestOutputSerializer
+
+    listed = api(people.mona).get("/api/requests/?awaiting=me").json()["results"][0]
+    alone = api(people.mona).get(f"/api/requests/{awaiting['id']}/").json()
+    assert list(listed) == RequestOutputSerializer.Meta.fields  # the schema's fields, in order
+    assert listed == {key: alone[key] for key in listed}
+    assert listed["current_step"]["name"] == "manager_review" and listed["url"].endswith(f"/requests/{listed['id']}/")
+
+
 def test_the_audit_log_is_scoped_and_filterable(people, api, awaiting):
     events = api(people.quinn).get("/api/audit-events/?verb=request.submitted").json()["results"]
     assert [(e["actor"], e["model"]) for e in events] == [("dana", "credit-risk")]
