@@ -5,6 +5,8 @@ Signoff (PostgreSQL, gunicorn with 2 sync workers, one Celery worker):
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/signoff_bench_api CELERY_BROKER_URL=redis://127.0.0.1:6379/3
     export CACHE_URL=redis://127.0.0.1:6379/4
     .venv/bin/python manage.py migrate
+    export SIGNOFF_API_RATE_USER=100000/min  # the scenario's client is one user
+    export SIGNOFF_DEFAULT_WORKFLOW=tests/workflows/basic.yaml  # the bench models have no datasets
     .venv/bin/gunicorn config.wsgi --workers 2 --bind 127.0.0.1:8300 &
     .venv/bin/celery -A config worker --concurrency 1 &
     .venv/bin/python -m benchmarks.api --url http://127.0.0.1:8300 --models 20 --versions 10 --threads 4
@@ -186,13 +188,10 @@ def signoff(args, names):
     for _ in range(20):  # every web process has imported and warmed up before anything is measured
         call(f"{base}/api/models/", token=dana)
         call(f"{base}/api/requests/?awaiting=me", token=tokens["bench-mona"])
-    meter = Meter((b"gunicorn", b"celery"), settings.DATABASES["default"]["NAME"], args.threads)
 
     def create(name):
         body = json.dumps({"name": name, "team": "bench"}).encode()
         return lambda: call(f"{base}/api/models/", "POST", dana, body, "application/json")[0]
-
-    meter.phase("create a model", [create(name) for name in names])
 
     def register(name, index):
         def task():
@@ -212,6 +211,11 @@ def signoff(args, names):
     def worker_done():
         return not Job.objects.filter(status__in=[Job.Status.PENDING, Job.Status.RUNNING]).exists()
 
+    warm_up(args, names, create, register)
+    while not worker_done():
+        time.sleep(0.2)
+    meter = Meter((b"gunicorn", b"celery"), settings.DATABASES["default"]["NAME"], args.threads)
+    meter.phase("create a model", [create(name) for name in names])
     meter.phase(
         "register a version (1/4 submitted)",
         [register(name, i) for i in range(args.versions) for name in names],
@@ -240,15 +244,12 @@ def mlflow(args, names):
     for _ in range(20):
         call(f"{api}/registered-models/search?max_results=10")
         call(f"{api}/model-versions/search?max_results=10")
-    meter = Meter((b"mlflow server", b"mlflow.server"), args.mlflow_database, args.threads)
 
     def post(path, body):
         return call(f"{api}/{path}", "POST", body=json.dumps(body).encode(), content_type="application/json")
 
     def create(name):
         return lambda: post("registered-models/create", {"name": name})[0]
-
-    meter.phase("create a model", [create(name) for name in names])
 
     experiment = json.loads(post("experiments/create", {"name": f"bench-{names[0]}"})[2])["experiment_id"]
 
@@ -275,6 +276,9 @@ def mlflow(args, names):
 
         return task
 
+    warm_up(args, names, create, register)
+    meter = Meter((b"mlflow server", b"mlflow.server"), args.mlflow_database, args.threads)
+    meter.phase("create a model", [create(name) for name in names])
     meter.phase("register a version (1/4 aliased)", [register(name, i) for i in range(args.versions) for name in names])
     reads = [
         (lambda n=name, v=v: call(f"{api}/model-versions/get?name={n}&version={v}")[0])
@@ -288,6 +292,15 @@ def mlflow(args, names):
     )
 
 
+def warm_up(args, names, create, register):
+    """Before anything is measured, every server process runs the write path a few times (first
+    requests import modules and fill caches); the warm-up models are not measured."""
+    warm = [f"{names[0]}-warm-{i}" for i in range(args.warmup)]
+    with ThreadPoolExecutor(max_workers=args.threads) as pool:
+        list(pool.map(lambda name: create(name)(), warm))
+        list(pool.map(lambda name: register(name, 0)(), warm))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8300", help="a running Signoff")
@@ -296,6 +309,7 @@ def main():
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--versions", type=int, default=10)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=10, help="throw-away models created first, unmeasured")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:6]
     names = [f"bench-{run}-{i}" for i in range(args.models)]
