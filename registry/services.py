@@ -27,14 +27,12 @@ def registered_model_create(*, name: str, team: Team, created_by, description: s
     model = RegisteredModel(name=name, description=description, team=team, created_by=created_by)
     # The team and author are rows in hand: no query to prove they exist.
     model.full_clean(exclude=["team", "created_by"], validate_unique=False)
-    if RegisteredModel.objects.filter(name=name).exists():
-        raise _name_unavailable(name)
     try:
         with transaction.atomic():
             model.save()
             permissions.model_grant_team_access(model=model)
             announce(actor=created_by, verb="model.registered", obj=model, model=model, data={"team": team.slug})
-    except IntegrityError:  # registered at the same moment by someone else
+    except IntegrityError:  # the name's unique constraint: taken, now or earlier (no query to ask first)
         raise _name_unavailable(name) from None
     return model
 
