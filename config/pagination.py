@@ -25,23 +25,32 @@ class CappedPage(Page):
 class CappedPaginator(Paginator):
     """A Paginator counting at most ``COUNT_CAP + 1`` rows; ``capped`` says whether more exist.
 
-    One query reads the ids of the first ``cap + 1`` rows in the list's order (PostgreSQL walks
-    the ordering index and stops there): their number is the count. The page's rows are then read
-    by primary key, with the list's ``select_related`` (or, for a ``values()`` list, as dicts of its
-    fields), so the filters are planned only once.
-    Pages past the cap stay reachable ("Older →"): their ids are read at their offset, a cost
-    that grows with how far one pages, not with the size of the table.
+    One query reads the first ``cap + 1`` rows in the list's order (PostgreSQL walks the ordering
+    index and stops there): their number is the count. For a ``values()`` list (plain dicts, which
+    must include ``pk``) those rows are the pages' rows themselves: one query serves the count and
+    the first pages. For a list of model instances that query reads only ids, and the page's rows
+    are then read by primary key with the list's ``select_related``, so the filters are planned
+    only once. Pages past the cap stay reachable ("Older →"): they are read at their offset, a
+    cost that grows with how far one pages, not with the size of the table.
     """
 
     cap = COUNT_CAP
 
     @cached_property
-    def _ids(self) -> list:
-        return list(self.object_list.values_list("pk", flat=True)[: self.cap + 1])
+    def _values(self) -> bool:
+        return bool(getattr(self.object_list, "_fields", None))
+
+    def _window(self, bottom: int, top: int) -> list:
+        rows = self.object_list if self._values else self.object_list.values_list("pk", flat=True)
+        return list(rows[bottom:top])
+
+    @cached_property
+    def _head(self) -> list:
+        return self._window(0, self.cap + 1)
 
     @cached_property
     def count(self) -> int:
-        return len(self._ids)
+        return len(self._head)
 
     @property
     def capped(self) -> bool:
@@ -60,22 +69,20 @@ class CappedPaginator(Paginator):
     def page(self, number) -> CappedPage:
         number = self.validate_number(number)
         bottom, top = (number - 1) * self.per_page, number * self.per_page
-        if top < len(self._ids) or not self.capped:
-            ids, has_next = self._ids[bottom:top], top < len(self._ids)
+        if top < len(self._head) or not self.capped:
+            found, has_next = self._head[bottom:top], top < len(self._head)
         else:
-            window = list(self.object_list.values_list("pk", flat=True)[bottom : top + 1])
-            ids, has_next = window[: self.per_page], len(window) > self.per_page
-        if not ids and number > 1:
+            window = self._window(bottom, top + 1)
+            found, has_next = window[: self.per_page], len(window) > self.per_page
+        if not found and number > 1:
             raise EmptyPage("That page contains no results")
-        rows = self.object_list.model._default_manager.filter(pk__in=ids)
-        fields = getattr(self.object_list, "_fields", None)
-        if fields:  # a values() list: plain dicts of those fields (no model instances to build)
-            by_id = {row["pk"]: row for row in rows.values("pk", *fields)}
-        else:
-            rows.query.select_related = self.object_list.query.select_related
-            rows.query.deferred_loading = self.object_list.query.deferred_loading
-            by_id = {row.pk: row for row in rows}
-        return CappedPage([by_id[pk] for pk in ids if pk in by_id], number, self, has_next)
+        if self._values:
+            return CappedPage(found, number, self, has_next)
+        rows = self.object_list.model._default_manager.filter(pk__in=found)
+        rows.query.select_related = self.object_list.query.select_related
+        rows.query.deferred_loading = self.object_list.query.deferred_loading
+        by_id = {row.pk: row for row in rows}
+        return CappedPage([by_id[pk] for pk in found if pk in by_id], number, self, has_next)
 
     def get_page(self, number) -> CappedPage:
         """The page asked for; the first one when the number is not a page or holds no rows."""

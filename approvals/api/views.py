@@ -66,7 +66,7 @@ class RequestListView(generics.GenericAPIView):
             awaiting_me=filters.validated_data.get("awaiting") == "me",
             model_name=filters.validated_data.get("model"),
         )
-        page = self.paginate_queryset(requests.values(*REQUEST_ROW))
+        page = self.paginate_queryset(requests.values("pk", *REQUEST_ROW))
         return self.get_paginated_response([request_row(row) for row in page])
 
 
