@@ -126,18 +126,23 @@ class NotEvaluated(Exception):
 
 def _load(payload: dict, directory: Path, name: str = "artifact"):
     """The bundle in file ``name``, loaded only after the pickle scan passed on it: a skops file
-    with the explicit list of trusted types the scan approved, a joblib or pickle file."""
+    with the explicit list of trusted types the scan approved, an ONNX graph behind scikit-learn's
+    calls, a joblib or pickle file."""
     scan = pickle_scan({"file_name": payload.get(f"{name}_name", "model.joblib"),
                         "allow": payload.get("allow", []), "input": name}, directory)  # fmt: skip
     file_format = scan["details"].get("format")
-    if not scan["passed"] or file_format not in ("pickle", "skops"):
-        reason = scan["summary"] if not scan["passed"] else "it is not a skops, joblib or pickle file"
+    if not scan["passed"] or file_format not in ("pickle", "skops", "onnx"):
+        reason = scan["summary"] if not scan["passed"] else "it is not a skops, joblib, pickle or ONNX file"
         raise NotEvaluated(f"The {'artifact' if name == 'artifact' else name + ' artifact'} was not loaded: {reason}")
     try:
         if file_format == "skops":
             import skops.io
 
             return skops.io.load(directory / name, trusted=scan["details"]["trusted"])
+        if file_format == "onnx":
+            from approvals.sandbox.onnx_model import OnnxModel
+
+            return OnnxModel(directory / name)
         import joblib
 
         return joblib.load(directory / name)

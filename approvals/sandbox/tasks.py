@@ -130,15 +130,50 @@ def skops_scan(data: bytes, extra: tuple[str, ...]) -> dict:
     }
 
 
+ONNX_DOMAINS = {"", "ai.onnx", "ai.onnx.ml"}  # the standard operator sets; anything else needs a native library
+
+
+def onnx_scan(data: bytes) -> dict:
+    """An ONNX graph is data, not code, as long as it uses only the standard operator sets (a
+    custom domain needs a native library) and keeps its weights inside the file (external data
+    would make the runtime read other files)."""
+    import onnx
+
+    def refused(summary: str, **details) -> dict:
+        return {"passed": False, "summary": summary, "details": {"format": "onnx", **details}}
+
+    try:
+        model = onnx.load_from_string(data)
+        onnx.checker.check_model(model)
+    except Exception as error:  # a foreign file can fail in any way
+        return refused(f"The artifact could not be read as an ONNX model ({type(error).__name__}); it is refused.")
+    graphs = [model.graph, *(attribute.g for node in model.graph.node for attribute in node.attribute
+                             if attribute.type == onnx.AttributeProto.GRAPH)]  # fmt: skip
+    domains = sorted({node.domain for graph in graphs for node in graph.node} - ONNX_DOMAINS)
+    if domains or model.functions:
+        custom = ", ".join(domains) or "functions"
+        return refused(f"The ONNX model uses custom operators ({custom}); it was not loaded.", refused=domains)
+    external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:
+        return refused("The ONNX model keeps weights in other files; it was not loaded.", refused=external)
+    return {
+        "passed": True,
+        "summary": f"ONNX model: {len(model.graph.node)} standard operators, weights inside the file.",
+        "details": {"format": "onnx", "pickle": False},
+    }
+
+
 def pickle_scan(payload: dict, directory: Path) -> dict:
     """Scan a pickle-based artifact (the input file ``input``, "artifact" by default) for
     globals that could run code when it is loaded; a skops file for types outside the trusted
-    list."""
+    list; an ONNX file for custom operators and external data."""
     file_name = payload.get("file_name", "")
     data = (directory / payload.get("input", "artifact")).read_bytes()
     extra = tuple(payload.get("allow", ()))
     if _is_skops(data, file_name):
         return skops_scan(data, extra)
+    if file_name.lower().endswith(".onnx"):
+        return onnx_scan(data)
     if not _looks_pickled(data, file_name):
         return {
             "passed": True,

@@ -74,6 +74,28 @@ def test_a_skops_artifact_is_measured_like_its_joblib_twin(people, api, risk_mod
     assert Measurement.objects.get(version=skops_version).details["features"] == FEATURES
 
 
+def test_an_onnx_artifact_is_measured_like_its_joblib_twin(people, api, risk_model):
+    import io
+
+    import joblib
+
+    from tests.approvals.test_sandbox import onnx_bytes
+
+    assert register(api, people.dana).status_code == 201
+    twin = bundle(FEATURES)
+    as_onnx = onnx_bytes(joblib.load(io.BytesIO(twin))["model"], FEATURES)
+    outcomes = [
+        Reevaluate().run(version_with(people, risk_model, content, name=name), {"tolerance": 1.0})
+        for content, name in ((twin, "credit.joblib"), (as_onnx, "credit.onnx"))
+    ]
+
+    assert all(outcome.passed for outcome in outcomes), [outcome.summary for outcome in outcomes]
+    joblib_metrics, onnx_metrics = (outcome.details["metrics"] for outcome in outcomes)
+    assert onnx_metrics.keys() == joblib_metrics.keys() and "roc_auc" in onnx_metrics
+    assert onnx_metrics == pytest.approx(joblib_metrics, abs=1e-3)  # float32 inside the graph
+    assert outcomes[1].details["features"] == FEATURES  # from the model's metadata
+
+
 def test_regression_passes_with_a_note_when_nothing_is_in_production(people, risk_model):
     outcome = RegressionVsProduction().run(version_with(people, risk_model, bundle(FEATURES)), {"metric": "roc_auc"})
     assert outcome.passed and "has no version in production yet" in outcome.summary

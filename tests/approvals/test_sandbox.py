@@ -260,3 +260,33 @@ def test_a_skops_model_is_scanned_for_types_outside_the_trusted_list(tmp_path):
 
     broken = scan(tmp_path, b"PK\x03\x04 not really an archive", "credit.skops")
     assert broken.output["passed"] is False and "could not be read as a skops file" in broken.output["summary"]
+
+
+def onnx_bytes(model, features) -> bytes:
+    from skl2onnx import to_onnx
+
+    graph = to_onnx(model, np.zeros((1, len(features)), dtype=np.float32), options={"zipmap": False})
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = "features", ",".join(features)
+    return graph.SerializeToString()
+
+
+def test_an_onnx_model_is_scanned_for_custom_operators_and_outside_weights(tmp_path):
+    from onnx import TensorProto, helper
+
+    clean = scan(tmp_path, onnx_bytes(trained_model(), ["a", "b", "c"]), "credit.onnx")
+    assert clean.output["passed"] is True and "standard operators" in clean.output["summary"]
+
+    node = helper.make_node("RunShell", ["X"], ["Y"], domain="com.example.native")
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1])],
+    )  # fmt: skip
+    native = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example.native", 1)]
+    )
+    custom = scan(tmp_path, native.SerializeToString(), "credit.onnx")
+    assert custom.output["passed"] is False and "custom operators (com.example.native)" in custom.output["summary"]
+
+    broken = scan(tmp_path, b"not a protobuf at all", "credit.onnx")
+    assert broken.output["passed"] is False and "could not be read as an ONNX model" in broken.output["summary"]
