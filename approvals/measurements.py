@@ -16,12 +16,18 @@ from approvals.sandbox import SandboxInput, run_in_sandbox
 def sandbox_inputs(version, dataset=None, **others) -> dict[str, SandboxInput]:
     """The version's artifact (and the dataset's file, and other versions' artifacts under the
     given names) as sandbox inputs, each with the SHA-256 recorded for it."""
-    inputs = {"artifact": SandboxInput(source=None, sha256=version.artifact_sha256, opener=version.artifact.open)}
+    inputs = {"artifact": SandboxInput(source=None, sha256=version.artifact_sha256, opener=_opener(version.artifact))}
     for name, other in others.items():
-        inputs[name] = SandboxInput(source=None, sha256=other.artifact_sha256, opener=other.artifact.open)
+        inputs[name] = SandboxInput(source=None, sha256=other.artifact_sha256, opener=_opener(other.artifact))
     if dataset is not None:
-        inputs["dataset"] = SandboxInput(source=None, sha256=dataset.sha256, opener=dataset.file.open)
+        inputs["dataset"] = SandboxInput(source=None, sha256=dataset.sha256, opener=_opener(dataset.file))
     return inputs
+
+
+def _opener(field_file):
+    """A new handle on the stored file each time: ``FieldFile.open`` reuses one file object, which
+    a check running at the same moment on the same row could close under it."""
+    return lambda: field_file.storage.open(field_file.name, "rb")
 
 
 def sandboxed(task: str, version, payload: dict, dataset=None, **others) -> CheckOutcome:

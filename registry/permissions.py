@@ -10,6 +10,8 @@ admin. Superusers see every model but act only through the roles they hold. Glob
 permissions are deliberately not honoured (``accept_global_perms=False``): access is per object.
 """
 
+from functools import lru_cache
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
@@ -138,16 +140,22 @@ def model_grant_team_access(*, model: RegisteredModel) -> None:
     """Give the owning team's members access to ``model`` (a new model: one insert into
     guardian's table, without guardian's get-or-create round trips)."""
     # bulk_create skips guardian's save(), which re-reads the permission and content type to
-    # check what this query already guarantees (the model's own view permission).
-    permission_id = Permission.objects.values_list("pk", flat=True).get(
-        content_type__app_label="registry", content_type__model="registeredmodel", codename=VIEW_CODENAME
-    )
+    # check what this already guarantees (the model's own view permission).
     RegisteredModelGroupObjectPermission.objects.bulk_create(
         [
             RegisteredModelGroupObjectPermission(
-                permission_id=permission_id, group_id=model.team.group_id, content_object=model
+                permission_id=view_permission_id(), group_id=model.team.group_id, content_object=model
             )
         ]
+    )
+
+
+@lru_cache(maxsize=1)
+def view_permission_id() -> int:
+    """The id of the "view registered model" permission, read once per process (and again after
+    ``migrate`` or a test's flush recreates the permissions: ``registry.apps``)."""
+    return Permission.objects.values_list("pk", flat=True).get(
+        content_type__app_label="registry", content_type__model="registeredmodel", codename=VIEW_CODENAME
     )
 
 
