@@ -6,7 +6,10 @@ import time
 
 
 def environment(payload, directory):
-    return {"variables": sorted(os.environ), "cwd": str(directory), "files": sorted(os.listdir(directory))}
+    return {
+        "variables": sorted(os.environ), "cwd": str(directory), "files": sorted(os.listdir(directory)),
+        "parent": os.getppid(),
+    }  # fmt: skip
 
 
 def allocate(payload, directory):

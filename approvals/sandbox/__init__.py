@@ -43,6 +43,9 @@ from approvals.faults import fault_point
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RESULT_LIMIT = 4 * 1024 * 1024  # bytes of JSON a task may return
 NO_NETWORK = 121  # exit status of a forked task that was to drop the network and could not
+# A forked task inherits the fork server's address space (about 520 MB of libraries): under a
+# tighter memory limit it would have almost nothing left, so such tasks get a new interpreter.
+FORK_SERVER_MIN_MEMORY = 1024**3
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def run_in_sandbox(
         isolate = network_isolation_available()
         data = json.dumps(payload).encode()
         ran = None
-        if _zygote is not None:
+        if _zygote is not None and limits.memory_bytes >= FORK_SERVER_MIN_MEMORY:
             try:
                 ran = _zygote.run(task, data, directory, limits, isolate)
             except ZygoteUnavailable:

@@ -135,6 +135,20 @@ def test_the_task_has_no_network(tmp_path, started_as):
     assert result.output["connected"] is False
 
 
+def test_under_a_memory_limit_the_fork_server_cannot_meet_a_task_starts_afresh(tmp_path):
+    sandbox.enable_zygote()
+    try:
+        server = sandbox._zygote.process
+        forked = run_in_sandbox("tests.sandbox_probes:environment", {}, limits=TIGHT)
+        assert forked.ok and forked.output["parent"] == server.pid  # 1 GB: forked from the server
+        small = Limits(cpu_seconds=30, memory_bytes=512 * 1024**2, wall_seconds=60)
+        result = run_in_sandbox("tests.sandbox_probes:environment", {}, limits=small)
+        assert result.ok, result.error  # a new interpreter, with all of the 512 MB for the task
+        assert result.output["parent"] == os.getpid()
+    finally:
+        sandbox.disable_zygote()
+
+
 def test_a_fork_server_that_died_is_replaced(tmp_path):
     sandbox.enable_zygote()
     try:
