@@ -129,9 +129,13 @@ def _copy_verified(name: str, item: SandboxInput, directory: Path) -> None:
         raise InputChanged(f"'{name}' does not match the SHA-256 recorded for it; it was not opened.")
 
 
-def _limit(limits: Limits):
+def limit(limits: Limits):
+    """What a sandboxed process does before the task: its own process group (a timeout kills
+    everything the task started) and the resource limits. Run in the new process, whether
+    started afresh (``preexec_fn``) or forked from the fork server."""
+
     def apply():
-        os.setsid()  # its own process group: a timeout kills everything the task started
+        os.setsid()
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
@@ -209,7 +213,7 @@ def _spawned(task: str, data: bytes, directory: Path, limits: Limits, isolate: b
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        preexec_fn=_limit(limits),
+        preexec_fn=limit(limits),
         close_fds=True,
     )
     try:

@@ -14,13 +14,12 @@ status. It dies with the worker (``PR_SET_PDEATHSIG``), and each child dies with
 import ctypes
 import json
 import os
-import resource
 import signal
 import socket
 import sys
 import traceback
 
-from approvals.sandbox import NO_NETWORK, child
+from approvals.sandbox import NO_NETWORK, Limits, child, limit
 
 WARM = (
     "numpy",
@@ -62,19 +61,13 @@ def _child(request: dict, fds: list[int]) -> int:
         os.dup2(fd, target)
         os.close(fd)
     die_with_parent()
-    os.setsid()
     directory = request["directory"]
     os.chdir(directory)
     os.environ.clear()  # as it was before the imports (scikit-learn sets OpenMP variables)
     os.environ.update(request["environment"], HOME=directory, TMPDIR=directory)
     if request["isolate_network"] and not drop_network():
         return NO_NETWORK
-    limits = request["limits"]
-    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["written_bytes"], limits["written_bytes"]))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    limit(Limits(**request["limits"]))()
     return child.run(request["task"])
 
 
