@@ -133,6 +133,18 @@ def skops_scan(data: bytes, extra: tuple[str, ...]) -> dict:
 ONNX_DOMAINS = {"", "ai.onnx", "ai.onnx.ml"}  # the standard operator sets; anything else needs a native library
 
 
+def _graphs(graph, onnx):
+    """``graph`` and every subgraph nested in its nodes (the branches of If, the bodies of Loop
+    and Scan), at any depth."""
+    yield graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            nested = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else []
+            nested += list(attribute.graphs) if attribute.type == onnx.AttributeProto.GRAPHS else []
+            for subgraph in nested:
+                yield from _graphs(subgraph, onnx)
+
+
 def onnx_scan(data: bytes) -> dict:
     """An ONNX graph is data, not code, as long as it uses only the standard operator sets (a
     custom domain needs a native library) and keeps its weights inside the file (external data
@@ -147,13 +159,13 @@ def onnx_scan(data: bytes) -> dict:
         onnx.checker.check_model(model)
     except Exception as error:  # a foreign file can fail in any way
         return refused(f"The artifact could not be read as an ONNX model ({type(error).__name__}); it is refused.")
-    graphs = [model.graph, *(attribute.g for node in model.graph.node for attribute in node.attribute
-                             if attribute.type == onnx.AttributeProto.GRAPH)]  # fmt: skip
+    graphs = list(_graphs(model.graph, onnx))
     domains = sorted({node.domain for graph in graphs for node in graph.node} - ONNX_DOMAINS)
     if domains or model.functions:
         custom = ", ".join(domains) or "functions"
         return refused(f"The ONNX model uses custom operators ({custom}); it was not loaded.", refused=domains)
-    external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    external = [tensor.name for graph in graphs for tensor in graph.initializer
+                if tensor.data_location == onnx.TensorProto.EXTERNAL]  # fmt: skip
     if external:
         return refused("The ONNX model keeps weights in other files; it was not loaded.", refused=external)
     return {

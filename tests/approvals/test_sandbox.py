@@ -302,5 +302,24 @@ def test_an_onnx_model_is_scanned_for_custom_operators_and_outside_weights(tmp_p
     custom = scan(tmp_path, native.SerializeToString(), "credit.onnx")
     assert custom.output["passed"] is False and "custom operators (com.example.native)" in custom.output["summary"]
 
+    def branch(nodes, name):
+        return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1])])
+
+    def if_node(then, otherwise):
+        return helper.make_node("If", ["C"], ["Y"], then_branch=then, else_branch=otherwise)
+
+    safe = branch([helper.make_node("Identity", ["X"], ["Y"])], "safe")
+    deep = branch([if_node(safe, branch([node], "native"))], "inner")  # the custom op two branches down
+    outer = helper.make_graph(
+        [if_node(deep, safe)], "g",
+        [helper.make_tensor_value_info("C", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("X", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1])],
+    )  # fmt: skip
+    nested = helper.make_model(outer, opset_imports=native.opset_import)
+    hidden = scan(tmp_path, nested.SerializeToString(), "credit.onnx")
+    assert hidden.output["passed"] is False, hidden.output
+    assert "custom operators (com.example.native)" in hidden.output["summary"]
+
     broken = scan(tmp_path, b"not a protobuf at all", "credit.onnx")
     assert broken.output["passed"] is False and "could not be read as an ONNX model" in broken.output["summary"]
