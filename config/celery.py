@@ -17,12 +17,9 @@ app.autodiscover_tasks()
 def start_the_sandbox_fork_server(**_):
     """Each pool process forks its sandboxed checks from a fork server that has the libraries
     imported (``approvals.sandbox.zygote``); it starts importing now, while the worker waits."""
-    from django.conf import settings
-
     from approvals.sandbox import enable_zygote
 
-    if settings.SIGNOFF_SANDBOX_FORK_SERVER:
-        enable_zygote()
+    enable_zygote()
 
 
 @worker_process_shutdown.connect

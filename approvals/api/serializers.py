@@ -42,27 +42,20 @@ class RequestOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_url(self, request) -> str:
-        return f"{settings.SIGNOFF_BASE_URL}{request.get_absolute_url()}"
+        return _request_url_pattern().format(request.pk)
 
     def to_representation(self, request):
-        """The declared fields, built directly: DRF's per-field machinery cost more CPU than the
-        query for a page of 50 requests. The schema still comes from the declarations above."""
-        step, when = request.current_step, _DATETIME.to_representation
-        data = {
-            "id": request.pk,
-            "model": request.model.name,
-            "version": request.version.number,
-            "status": request.status,
-            "current_step": None
-            if step is None
-            else {"name": step.name, "title": step.title, "kind": step.kind, "status": step.status},
-            "workflow_name": request.workflow_name,
-            "submitted_by": request.submitted_by.username,
-            "submitted_at": when(request.submitted_at),
-            "updated_at": when(request.updated_at),
-            "closed_at": when(request.closed_at) if request.closed_at else None,
-            "url": self.get_url(request),
-        }
+        """The declared fields, built directly (``request_row``): DRF's per-field machinery cost
+        more CPU than the query for a page of 50 requests. The schema still comes from the
+        declarations above."""
+        step = request.current_step
+        data = request_row(
+            {"pk": request.pk, "model__name": request.model.name, "version__number": request.version.number,
+             "status": request.status, "workflow_name": request.workflow_name,
+             "submitted_by__username": request.submitted_by.username, "submitted_at": request.submitted_at,
+             "updated_at": request.updated_at, "closed_at": request.closed_at,
+             **{f"current_step__{key}": getattr(step, key, None) for key in ("name", "title", "kind", "status")}}
+        )  # fmt: skip
         for name in self.Meta.fields[len(RequestOutputSerializer.Meta.fields) :]:
             field = self.fields[name]
             data[name] = field.to_representation(field.get_attribute(request))

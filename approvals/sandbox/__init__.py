@@ -367,9 +367,12 @@ _zygote: Zygote | None = None
 
 def enable_zygote() -> None:
     """Fork this process's sandboxed tasks from a fork server (started now, importing in the
-    background). Workers call it when a pool process starts."""
+    background), unless ``SIGNOFF_SANDBOX_FORK_SERVER`` is off. Workers call it when a pool
+    process starts, and the demo's seeding while it runs the checks."""
+    from django.conf import settings
+
     global _zygote
-    if _zygote is None:
+    if _zygote is None and settings.SIGNOFF_SANDBOX_FORK_SERVER:
         _zygote = Zygote()
         _zygote.start()
 

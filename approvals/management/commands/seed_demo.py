@@ -1,6 +1,5 @@
 """Create the demo accounts, models and requests (idempotent)."""
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
@@ -18,8 +17,7 @@ class Command(BaseCommand):
         # The checks' sandboxed tasks fork from a fork server, as in a worker.
         eager = celery_app.conf.task_always_eager
         celery_app.conf.task_always_eager = True
-        if settings.SIGNOFF_SANDBOX_FORK_SERVER:
-            enable_zygote()
+        enable_zygote()
         try:
             with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
                 created = seed_demo(log=self.stdout.write)
