@@ -124,9 +124,20 @@ def _diff_rows(fields: list[tuple[str, str]], values_of) -> list[dict]:
     return rows
 
 
+# Matching costs up to (pieces before) × (pieces after): two unlike 10,000-character card fields
+# took seconds word by word. Past this budget texts are compared line by line, and past it again
+# as a whole, so an author's long card cannot make reviewers' pages slow.
+DIFF_BUDGET = 100_000
+
+
 def text_changes(before: str, after: str) -> list[dict]:
-    """``after`` against ``before`` word by word: ``[{"op": "equal" | "delete" | "insert", "text": …}]``."""
+    """``after`` against ``before`` word by word (line by line, or whole, when that would cost
+    too much): ``[{"op": "equal" | "delete" | "insert", "text": …}]``."""
     old, new = re.split(r"(\s+)", before), re.split(r"(\s+)", after)
+    if len(old) * len(new) > DIFF_BUDGET:
+        old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    if len(old) * len(new) > DIFF_BUDGET:
+        old, new = [before], [after]
     changes = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if op == "equal":

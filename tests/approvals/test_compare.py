@@ -193,6 +193,22 @@ def test_the_model_cards_are_compared_word_by_word(people, api, client, risk_mod
     assert "<del>young</del>" in only and owner not in only
 
 
+def test_long_card_texts_are_compared_line_by_line_and_unlike_ones_as_a_whole():
+    lines = [f"Line {i}: the model was checked against segment {i} and found adequate." for i in range(150)]
+    edited = [*lines[:70], "Line 70: weak on thin files.", *lines[71:]]
+    before, after = "\n".join(lines), "\n".join(edited)
+
+    changes = comparison.text_changes(before, after)  # 1,800 words each: too many to pair word by word
+
+    assert [c for c in changes if c["op"] != "equal"] == [
+        {"op": "delete", "text": lines[70] + "\n"}, {"op": "insert", "text": edited[70] + "\n"}
+    ]  # fmt: skip
+    assert "".join(c["text"] for c in changes if c["op"] != "insert") == before
+    assert "".join(c["text"] for c in changes if c["op"] != "delete") == after
+    unlike = comparison.text_changes("x\n" * 5000, "y\n" * 5000)  # 5,000 lines each: as a whole
+    assert unlike == [{"op": "delete", "text": "x\n" * 5000}, {"op": "insert", "text": "y\n" * 5000}]
+
+
 def test_without_production_the_oldest_chosen_is_the_baseline_and_baseline_switches_it(people, api, risk_model):
     versions = [factories.make_version(model=risk_model, by=people.dana, accuracy=a) for a in (0.8, 0.85, 0.9)]
     numbers = "&".join(f"v={v.number}" for v in versions)
