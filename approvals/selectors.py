@@ -5,6 +5,8 @@ from django.http import Http404
 
 from approvals.models import AuditEvent, CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
 from approvals.permissions import requests_awaiting, requests_visible_to
+from config.prepared import PreparedRows, PreparedValues
+from registry import roles
 from registry.permissions import VIEW, model_filter, note_visible
 
 REQUEST_LIST_RELATED = ("model", "version", "submitted_by", "current_step")
@@ -26,6 +28,39 @@ def request_list(
     if model_name:
         requests = requests.filter(model__name=model_name)
     return requests.select_related(*REQUEST_LIST_RELATED).only(*REQUEST_LIST_COLUMNS).order_by("-submitted_at", "-pk")
+
+
+# The columns of a request row in the API (with ``pk``): ``api.serializers.request_row`` shapes them.
+REQUEST_ROW = (
+    "model__name", "version__number", "status", "current_step__name", "current_step__title", "current_step__kind",
+    "current_step__status", "workflow_name", "submitted_by__username", "submitted_at", "updated_at", "closed_at",
+)  # fmt: skip
+
+
+def _request_rows(shape, *, user_id, group_ids, status, model_name) -> QuerySet:
+    awaiting_me, is_superuser, group_roles = shape
+    user = roles.stand_in(pk=user_id, group_ids=group_ids, roles=group_roles, is_superuser=is_superuser)
+    requests = request_list(user=user, status=status, awaiting_me=awaiting_me, model_name=model_name)
+    return requests.values("pk", *REQUEST_ROW)
+
+
+_REQUEST_ROWS = PreparedValues(_request_rows)
+
+
+def request_rows(
+    *, user, status: str | None = None, awaiting_me: bool = False, model_name: str | None = None
+) -> PreparedRows:
+    """``request_list`` as ``values()`` rows of ``pk`` and ``REQUEST_ROW`` (the API's list), its SQL
+    compiled once per shape of user rather than on every request (``config.prepared``)."""
+    if not (user.is_authenticated and user.is_active):
+        return PreparedRows(None, {})
+    return _REQUEST_ROWS.rows(
+        (awaiting_me, user.is_superuser, roles.group_roles(user)),
+        user_id=user.pk,
+        group_ids=roles.group_ids(user),
+        status=status,
+        model_name=model_name,
+    )
 
 
 def requests_submitted_by(*, user) -> QuerySet[PromotionRequest]:

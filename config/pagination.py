@@ -7,6 +7,7 @@ Used by the request queue on the pages and in the API.
 """
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from rest_framework.pagination import PageNumberPagination
 
@@ -27,10 +28,10 @@ class CappedPaginator(Paginator):
 
     One query reads the first ``cap + 1`` rows in the list's order (PostgreSQL walks the ordering
     index and stops there): their number is the count. For a ``values()`` list (plain dicts, which
-    must include ``pk``) those rows are the pages' rows themselves: one query serves the count and
-    the first pages. For a list of model instances that query reads only ids, and the page's rows
-    are then read by primary key with the list's ``select_related``, so the filters are planned
-    only once. Pages past the cap stay reachable ("Older →"): they are read at their offset, a
+    must include ``pk``, or ``config.prepared`` rows) those rows are the pages' rows themselves: one
+    query serves the count and the first pages. For a list of model instances that query reads only
+    ids, and the page's rows are then read by primary key with the list's ``select_related``, so
+    the filters are planned only once. Pages past the cap stay reachable ("Older →"): they are read at their offset, a
     cost that grows with how far one pages, not with the size of the table.
     """
 
@@ -38,7 +39,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _values(self) -> bool:
-        return bool(getattr(self.object_list, "_fields", None))
+        """Rows are plain dicts: a ``values()`` queryset, or ``config.prepared`` rows."""
+        return not isinstance(self.object_list, QuerySet) or bool(self.object_list._fields)
 
     def _window(self, bottom: int, top: int) -> list:
         rows = self.object_list if self._values else self.object_list.values_list("pk", flat=True)

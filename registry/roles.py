@@ -1,5 +1,7 @@
 """The four roles of the default workflow. Each role is a Django group of the same name."""
 
+from collections.abc import Sequence
+
 DATA_SCIENTIST = "data scientist"
 MANAGER = "manager"
 DATA_ANALYST = "data analyst"
@@ -31,3 +33,22 @@ def group_ids(user) -> list[int]:
 
 def has_role(user, role: str) -> bool:
     return role in role_names(user)
+
+
+def group_roles(user) -> tuple[str | None, ...]:
+    """For each of the user's groups in id order (``group_ids``), its role, or None for a team:
+    what a query built from the user's groups depends on beyond the ids themselves."""
+    by_id = sorted(_groups(user).items(), key=lambda item: item[1])
+    return tuple(name if name in ALL_ROLES else None for name, _ in by_id)
+
+
+def stand_in(*, pk: int, group_ids: Sequence[int], roles: Sequence[str | None], is_superuser: bool = False):
+    """An active user who is not read from the database: this id, these groups (their roles as
+    ``group_roles`` gives them). For building a query once from stand-in values (``config.prepared``)."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()(pk=pk, is_active=True, is_superuser=is_superuser)
+    user._signoff_groups = {
+        role or f"team {index}": group_id for index, (role, group_id) in enumerate(zip(roles, group_ids, strict=True))
+    }
+    return user

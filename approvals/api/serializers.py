@@ -63,10 +63,6 @@ class RequestOutputSerializer(serializers.ModelSerializer):
 
 
 # The columns a row of the API's request list is built from (``request_row``).
-REQUEST_ROW = (
-    "model__name", "version__number", "status", "current_step__name", "current_step__title", "current_step__kind",
-    "current_step__status", "workflow_name", "submitted_by__username", "submitted_at", "updated_at", "closed_at",
-)  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -78,7 +74,7 @@ def _request_url_pattern() -> str:
 
 def request_row(row: dict) -> dict:
     """``RequestOutputSerializer``'s representation of a request read as a ``values()`` dict of
-    ``pk`` and ``REQUEST_ROW``: the same keys, without building model instances."""
+    ``pk`` and ``selectors.REQUEST_ROW``: the same keys, without building model instances."""
     when = _DATETIME.to_representation
     step = row["current_step__name"]
     return {

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 
 from approvals import comparison, datasets, selectors, services
 from approvals.api.serializers import (
-    REQUEST_ROW,
     AuditEventOutputSerializer,
     AuditFilterSerializer,
     DatasetInputSerializer,
@@ -60,13 +59,13 @@ class RequestListView(generics.GenericAPIView):
     def get(self, request):
         filters = RequestFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        requests = selectors.request_list(
+        rows = selectors.request_rows(
             user=request.user,
             status=filters.validated_data.get("status"),
             awaiting_me=filters.validated_data.get("awaiting") == "me",
             model_name=filters.validated_data.get("model"),
         )
-        page = self.paginate_queryset(requests.values("pk", *REQUEST_ROW))
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response([request_row(row) for row in page])
 
 

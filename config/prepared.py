@@ -1,0 +1,151 @@
+"""Hot lists compiled once per shape, then run with each caller's values.
+
+For the review queue, building and compiling the permission-filtered queryset costs the web
+process about three times the CPU that PostgreSQL spends answering it (7.4 ms of Python against
+2.3 ms for the query, measured on the benchmark's 800 versions). A ``PreparedValues`` builds its
+``values()`` queryset once per *shape*, from stand-in values, compiles it and keeps the SQL, the
+parameters and the column converters; each run puts the caller's values where the stand-ins were.
+
+What the query means still comes from the code that builds it (the permission policies), only
+not rebuilt per request; the shape is everything that changes the SQL text beyond plain values
+(how many groups a user holds, which filters are given). Stand-ins are values no caller can
+pass: integers below -2**62, strings starting with NUL (refused at every input).
+"""
+
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import QuerySet
+
+Value = int | str | Sequence[int] | None
+_BASE = -(2**62)
+
+
+class StandIns:
+    """Unique stand-in values, ascending in the order they are handed out."""
+
+    def __init__(self):
+        self.found: dict[int | str, tuple[str, int | None]] = {}
+
+    def of(self, name: str, value: Value) -> Value:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return self._take(f"\x00stand-in {len(self.found)}", name, None)
+        if isinstance(value, int):
+            return self._take(_BASE + len(self.found), name, None)
+        if list(value) != sorted(value):
+            raise ValueError(f"{name}: a list of ids must be sorted (the stand-ins keep its order).")
+        return [self._take(_BASE + len(self.found), name, index) for index in range(len(value))]
+
+    def _take(self, stand_in, name, index):
+        self.found[stand_in] = (name, index)
+        return stand_in
+
+
+def shape_of(values: dict[str, Value]) -> tuple:
+    """What the values alone change in the SQL text: which are given, and how long each list is."""
+    return tuple(
+        (name, None if value is None else len(value) if isinstance(value, (list, tuple)) else type(value).__name__)
+        for name, value in sorted(values.items())
+    )
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    alias: str
+    sql: str
+    params: tuple
+    slots: tuple[tuple[int, str, int | None], ...]  # (parameter position, value name, list index)
+    names: tuple[str, ...]
+    compiler: object
+    converters: dict
+
+    def parameters(self, values: dict[str, Value]) -> list:
+        params = list(self.params)
+        for position, name, index in self.slots:
+            params[position] = values[name] if index is None else values[name][index]
+        return params
+
+
+class PreparedRows:
+    """The rows of a prepared list for one caller: slicing runs the kept SQL with LIMIT / OFFSET
+    and gives ``values()`` dicts (what ``config.pagination.CappedPaginator`` reads)."""
+
+    def __init__(self, compiled: _Compiled | None, values: dict[str, Value]):
+        self._compiled, self._values = compiled, values
+
+    def statement(self) -> tuple[str, tuple] | None:
+        """The kept SQL (before LIMIT / OFFSET) and this caller's parameters; None when no row can
+        match. Tests compare them with compiling the query anew for the same caller."""
+        compiled = self._compiled
+        return None if compiled is None else (compiled.sql, tuple(compiled.parameters(self._values)))
+
+    def __getitem__(self, window: slice) -> list[dict]:
+        if not isinstance(window, slice) or window.step is not None or window.stop is None:
+            raise TypeError("Prepared rows are read a bounded slice at a time.")
+        start = window.start or 0
+        compiled = self._compiled
+        if compiled is None or window.stop <= start:
+            return []
+        with connections[compiled.alias].cursor() as cursor:
+            cursor.execute(
+                f"{compiled.sql} LIMIT %s OFFSET %s", [*compiled.parameters(self._values), window.stop - start, start]
+            )
+            rows = cursor.fetchall()
+        if compiled.converters:
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        return [dict(zip(compiled.names, row, strict=True)) for row in rows]
+
+
+class PreparedValues:
+    """A ``values()`` list built by ``build(shape, **values)`` and compiled once per shape.
+
+    ``build`` must derive the query from ``shape`` and ``values`` only, and must not slice it;
+    ``rows(extra_shape, **values)`` gives the caller's rows. ``extra_shape`` names what changes the
+    SQL beyond ``shape_of(values)`` (say, whether the user is a superuser)."""
+
+    def __init__(self, build: Callable[..., QuerySet]):
+        self._build = build
+        self._compiled: dict[Hashable, _Compiled | None] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, extra_shape: Hashable, **values: Value) -> PreparedRows:
+        shape = (extra_shape, shape_of(values))
+        if shape not in self._compiled:
+            compiled = self._compile(extra_shape, values)
+            with self._lock:
+                self._compiled.setdefault(shape, compiled)
+        return PreparedRows(self._compiled[shape], values)
+
+    def _compile(self, extra_shape: Hashable, values: dict[str, Value]) -> _Compiled | None:
+        stand_ins = StandIns()
+        queryset = self._build(extra_shape, **{name: stand_ins.of(name, value) for name, value in values.items()})
+        if queryset.query.is_sliced or not queryset._fields:
+            raise ValueError("A prepared list is an unsliced values() queryset.")
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:  # no row can match, whoever asks with this shape
+            return None
+        if any(str(stand_in) in sql for stand_in in stand_ins.found):
+            raise ValueError("A stand-in value was written into the SQL text instead of a parameter.")
+        slots = [
+            (position, *stand_ins.found[param])
+            for position, param in enumerate(params)
+            if isinstance(param, (int, str)) and not isinstance(param, bool) and param in stand_ins.found
+        ]
+        query = queryset.query
+        fields = [column[0] for column in compiler.select[: compiler.col_count]]
+        return _Compiled(
+            alias=queryset.db,
+            sql=sql,
+            params=tuple(params),
+            slots=tuple(slots),
+            names=(*query.extra_select, *query.values_select, *query.annotation_select),
+            compiler=compiler,
+            converters=compiler.get_converters(fields),
+        )

@@ -1,0 +1,104 @@
+"""The API's request list runs SQL compiled once per shape of user (``config.prepared``): for
+every caller it must read exactly what building the query anew for that caller reads."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from approvals import selectors, services
+from approvals.models import PromotionRequest
+from config.prepared import PreparedValues
+from registry.roles import MANAGER
+from tests import factories
+
+NAMED_REVIEW = """
+name: named
+steps:
+  - name: manager_review
+    type: approval
+    title: Manager review
+    approvers: [manager]
+    users: [nora]
+"""
+
+FILTERS = [
+    {},
+    {"awaiting_me": True},
+    {"status": PromotionRequest.Status.AWAITING_REVIEW},
+    {"status": PromotionRequest.Status.REJECTED, "model_name": "credit-risk"},
+    {"awaiting_me": True, "model_name": "churn"},
+]
+
+
+@pytest.fixture
+def spread(people, risk_model, growth_model, submit, use_workflow):
+    """Requests of two teams in several states, and people of every shape: no group, one team,
+    a role and two teams, a superuser, a person named on a step."""
+    use_workflow(NAMED_REVIEW)
+    for model, author in ((risk_model, people.dana), (growth_model, people.gina)):
+        for _ in range(2):
+            submit(factories.make_version(model=model, by=author), author)
+    rejected = PromotionRequest.objects.filter(model=risk_model).first()
+    services.step_decide(request=rejected, actor=people.mona, step=None, verdict="reject", comment="Not yet.")
+    people.zed = get_user_model().objects.create_user(username="zed")
+    people.mona.groups.add(people.growth.group)
+    people.root = get_user_model().objects.create_superuser(username="root", email="root@example.com")
+    people.boss = factories.make_user("boss", MANAGER, team=people.growth, is_superuser=True)
+    return people
+
+
+USERS = ["mona", "mike", "gary", "nora", "dana", "zed", "root", "boss"]
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_each_caller_reads_what_their_own_query_reads(spread, username):
+    user = get_user_model().objects.get(username=username)  # a fresh object: groups read anew
+    for filters in FILTERS:
+        fresh = selectors.request_list(user=user, **filters).values("pk", *selectors.REQUEST_ROW)
+        rows = selectors.request_rows(user=user, **filters)
+        assert rows[0:1000] == list(fresh), (username, filters)
+        statement = rows.statement()
+        if statement is not None:
+            assert statement == fresh.query.get_compiler(using="default").as_sql(), (username, filters)
+
+
+def test_people_of_one_shape_share_the_sql_and_still_see_their_own_queues(spread):
+    mona_rows = selectors.request_rows(user=spread.mike, awaiting_me=True)
+    gary_rows = selectors.request_rows(user=spread.gary, awaiting_me=True)
+    assert mona_rows.statement()[0] == gary_rows.statement()[0]  # one manager group and one team each
+    assert {row["model__name"] for row in mona_rows[0:100]} == {"credit-risk"}
+    assert {row["model__name"] for row in gary_rows[0:100]} == {"churn"}
+    named = selectors.request_rows(user=spread.nora, awaiting_me=True)[0:100]
+    assert len(named) == 1 and named[0]["model__name"] == "credit-risk"  # named on the step, no role
+    assert selectors.request_rows(user=spread.zed)[0:100] == []
+
+
+def test_pages_are_windows_of_one_order(spread):
+    everything = selectors.request_rows(user=spread.root)[0:100]
+    assert len(everything) == 4
+    rows = selectors.request_rows(user=spread.root)
+    assert rows[0:2] + rows[2:3] + rows[3:10] == everything
+    assert rows[5:10] == [] and rows[3:3] == []
+
+
+def test_inactive_people_read_nothing(spread):
+    spread.mona.is_active = False
+    assert selectors.request_rows(user=spread.mona)[0:100] == []
+
+
+def test_a_query_that_is_not_an_unsliced_values_list_is_refused(db):
+    sliced = PreparedValues(lambda shape, group: Group.objects.filter(pk=group).values("name")[:5])
+    with pytest.raises(ValueError, match="unsliced values"):
+        sliced.rows(None, group=1)
+    instances = PreparedValues(lambda shape, group: Group.objects.filter(pk=group))
+    with pytest.raises(ValueError, match="unsliced values"):
+        instances.rows(None, group=1)
+
+
+def test_stand_in_lists_keep_their_order(db):
+    ids = PreparedValues(lambda shape, groups: Group.objects.filter(pk__in=groups).values("pk"))
+    with pytest.raises(ValueError, match="must be sorted"):
+        ids.rows(None, groups=[3, 1])
+    first, second = Group.objects.order_by("pk")[:2]
+    assert ids.rows(None, groups=[first.pk, second.pk])[0:10] == [{"pk": first.pk}, {"pk": second.pk}]
+    assert ids.rows(None, groups=[])[0:10] == []  # no group: no row can match, nothing is run
