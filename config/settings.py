@@ -290,9 +290,7 @@ AXES_VERBOSE = False
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("CACHE_URL", "").startswith("redis"):
     # Shared by every web process, so API throttles count across them.
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
-    }
+    CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": os.environ["CACHE_URL"]}}
     # Sessions are read from the shared cache and written through to the database: no session
     # query per request. Never with the per-process local-memory cache, where a logout in one
     # web process would leave the session alive in the others.

@@ -1,9 +1,11 @@
 """Brute force: repeated wrong passwords lock the account out for a while, audited; the API
 throttles (finding 10)."""
 
+import pytest
 from django.core.cache import cache
 
 from approvals.models import AuditEvent
+from config.cache import RedisCache
 from tests.factories import PASSWORD
 
 
@@ -30,7 +32,14 @@ def test_the_right_password_logs_in_before_the_limit(client, people):
     assert client.session["_auth_user_id"] == str(people.mona.pk)
 
 
-def test_the_api_throttles_a_client_that_calls_too_often(people, api, settings):
+REDIS_CACHE = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/12"}}
+
+
+@pytest.mark.parametrize("caches", [None, pytest.param(REDIS_CACHE, marks=pytest.mark.redis)], ids=["local", "redis"])
+def test_the_api_throttles_a_client_that_calls_too_often(people, api, settings, caches):
+    """With Redis (production's cache) the count is shared: two web processes see one history."""
+    if caches:
+        settings.CACHES = caches
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "5/min", "user": "5/min"}}
     from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
@@ -40,8 +49,13 @@ def test_the_api_throttles_a_client_that_calls_too_often(people, api, settings):
     try:
         client = api(people.mona)
         statuses = [client.get("/api/models/").status_code for _ in range(7)]
+        if caches:  # what another web process, with its own cache object, reads
+            other = RedisCache(caches["default"]["LOCATION"], {})
+            history = other.get(f"throttle_user_{people.mona.pk}")
     finally:
         UserRateThrottle.THROTTLE_RATES = SimpleRateThrottle.THROTTLE_RATES = original
         cache.clear()
     assert statuses[:5] == [200] * 5
     assert statuses[5:] == [429, 429]
+    if caches:
+        assert len(history) == 5
