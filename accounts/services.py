@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, key_digest
+from accounts.selectors import api_token_by_prefix
 from approvals.audit import audit_record
 
 MAX_TOKEN_DAYS = 366
@@ -67,7 +68,7 @@ def api_token_authenticate(key: str) -> ApiToken | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "so" or len(parts[1]) != 8:
         return None
-    token = ApiToken.objects.select_related("user").filter(prefix=parts[1]).first()
+    token = api_token_by_prefix(parts[1])
     if token is None or not secrets.compare_digest(token.digest, key_digest(key)) or not token.is_active:
         return None
     now = timezone.now()

@@ -93,3 +93,23 @@ def test_token_creation_and_revocation_are_audited(people):
         AuditEvent.objects.filter(object_type="apitoken").order_by("pk").values_list("verb", "actor__username")
     )
     assert verbs == [("token.created", "dana"), ("token.revoked", "dana")]
+
+
+def test_a_token_is_read_with_its_whole_user(people):
+    """API calls read the token and its user from one kept query: both must be the rows as
+    stored, field for field, and each user must get their own."""
+    from accounts.selectors import api_token_by_prefix
+
+    def fields(row):
+        return {field.attname: getattr(row, field.attname) for field in row._meta.concrete_fields}
+
+    people.mona.is_superuser = True
+    people.mona.save()
+    for user in (people.dana, people.mona):
+        created, key = api_token_create(user=user, name="cli")
+        token = api_token_by_prefix(key.split("_")[1])
+        stored = ApiToken.objects.select_related("user").get(pk=created.pk)
+        assert fields(token) == fields(stored) and fields(token.user) == fields(stored.user)
+        assert token.user.pk == user.pk and token.user.is_superuser == (user == people.mona)
+        assert not token._state.adding and token.user.groups.filter(name="team Risk").exists()
+    assert api_token_by_prefix("nosuchpx") is None
