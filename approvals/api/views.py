@@ -23,7 +23,7 @@ from approvals.api.serializers import (
     RequestFilterSerializer,
     RequestOutputSerializer,
     RollbackInputSerializer,
-    request_row,
+    request_rows,
 )
 from approvals.comparison import SelectionError, parse_selection
 from config.pagination import CappedPageNumberPagination
@@ -66,7 +66,7 @@ class RequestListView(generics.GenericAPIView):
             model_name=filters.validated_data.get("model"),
         )
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response([request_row(row) for row in page])
+        return self.get_paginated_response(request_rows(page))
 
 
 class RequestDetailView(generics.GenericAPIView):

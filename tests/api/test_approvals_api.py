@@ -117,14 +117,18 @@ def test_requests_filter_by_status_and_awaiting_me(people, api, awaiting):
     assert api(people.mona).get("/api/requests/?status=bogus").status_code == 400
 
 
-def test_a_request_in_the_list_reads_as_it_does_alone(people, api, awaiting):
+@pytest.mark.parametrize("zone", ["UTC", "America/St_Johns"])
+def test_a_request_in_the_list_reads_as_it_does_alone(people, api, awaiting, settings, zone):
     from approvals.api.serializers import RequestOutputSerializer
+
+    settings.TIME_ZONE = zone
 
     listed = api(people.mona).get("/api/requests/?awaiting=me").json()["results"][0]
     alone = api(people.mona).get(f"/api/requests/{awaiting['id']}/").json()
     assert list(listed) == RequestOutputSerializer.Meta.fields  # the schema's fields, in order
     assert listed == {key: alone[key] for key in listed}
     assert listed["current_step"]["name"] == "manager_review" and listed["url"].endswith(f"/requests/{listed['id']}/")
+    assert listed["submitted_at"].endswith("Z" if zone == "UTC" else ("-03:30", "-02:30"))
 
 
 def test_the_audit_log_is_scoped_and_filterable(people, api, awaiting):
