@@ -3,15 +3,13 @@
 from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken
-from config.prepared import PreparedValues
+from config.prepared import PreparedValues, columns, instance
 
-_TOKEN_FIELDS = tuple(field.attname for field in ApiToken._meta.concrete_fields)
-_USER_FIELDS = tuple(field.attname for field in get_user_model()._meta.concrete_fields)
 _BY_PREFIX = PreparedValues(
     lambda shape, prefix: (
         ApiToken.objects.filter(prefix=prefix)
         .order_by()
-        .values(*_TOKEN_FIELDS, *(f"user__{name}" for name in _USER_FIELDS))
+        .values(*columns(ApiToken), *columns(get_user_model(), "user__"))
     )
 )
 
@@ -24,9 +22,6 @@ def api_token_by_prefix(prefix: str) -> ApiToken | None:
     found = _BY_PREFIX.rows(None, prefix=prefix)[0:1]
     if not found:
         return None
-    row = found[0]
-    token = ApiToken.from_db(ApiToken.objects.db, _TOKEN_FIELDS, [row[name] for name in _TOKEN_FIELDS])
-    token.user = get_user_model().from_db(
-        ApiToken.objects.db, _USER_FIELDS, [row[f"user__{name}"] for name in _USER_FIELDS]
-    )
+    token = instance(ApiToken, found[0])
+    token.user = instance(get_user_model(), found[0], "user__")
     return token

@@ -38,8 +38,8 @@ REQUEST_ROW = (
 
 
 def _request_rows(shape, *, user_id, group_ids, status, model_name) -> QuerySet:
-    awaiting_me, is_superuser, group_roles = shape
-    user = roles.stand_in(pk=user_id, group_ids=group_ids, roles=group_roles, is_superuser=is_superuser)
+    awaiting_me, user_shape = shape
+    user = roles.stand_in(user_shape, user_id=user_id, group_ids=group_ids)
     requests = request_list(user=user, status=status, awaiting_me=awaiting_me, model_name=model_name)
     return requests.values("pk", *REQUEST_ROW)
 
@@ -52,15 +52,8 @@ def request_rows(
 ) -> PreparedRows:
     """``request_list`` as ``values()`` rows of ``pk`` and ``REQUEST_ROW`` (the API's list), its SQL
     compiled once per shape of user rather than on every request (``config.prepared``)."""
-    if not (user.is_authenticated and user.is_active):
-        return PreparedRows(None, {})
-    return _REQUEST_ROWS.rows(
-        (awaiting_me, user.is_superuser, roles.group_roles(user)),
-        user_id=user.pk,
-        group_ids=roles.group_ids(user),
-        status=status,
-        model_name=model_name,
-    )
+    user_shape, user_values = roles.prepared_for(user)
+    return _REQUEST_ROWS.rows((awaiting_me, user_shape), **user_values, status=status, model_name=model_name)
 
 
 def requests_submitted_by(*, user) -> QuerySet[PromotionRequest]:

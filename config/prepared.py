@@ -8,20 +8,29 @@ parameters and the column converters; each run puts the caller's values where th
 
 What the query means still comes from the code that builds it (the permission policies), only
 not rebuilt per request; the shape is everything that changes the SQL text beyond plain values
-(how many groups a user holds, which filters are given). Stand-ins are values no caller can
-pass: integers below -2**62, strings starting with NUL (refused at every input).
+(how many groups a user holds, which filters are given). Stand-ins are integers from two
+billion up (within every integer column's range, so the ORM compiles them as it would an id)
+and strings starting with NUL (refused at every input).
+
+The first caller of each shape proves it: the query is also built anew with that caller's values,
+and the kept SQL with their values put in must be exactly what that compiles to. A shape that
+fails the proof (a build that depends on a value in a way the stand-ins hide) is never kept: its
+rows are read through a fresh queryset each time, and the mismatch is logged.
 """
 
+import logging
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 Value = int | str | Sequence[int] | None
-_BASE = -(2**62)
+_BASE = 2_000_000_000
+_UNPREPARABLE = object()
+logger = logging.getLogger(__name__)
 
 
 class StandIns:
@@ -44,6 +53,12 @@ class StandIns:
     def _take(self, stand_in, name, index):
         self.found[stand_in] = (name, index)
         return stand_in
+
+
+def _storable(value: Value) -> bool:
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, str | None) or all(map(_storable, value))
 
 
 def shape_of(values: dict[str, Value]) -> tuple:
@@ -73,10 +88,16 @@ class _Compiled:
 
 class PreparedRows:
     """The rows of a prepared list for one caller: slicing runs the kept SQL with LIMIT / OFFSET
-    and gives ``values()`` dicts (what ``config.pagination.CappedPaginator`` reads)."""
+    and gives ``values()`` dicts (what ``config.pagination.CappedPaginator`` reads). ``fresh``
+    is the queryset read instead when the shape could not be kept."""
 
-    def __init__(self, compiled: _Compiled | None, values: dict[str, Value]):
-        self._compiled, self._values = compiled, values
+    def __init__(self, compiled: _Compiled | None, values: dict[str, Value], fresh: QuerySet | None = None):
+        self._compiled, self._values, self._fresh = compiled, values, fresh
+
+    @property
+    def prepared(self) -> bool:
+        """Whether these rows come from kept SQL (or match nothing) rather than a fresh queryset."""
+        return self._fresh is None
 
     def statement(self) -> tuple[str, tuple] | None:
         """The kept SQL (before LIMIT / OFFSET) and this caller's parameters; None when no row can
@@ -87,6 +108,8 @@ class PreparedRows:
     def __getitem__(self, window: slice) -> list[dict]:
         if not isinstance(window, slice) or window.step is not None or window.stop is None:
             raise TypeError("Prepared rows are read a bounded slice at a time.")
+        if self._fresh is not None:
+            return list(self._fresh[window])
         start = window.start or 0
         compiled = self._compiled
         if compiled is None or window.stop <= start:
@@ -110,22 +133,46 @@ class PreparedValues:
 
     def __init__(self, build: Callable[..., QuerySet]):
         self._build = build
-        self._compiled: dict[Hashable, _Compiled | None] = {}
+        self._compiled: dict[Hashable, object] = {}
         self._lock = threading.Lock()
 
     def rows(self, extra_shape: Hashable, **values: Value) -> PreparedRows:
+        if not all(map(_storable, values.values())):
+            return PreparedRows(None, values)  # as the ORM does: an id past 64 bits matches nothing
         shape = (extra_shape, shape_of(values))
         if shape not in self._compiled:
             compiled = self._compile(extra_shape, values)
+            if not self._proven(compiled, extra_shape, values):
+                logger.warning("A prepared query's shape %r does not compile as its stand-ins did; not kept.", shape)
+                compiled = _UNPREPARABLE
             with self._lock:
                 self._compiled.setdefault(shape, compiled)
-        return PreparedRows(self._compiled[shape], values)
+        compiled = self._compiled[shape]
+        if compiled is _UNPREPARABLE:
+            return PreparedRows(None, values, fresh=self._fresh(extra_shape, values))
+        return PreparedRows(compiled, values)
+
+    def _fresh(self, extra_shape: Hashable, values: dict[str, Value]) -> QuerySet:
+        queryset = self._build(extra_shape, **values)
+        if queryset.query.is_sliced or not queryset._fields:
+            raise ValueError("A prepared list is an unsliced values() queryset.")
+        return queryset
+
+    def _proven(self, compiled: _Compiled | None, extra_shape: Hashable, values: dict[str, Value]) -> bool:
+        """Whether the kept SQL with ``values`` put in is what building anew with them compiles to."""
+        queryset = self._fresh(extra_shape, values)
+        try:
+            fresh = queryset.query.get_compiler(using=queryset.db).as_sql()
+        except EmptyResultSet:
+            return compiled is None
+        return compiled is not None and (compiled.sql, tuple(compiled.parameters(values))) == (
+            fresh[0],
+            tuple(fresh[1]),
+        )
 
     def _compile(self, extra_shape: Hashable, values: dict[str, Value]) -> _Compiled | None:
         stand_ins = StandIns()
-        queryset = self._build(extra_shape, **{name: stand_ins.of(name, value) for name, value in values.items()})
-        if queryset.query.is_sliced or not queryset._fields:
-            raise ValueError("A prepared list is an unsliced values() queryset.")
+        queryset = self._fresh(extra_shape, {name: stand_ins.of(name, value) for name, value in values.items()})
         compiler = queryset.query.get_compiler(using=queryset.db)
         try:
             sql, params = compiler.as_sql()
@@ -149,3 +196,18 @@ class PreparedValues:
             compiler=compiler,
             converters=compiler.get_converters(fields),
         )
+
+
+def columns(model: type[Model], prefix: str = "") -> tuple[str, ...]:
+    """The ``values()`` names of every concrete field of ``model``, under ``prefix`` ("team__")."""
+    return tuple(prefix + field.attname for field in model._meta.concrete_fields)
+
+
+def instance(model: type[Model], row: dict, prefix: str = "") -> Model | None:
+    """The ``model`` object a prepared row holds under ``prefix`` (read with ``columns``), as the
+    ORM would build it; None when the row has none (a LEFT JOIN that found nothing)."""
+    names = columns(model)
+    values = [row[prefix + name] for name in names]
+    if values[names.index(model._meta.pk.attname)] is None:
+        return None
+    return model.from_db(model._default_manager.db, names, values)

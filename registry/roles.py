@@ -42,12 +42,21 @@ def group_roles(user) -> tuple[str | None, ...]:
     return tuple(name if name in ALL_ROLES else None for name, _ in by_id)
 
 
-def stand_in(*, pk: int, group_ids: Sequence[int], roles: Sequence[str | None], is_superuser: bool = False):
-    """An active user who is not read from the database: this id, these groups (their roles as
-    ``group_roles`` gives them). For building a query once from stand-in values (``config.prepared``)."""
+def prepared_for(user) -> tuple[tuple, dict]:
+    """What a query compiled once per shape of user (``config.prepared``) is keyed and filled by:
+    the shape (active or not, superuser or not, the role of each group in id order) and the
+    values (the user's id and group ids). ``stand_in`` turns them back into a user."""
+    shape = (user.is_authenticated and user.is_active, user.is_superuser, group_roles(user))
+    return shape, {"user_id": user.pk, "group_ids": group_ids(user)}
+
+
+def stand_in(shape: tuple, *, user_id: int | None, group_ids: Sequence[int]):
+    """A user who is not read from the database, with the shape and values ``prepared_for``
+    gave (the values may be stand-ins): for building a query once per shape."""
     from django.contrib.auth import get_user_model
 
-    user = get_user_model()(pk=pk, is_active=True, is_superuser=is_superuser)
+    is_active, is_superuser, roles = shape
+    user = get_user_model()(pk=user_id, is_active=is_active, is_superuser=is_superuser)
     user._signoff_groups = {
         role or f"team {index}": group_id for index, (role, group_id) in enumerate(zip(roles, group_ids, strict=True))
     }
