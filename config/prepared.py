@@ -107,17 +107,24 @@ class PreparedRows:
 
     def __getitem__(self, window: slice) -> list[dict]:
         if not isinstance(window, slice) or window.step is not None or window.stop is None:
-            raise TypeError("Prepared rows are read a bounded slice at a time.")
+            raise TypeError("Prepared rows are read a bounded slice at a time (or all at once with all()).")
         if self._fresh is not None:
             return list(self._fresh[window])
         start = window.start or 0
+        if window.stop <= start:
+            return []
+        return self._run(" LIMIT %s OFFSET %s", [window.stop - start, start])
+
+    def all(self) -> list[dict]:
+        """Every row (for lists bounded by nature, such as a user's groups)."""
+        return list(self._fresh) if self._fresh is not None else self._run("", [])
+
+    def _run(self, suffix: str, extra: list) -> list[dict]:
         compiled = self._compiled
-        if compiled is None or window.stop <= start:
+        if compiled is None:
             return []
         with connections[compiled.alias].cursor() as cursor:
-            cursor.execute(
-                f"{compiled.sql} LIMIT %s OFFSET %s", [*compiled.parameters(self._values), window.stop - start, start]
-            )
+            cursor.execute(compiled.sql + suffix, [*compiled.parameters(self._values), *extra])
             rows = cursor.fetchall()
         if compiled.converters:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
