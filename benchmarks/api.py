@@ -23,7 +23,7 @@ The scenario is the same for both, one connection per request: create N models; 
 versions of each with a 4 KB artifact, a metric and a parameter (Signoff: one multipart POST,
 a quarter then submitted; MLflow: ``runs/create``, ``runs/log-batch``, the artifact PUT to its
 artifact proxy and ``model-versions/create``, a quarter then given the alias ``candidate``,
-MLflow's nearest thing to a submission); read versions; list 50
+MLflow's nearest thing to a submission); then ANALYZE, as autovacuum would; read versions; list 50
 versions for review (Signoff: ``/api/requests/?awaiting=me`` and the queue page; MLflow:
 ``model-versions/search``). It prints ops/s, p50 / p95 latency, the server CPU milliseconds per
 operation summed over every application process (Signoff: gunicorn and celery; MLflow: the
@@ -60,23 +60,31 @@ def _processes() -> dict[int, tuple[int, bytes, float]]:
     return found
 
 
-def cpu_seconds(patterns: tuple[bytes, ...], database: str) -> tuple[float, float]:
-    """CPU seconds of the application's processes (those whose command line holds one of
+def cpu_seconds(patterns: tuple[bytes, ...], database: str) -> tuple[dict[int, float], dict[int, float]]:
+    """CPU seconds by pid of the application's processes (those whose command line holds one of
     ``patterns``, and their descendants) and of the PostgreSQL backends serving ``database``."""
     processes = _processes()
     roots = {pid for pid, (_, cmdline, _) in processes.items() if any(p in cmdline for p in patterns)}
-    application = postgres = 0.0
+    application, postgres = {}, {}
     for pid, (_parent, cmdline, cpu) in processes.items():
         if cmdline.startswith(b"postgres:") and f" {database} ".encode() in cmdline:
-            postgres += cpu
+            postgres[pid] = cpu
             continue
         ancestor, seen = pid, set()
         while ancestor and ancestor not in roots and ancestor not in seen:
             seen.add(ancestor)
             ancestor = processes.get(ancestor, (0,))[0]
         if ancestor in roots and b"benchmarks.api" not in cmdline:
-            application += cpu
+            application[pid] = cpu
     return application, postgres
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes alive at the end spent since ``before`` (a process that started
+    meanwhile counts whole). A process that exited meanwhile (a database backend closing its idle
+    connection) is left out: its last seconds are unknown, and subtracting its total would make
+    the figure negative."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def personas():
@@ -140,7 +148,7 @@ class Meter:
         # What the processes burn doing nothing (pollers, heartbeats) is not the operations' cost.
         before, started = cpu_seconds(patterns, database)[0], time.perf_counter()
         time.sleep(idle_seconds)
-        self.idle_rate = (cpu_seconds(patterns, database)[0] - before) / (time.perf_counter() - started)
+        self.idle_rate = spent(before, cpu_seconds(patterns, database)[0]) / (time.perf_counter() - started)
         print(f"idle CPU of the application's processes: {self.idle_rate * 1000:.1f} ms/s (subtracted below)")
         print(
             f"{'operation':<36} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'app cpu ms/op':>13}"
@@ -164,8 +172,8 @@ class Meter:
         p95 = latencies[min(count - 1, int(count * 0.95))]
         print(
             f"{name:<36} {count:>6} {count / wall:>8.1f} {statistics.median(latencies) * 1000:>8.1f} {p95 * 1000:>8.1f}"
-            f" {(app_after - app_before - self.idle_rate * busy) * 1000 / count:>13.1f}"
-            f" {(pg_after - pg_before) * 1000 / count:>12.1f}"
+            f" {(spent(app_before, app_after) - self.idle_rate * busy) * 1000 / count:>13.1f}"
+            f" {spent(pg_before, pg_after) * 1000 / count:>12.1f}"
         )
 
 
@@ -226,6 +234,7 @@ def signoff(args, names):
         for name in names
         for v in range(1, args.versions + 1)
     ]
+    analyze(args, settings.DATABASES["default"]["NAME"])
     meter.phase("read a version", reads)
     meter.phase(
         "review queue, 50 rows (API)",
@@ -285,11 +294,21 @@ def mlflow(args, names):
         for name in names
         for v in range(1, args.versions + 1)
     ]
+    analyze(args, args.mlflow_database)
     meter.phase("read a version", reads)
     meter.phase(
         "versions to review, 50 rows (API)",
         [lambda: call(f"{api}/model-versions/search?max_results=50")[0] for _ in range(100)],
     )
+
+
+def analyze(args, database):
+    """Refresh the planner's statistics after the writes, as autovacuum would soon (a fresh
+    table's are empty, and the plans chosen for the reads would be those of an empty table)."""
+    import psycopg
+
+    with psycopg.connect(f"{args.postgres}/{database}", autocommit=True) as connection:
+        connection.execute("ANALYZE")
 
 
 def warm_up(args, names, create, register):
@@ -306,6 +325,7 @@ def main():
     parser.add_argument("--url", default="http://127.0.0.1:8300", help="a running Signoff")
     parser.add_argument("--mlflow", help="a running MLflow server: benchmark it instead of Signoff")
     parser.add_argument("--mlflow-database", default="mlflow_bench", help="MLflow's PostgreSQL database")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432", help="the server, to ANALYZE")
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--versions", type=int, default=10)
     parser.add_argument("--threads", type=int, default=4)
