@@ -134,8 +134,8 @@ class PreparedRows:
 class PreparedValues:
     """A ``values()`` list built by ``build(shape, **values)`` and compiled once per shape.
 
-    ``build`` must derive the query from ``shape`` and ``values`` only, and must not slice it;
-    ``rows(extra_shape, **values)`` gives the caller's rows. ``extra_shape`` names what changes the
+    ``build`` may branch on the shape, never on the values (those are stand-ins when it compiles),
+    and must not slice; ``rows(extra_shape, **values)`` gives the caller's rows. ``extra_shape`` names what changes the
     SQL beyond ``shape_of(values)`` (say, whether the user is a superuser)."""
 
     def __init__(self, build: Callable[..., QuerySet]):
@@ -172,10 +172,8 @@ class PreparedValues:
             fresh = queryset.query.get_compiler(using=queryset.db).as_sql()
         except EmptyResultSet:
             return compiled is None
-        return compiled is not None and (compiled.sql, tuple(compiled.parameters(values))) == (
-            fresh[0],
-            tuple(fresh[1]),
-        )
+        kept = None if compiled is None else (compiled.sql, tuple(compiled.parameters(values)))
+        return kept == (fresh[0], tuple(fresh[1]))
 
     def _compile(self, extra_shape: Hashable, values: dict[str, Value]) -> _Compiled | None:
         stand_ins = StandIns()
