@@ -1,5 +1,6 @@
 """Writes about people's credentials: API tokens. Each one is audited."""
 
+import re
 import secrets
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from accounts.models import ApiToken, key_digest
 from accounts.selectors import api_token_by_prefix
 from approvals.audit import audit_record
 
+_PREFIX = re.compile(r"[0-9a-f]{8}")  # secrets.token_hex(4), as api_token_create makes it
 MAX_TOKEN_DAYS = 366
 MAX_ACTIVE_TOKENS = 20
 
@@ -66,7 +68,7 @@ def api_token_revoke(*, token: ApiToken, actor) -> None:
 def api_token_authenticate(key: str) -> ApiToken | None:
     """The active token whose key is ``key``, its last use recorded; None for anything else."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "so" or len(parts[1]) != 8:
+    if len(parts) != 3 or parts[0] != "so" or not _PREFIX.fullmatch(parts[1]):
         return None
     token = api_token_by_prefix(parts[1])
     if token is None or not secrets.compare_digest(token.digest, key_digest(key)) or not token.is_active:

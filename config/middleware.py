@@ -11,8 +11,8 @@ MAX_QUERY_VALUE = 1000
 
 
 class RefuseUnsafeInputMiddleware:
-    """400 for a path or query that PostgreSQL could not even compare (NUL, lone surrogates)
-    or that is absurdly long; the 405 of ``require_POST`` views rendered in the layout.
+    """400 for a path, query or header that PostgreSQL could not even compare (NUL, lone
+    surrogates) or a query value that is absurdly long; the 405 of ``require_POST`` views rendered in the layout.
 
     Multipart bodies are parsed here, keeping file names as sent (``registry.uploads``), so
     that "../x.bin" is refused rather than quietly renamed. JSON bodies are validated where
@@ -42,6 +42,9 @@ class RefuseUnsafeInputMiddleware:
     def problem(request) -> str | None:
         if text_problem(request.path) or any(ord(char) < 32 for char in request.path):
             return "The address contains a character that is not allowed."
+        for name, value in request.META.items():
+            if name.startswith("HTTP_") and isinstance(value, str) and text_problem(value):
+                return f"The {name[5:].replace('_', '-').title()} header {text_problem(value)}."
         for key, values in request.GET.lists():
             for text in (key, *values):
                 if text_problem(text):

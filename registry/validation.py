@@ -26,7 +26,7 @@ def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be stored as it is, or None."""
     if "\x00" in text:
         return "contains a NUL character"
-    if any("\ud800" <= char <= "\udfff" for char in text):
+    if not text.isascii() and any("\ud800" <= char <= "\udfff" for char in text):
         return "contains a lone surrogate (invalid Unicode)"
     return None
 

@@ -113,3 +113,22 @@ def test_a_token_is_read_with_its_whole_user(people):
         assert token.user.pk == user.pk and token.user.is_superuser == (user == people.mona)
         assert not token._state.adding and token.user.groups.filter(name="team Risk").exists()
     assert api_token_by_prefix("nosuchpx") is None
+
+
+@pytest.mark.parametrize(
+    ("key", "status"),
+    [
+        ("so_ab\x00defgh_" + "x" * 43, 400),  # NUL: the header is refused before anything reads it
+        ("so_abc\ud800efg_" + "x" * 43, 400),  # a lone surrogate
+        ("so_ABCDEFGH_" + "x" * 43, 401),  # not a prefix Signoff makes
+        ("so_../../.._" + "x" * 43, 401),
+        ("so_abcdefgh_" + "x" * 10**6, 401),
+    ],
+)
+def test_a_hostile_key_is_refused_and_changes_nothing(client, people, key, status):
+    before = ApiToken.objects.count(), AuditEvent.objects.count()
+    response = client.get("/api/models/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == status
+    if status == 400:
+        assert "Authorization header contains" in response.json()["detail"]
+    assert (ApiToken.objects.count(), AuditEvent.objects.count()) == before
