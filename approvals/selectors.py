@@ -84,6 +84,7 @@ def _visible_request(user, pk: int, steps, *related: str) -> PromotionRequest:
         )
     except PromotionRequest.DoesNotExist:
         raise Http404(f"No request #{pk}.") from None
+    request.version.model = request.model  # one row, already read: not again for the version's address
     note_visible(user, request.model)
     return request
 

@@ -36,7 +36,9 @@ def request_list(request):
 
 def may_decide(user, promotion_request) -> bool:
     """Whether the page offers ``user`` the decision form (the service decides in the end)."""
-    step = promotion_request.current_step
+    # The prefetched step, which holds its request, approvers and all (``current_step`` is a
+    # bare row: asking it would read the request, version, model and approvers again).
+    step = next((s for s in promotion_request.steps.all() if s.pk == promotion_request.current_step_id), None)
     return (
         promotion_request.status == PromotionRequest.Status.AWAITING_REVIEW
         and step is not None
