@@ -144,3 +144,25 @@ def test_a_model_is_read_from_kept_sql_as_the_orm_reads_it(spread, username):
         assert (read.pk, read.name, read.team.name, read.created_by.username, read.created_at) == (
             stored.pk, stored.name, stored.team.name, stored.created_by.username, stored.created_at,
         )  # fmt: skip
+
+
+def test_the_other_kept_queries_prove_themselves(spread, api, caplog):
+    """The token, group and audit-chain reads (on nearly every request) stay on kept SQL and agree
+    with the ORM; a full API round trip logs no shape that failed its proof."""
+    from accounts.selectors import _BY_PREFIX
+    from approvals.audit import _NEWEST_DIGEST
+    from approvals.models import AuditEvent
+    from registry.roles import _GROUPS, group_ids
+
+    newest = AuditEvent.objects.order_by("-pk").first()
+    kept = _NEWEST_DIGEST.rows(None, chain=newest.chain)
+    assert kept.prepared and kept[0:1] == [{"digest": newest.digest}]
+    mona = get_user_model().objects.get(pk=spread.mona.pk)  # her groups changed since the fixture read them
+    groups = _GROUPS.rows(None, user_id=mona.pk)
+    assert groups.prepared and sorted(row["id"] for row in groups.all()) == group_ids(mona)
+    assert len(group_ids(mona)) == 3
+    assert _BY_PREFIX.rows(None, prefix="0123abcd").prepared
+    client = api(spread.gary)
+    assert client.get("/api/requests/?awaiting=me").status_code == 200
+    assert client.get("/api/models/churn/versions/1/").status_code == 200
+    assert "not kept" not in caplog.text
