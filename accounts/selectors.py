@@ -1,16 +1,10 @@
 """Reads about people's credentials."""
 
-from django.contrib.auth import get_user_model
-
 from accounts.models import ApiToken
 from config.prepared import PreparedValues, columns, instance
 
 _BY_PREFIX = PreparedValues(
-    lambda shape, prefix: (
-        ApiToken.objects.filter(prefix=prefix)
-        .order_by()
-        .values(*columns(ApiToken), *columns(get_user_model(), "user__"))
-    )
+    lambda shape, prefix: ApiToken.objects.filter(prefix=prefix).order_by().values(*columns(ApiToken, "user"))
 )
 
 
@@ -22,6 +16,4 @@ def api_token_by_prefix(prefix: str) -> ApiToken | None:
     found = _BY_PREFIX.rows(None, prefix=prefix)[0:1]
     if not found:
         return None
-    token = instance(ApiToken, found[0])
-    token.user = instance(get_user_model(), found[0], "user__")
-    return token
+    return instance(ApiToken, found[0], "user")

@@ -12,7 +12,8 @@ MAX_QUERY_VALUE = 1000
 
 class RefuseUnsafeInputMiddleware:
     """400 for a path, query or header that PostgreSQL could not even compare (NUL, lone
-    surrogates) or a query value that is absurdly long; the 405 of ``require_POST`` views rendered in the layout.
+    surrogates) or a query value that is absurdly long; the 405 of ``require_POST`` views
+    rendered in the layout.
 
     Multipart bodies are parsed here, keeping file names as sent (``registry.uploads``), so
     that "../x.bin" is refused rather than quietly renamed. JSON bodies are validated where
@@ -43,8 +44,8 @@ class RefuseUnsafeInputMiddleware:
         if text_problem(request.path) or any(ord(char) < 32 for char in request.path):
             return "The address contains a character that is not allowed."
         for name, value in request.META.items():
-            if name.startswith("HTTP_") and isinstance(value, str) and text_problem(value):
-                return f"The {name[5:].replace('_', '-').title()} header {text_problem(value)}."
+            if name.startswith("HTTP_") and isinstance(value, str) and (problem := text_problem(value)):
+                return f"The {name[5:].replace('_', '-').title()} header {problem}."
         for key, values in request.GET.lists():
             for text in (key, *values):
                 if text_problem(text):

@@ -31,8 +31,9 @@ class CappedPaginator(Paginator):
     must include ``pk``, or ``config.prepared`` rows) those rows are the pages' rows themselves: one
     query serves the count and the first pages. For a list of model instances that query reads only
     ids, and the page's rows are then read by primary key with the list's ``select_related``, so
-    the filters are planned only once. Pages past the cap stay reachable ("Older →"): they are read at their offset, a
-    cost that grows with how far one pages, not with the size of the table.
+    the filters are planned only once. Pages past the cap stay reachable ("Older →"): they are
+    read at their offset, a cost that grows with how far one pages, not with the size of the
+    table.
     """
 
     cap = COUNT_CAP

@@ -203,16 +203,24 @@ class PreparedValues:
         )
 
 
-def columns(model: type[Model], prefix: str = "") -> tuple[str, ...]:
-    """The ``values()`` names of every concrete field of ``model``, under ``prefix`` ("team__")."""
-    return tuple(prefix + field.attname for field in model._meta.concrete_fields)
+def columns(model: type[Model], *related: str) -> tuple[str, ...]:
+    """The ``values()`` names of every concrete field of ``model`` and of each ``related`` object
+    (a foreign key's name: "team" adds "team__id", "team__name", …)."""
+    names = tuple(field.attname for field in model._meta.concrete_fields)
+    for name in related:
+        names += tuple(f"{name}__{column}" for column in columns(model._meta.get_field(name).related_model))
+    return names
 
 
-def instance(model: type[Model], row: dict, prefix: str = "") -> Model | None:
-    """The ``model`` object a prepared row holds under ``prefix`` (read with ``columns``), as the
-    ORM would build it; None when the row has none (a LEFT JOIN that found nothing)."""
+def instance(model: type[Model], row: dict, *related: str, prefix: str = "") -> Model | None:
+    """The ``model`` object a prepared row holds (read with ``columns`` and the same ``related``),
+    its related objects attached, as the ORM's ``select_related`` would build them; None when the
+    row has none (a LEFT JOIN that found nothing)."""
     names = columns(model)
     values = [row[prefix + name] for name in names]
     if values[names.index(model._meta.pk.attname)] is None:
         return None
-    return model.from_db(model._default_manager.db, names, values)
+    built = model.from_db(model._default_manager.db, names, values)
+    for name in related:
+        setattr(built, name, instance(model._meta.get_field(name).related_model, row, prefix=f"{prefix}{name}__"))
+    return built

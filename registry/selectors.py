@@ -1,13 +1,12 @@
 """Reads of the registry for pages and the API, scoped to what the user may see."""
 
-from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from config.prepared import PreparedValues, columns, instance
 from registry import roles
-from registry.models import ModelVersion, RegisteredModel, Team
+from registry.models import ModelVersion, RegisteredModel
 from registry.permissions import models_visible_to, note_visible
 
 
@@ -31,12 +30,7 @@ def model_list(*, user) -> QuerySet[RegisteredModel]:
 
 def _visible_model(shape, *, user_id, group_ids, name) -> QuerySet:
     user = roles.stand_in(shape, user_id=user_id, group_ids=group_ids)
-    return (
-        models_visible_to(user)
-        .filter(name=name)
-        .order_by()
-        .values(*columns(RegisteredModel), *columns(Team, "team__"), *columns(get_user_model(), "created_by__"))
-    )
+    return models_visible_to(user).filter(name=name).order_by().values(*columns(RegisteredModel, "team", "created_by"))
 
 
 _VISIBLE_MODEL = PreparedValues(_visible_model)
@@ -52,9 +46,7 @@ def model_get(*, user, name: str) -> RegisteredModel:
     found = _VISIBLE_MODEL.rows(shape, **values, name=name)[0:1]
     if not found:
         raise Http404(f"No model called {name!r}.")
-    model = instance(RegisteredModel, found[0])
-    model.team = instance(Team, found[0], "team__")
-    model.created_by = instance(get_user_model(), found[0], "created_by__")
+    model = instance(RegisteredModel, found[0], "team", "created_by")
     note_visible(user, model)
     return model
 
