@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
 from approvals import services
+from approvals.audit import audit_chain_first_break
 from approvals.models import AuditEvent, PromotionRequest, StepState
 from registry.models import ModelVersion, RegisteredModel
 from tests import factories
@@ -83,6 +84,7 @@ def test_twenty_parallel_submits_of_one_model_all_reach_the_manager(people, risk
         what="the checks of 20 requests",
         worker=celery_worker_process,
     )
+    assert audit_chain_first_break() is None  # 20 web writers and the worker, one chain, unbroken
 
 
 def test_twenty_parallel_rollbacks_have_one_winner_and_the_others_learn_why(people, risk_model, celery_worker_process):
@@ -205,6 +207,7 @@ def test_registering_versions_while_submissions_of_the_same_model_are_audited(
         what="the checks of the submissions",
         worker=celery_worker_process,
     )
+    assert audit_chain_first_break() is None
 
 
 def register_version(client, index):
