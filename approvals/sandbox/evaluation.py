@@ -8,7 +8,7 @@ this same process.
 import math
 from pathlib import Path
 
-from approvals.sandbox.tasks import pickle_scan
+from approvals.sandbox.tasks import scan_bytes
 
 
 def _read(path: Path, file_format: str, max_rows: int):
@@ -125,11 +125,12 @@ class NotEvaluated(Exception):
 
 
 def _load(payload: dict, directory: Path, name: str = "artifact"):
-    """The bundle in file ``name``, loaded only after the pickle scan passed on it: a skops file
-    with the explicit list of trusted types the scan approved, an ONNX graph behind scikit-learn's
-    calls, a joblib or pickle file."""
-    scan = pickle_scan({"file_name": payload.get(f"{name}_name", "model.joblib"),
-                        "allow": payload.get("allow", []), "input": name}, directory)  # fmt: skip
+    """The bundle in file ``name``, read once into memory and built only by the scan that passes
+    on it: a pickle or joblib file by the restricted reader (never ``joblib.load``), a skops file
+    with the explicit list of trusted types the scan approved, an ONNX graph behind
+    scikit-learn's calls."""
+    data = (directory / name).read_bytes()
+    scan, model = scan_bytes(data, payload.get(f"{name}_name", "model.joblib"), tuple(payload.get("allow", [])))
     file_format = scan["details"].get("format")
     if not scan["passed"] or file_format not in ("pickle", "skops", "onnx"):
         reason = scan["summary"] if not scan["passed"] else "it is not a skops, joblib, pickle or ONNX file"
@@ -138,14 +139,12 @@ def _load(payload: dict, directory: Path, name: str = "artifact"):
         if file_format == "skops":
             import skops.io
 
-            return skops.io.load(directory / name, trusted=scan["details"]["trusted"])
+            return skops.io.loads(data, trusted=scan["details"]["trusted"])
         if file_format == "onnx":
             from approvals.sandbox.onnx_model import OnnxModel
 
-            return OnnxModel(directory / name)
-        import joblib
-
-        return joblib.load(directory / name)
+            return OnnxModel(data)
+        return model
     except Exception as error:  # a foreign artifact can fail in any way
         raise NotEvaluated(f"The model could not be loaded: {type(error).__name__}: {error}"[:400]) from None
 

@@ -22,13 +22,14 @@ def _class_labels(graph) -> list | None:
 
 
 class OnnxModel:
-    def __init__(self, path):
+    def __init__(self, data: bytes):
+        """The graph in ``data``: the bytes the scan passed, never the file read again."""
         import onnx
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ValueError(
@@ -40,7 +41,7 @@ class OnnxModel:
         features = self.session.get_modelmeta().custom_metadata_map.get("features")
         if features:
             self.feature_names_in_ = np.array(features.split(","))
-        labels = _class_labels(onnx.load(str(path)).graph)
+        labels = _class_labels(onnx.load_from_string(data).graph)
         if labels is not None:
             self.classes_ = np.array(labels)
             if len(self.outputs) > 1:

@@ -5,39 +5,15 @@ They never import Django. Each returns ``{"passed": bool, "summary": str, "detai
 
 import importlib
 import io
-import pickle
 import zipfile
 from pathlib import Path
 
-# What a scikit-learn model pickled with pickle or joblib (or saved with skops) may name: classes
-# (and NumPy ufuncs) defined in these packages, or in a package the workflow allows, never in
-# their test helpers; the few functions that rebuild arrays and random states; safe builtins.
-# Anything else (os.system, builtins.eval, getattr, a function of scikit-learn that runs a
-# script, a class another module re-exports, …) fails the scan and is never called.
-SAFE_PACKAGES = ("sklearn.", "numpy.", "scipy.")
-SAFE_FUNCTIONS = {
-    "numpy._core.multiarray._reconstruct", "numpy.core.multiarray._reconstruct",
-    "numpy._core.multiarray.scalar", "numpy.core.multiarray.scalar",
-    "numpy._core.numeric._frombuffer", "numpy.core.numeric._frombuffer",
-    "numpy.random._pickle.__bit_generator_ctor", "numpy.random._pickle.__randomstate_ctor",
-    "numpy.random._pickle.__generator_ctor", "copyreg._reconstructor", "_codecs.encode",
-    "collections.OrderedDict", "collections.defaultdict", "joblib.numpy_pickle.NumpyArrayWrapper",
-}  # fmt: skip
-SAFE_BUILTINS = {
-    "object", "set", "frozenset", "slice", "range", "complex", "bytearray", "dict", "list", "tuple",
-    "int", "float", "str", "bytes", "bool",
-}  # fmt: skip
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".p")
-
 
 def _allowed(module: str, name: str, extra: tuple[str, ...]) -> bool:
-    if module == "builtins":
-        return name in SAFE_BUILTINS
-    if f"{module}.{name}" in SAFE_FUNCTIONS:
-        return True
-    packages = SAFE_PACKAGES + extra
-    inside = f"{module}.".startswith(packages)
-    if not inside or any("test" in part for part in module.split(".")) or "__" in name:
+    """Whether a skops file may name this type: the same rule the pickle reader applies."""
+    from approvals.sandbox.unpickle import Policy
+
+    if "__" in name or module.split(".")[0] not in ("builtins", "numpy", "sklearn", "scipy", *extra):
         return False
     try:  # importing a module of an allowed package runs only that package's own code
         target = importlib.import_module(module)
@@ -45,49 +21,7 @@ def _allowed(module: str, name: str, extra: tuple[str, ...]) -> bool:
             target = getattr(target, part)
     except Exception:  # noqa: BLE001 - a name that does not resolve is refused
         return False
-    import numpy
-
-    defined_inside = f"{getattr(target, '__module__', None) or ''}.".startswith(packages)
-    return defined_inside and (isinstance(target, type) or isinstance(target, numpy.ufunc))
-
-
-def _looks_pickled(data: bytes, file_name: str) -> bool:
-    return data[:1] == b"\x80" or file_name.lower().endswith(PICKLE_SUFFIXES)
-
-
-class _Refused(Exception):
-    pass
-
-
-def _walk_globals(data: bytes, extra: tuple[str, ...], joblib_arrays: bool) -> tuple[list[str], list[str]]:
-    """Every global the pickle names, in order, by unpickling it with a ``find_class`` that resolves
-    only allow-listed names (joblib's unpickler when the file holds joblib's inline numpy arrays,
-    which it alone can read past). The first name outside the list stops the walk: it is never
-    imported, so nothing it names runs."""
-    seen, refused = [], []
-
-    def guarded(base):
-        class Guarded(base):
-            def find_class(self, module, name):
-                seen.append(f"{module}.{name}")
-                if not _allowed(module, name, extra):
-                    refused.append(f"{module}.{name}")
-                    raise _Refused(f"{module}.{name}")
-                return super().find_class(module, name)
-
-        return Guarded
-
-    if joblib_arrays:
-        from joblib.numpy_pickle import NumpyUnpickler
-
-        walker = guarded(NumpyUnpickler)("artifact", io.BytesIO(data), ensure_native_byte_order=True)
-    else:
-        walker = guarded(pickle._Unpickler)(io.BytesIO(data))
-    try:
-        walker.load()
-    except _Refused:
-        pass
-    return seen, refused
+    return Policy(extra).resolvable(module, name, target)
 
 
 def _is_skops(data: bytes, file_name: str) -> bool:
@@ -175,53 +109,60 @@ def onnx_scan(data: bytes) -> dict:
     }
 
 
-def pickle_scan(payload: dict, directory: Path) -> dict:
-    """Scan a pickle-based artifact (the input file ``input``, "artifact" by default) for
-    globals that could run code when it is loaded; a skops file for types outside the trusted
-    list; an ONNX file for custom operators and external data."""
-    file_name = payload.get("file_name", "")
-    data = (directory / payload.get("input", "artifact")).read_bytes()
-    extra = tuple(payload.get("allow", ()))
+def _is_onnx(data: bytes, file_name: str) -> bool:
+    """An ONNX model is a protobuf whose first field is its IR version (tag byte 0x08)."""
+    return file_name.lower().endswith(".onnx") or data[:1] == b"\x08"
+
+
+def scan_bytes(data: bytes, file_name: str, extra: tuple[str, ...]) -> tuple[dict, object]:
+    """(the scan's outcome, the model it built or None). A pickle or joblib file is scanned by
+    building it with the restricted reader, so the object a loader uses is the one the scan
+    passed, from the same bytes, in the same pass."""
+    from approvals.sandbox.unpickle import Refused, restricted_load
+
     if _is_skops(data, file_name):
-        return skops_scan(data, extra)
-    if file_name.lower().endswith(".onnx"):
-        return onnx_scan(data)
-    if not _looks_pickled(data, file_name):
-        return {
-            "passed": True,
-            "summary": f"'{file_name}' is not pickle-based; there is nothing to scan.",
-            "details": {"pickle": False},
-        }
+        return skops_scan(data, extra), None
+    if _is_onnx(data, file_name):
+        return onnx_scan(data), None
+    try:
+        model, seen, compression = restricted_load(data, extra)
+    except Refused as refused:
+        details = {"pickle": True, "refused": refused.names, "globals": sorted(set(getattr(refused, "seen", [])))}
+        return {"passed": False, "summary": f"{refused} It was not loaded.", "details": details}, None
     from picklescan.scanner import SafetyLevel, scan_pickle_bytes
 
-    static = scan_pickle_bytes(io.BytesIO(data), file_name)
+    # A second opinion from an independent static scanner: anything it calls dangerous is refused.
+    static = scan_pickle_bytes(io.BytesIO(data if not compression else _inner(data)), file_name)
     dangerous = sorted({f"{g.module}.{g.name}" for g in static.globals if g.safety == SafetyLevel.Dangerous})
     if dangerous:
-        return {
+        outcome = {
             "passed": False,
-            "summary": f"The pickle calls unsafe code when loaded: {', '.join(dangerous)}. It was not loaded.",
+            "summary": f"The pickle names unsafe code: {', '.join(dangerous)}. It was not loaded.",
             "details": {"pickle": True, "dangerous": dangerous, "scanner": "picklescan"},
         }
-    try:
-        joblib_arrays = any(g.module == "joblib.numpy_pickle" for g in static.globals)
-        seen, refused = _walk_globals(data, extra, joblib_arrays)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
-        return {
-            "passed": False,
-            "summary": f"The artifact could not be read as a pickle ({type(error).__name__}); it is refused.",
-            "details": {"pickle": True, "error": str(error)[:300]},
-        }
-    if refused:
-        return {
-            "passed": False,
-            "summary": f"The pickle names globals outside the allowed list: {', '.join(refused)}. It was not loaded.",
-            "details": {"pickle": True, "refused": refused, "globals": sorted(set(seen))},
-        }
-    names = len(set(seen))
-    return {
-        "passed": True,
-        "summary": f"No unsafe globals among the {names} the pickle names."
+        return outcome, None
+    names = sorted(set(seen))
+    packed = f" ({compression}-compressed joblib)" if compression else ""
+    summary = (
+        f"Every one of the {len(names)} globals the pickle names is allowed{packed}."
         if names
-        else "The pickle names no globals.",
-        "details": {"pickle": True, "format": "pickle", "globals": sorted(set(seen))},
-    }
+        else ("The pickle names no globals.")
+    )
+    details = {"pickle": True, "format": "pickle", "globals": names, "compression": compression}
+    return {"passed": True, "summary": summary, "details": details}, model
+
+
+def _inner(data: bytes) -> bytes:
+    from approvals.sandbox.unpickle import decompressed
+
+    return decompressed(data)[0]
+
+
+def pickle_scan(payload: dict, directory: Path) -> dict:
+    """Scan an artifact (the input file ``input``, "artifact" by default), recognised by its
+    content: a pickle or joblib file (compressed or not) is read by the restricted reader; a
+    skops file for types outside the trusted list; an ONNX file for custom operators and
+    external data. Anything else is refused."""
+    data = (directory / payload.get("input", "artifact")).read_bytes()
+    outcome, _model = scan_bytes(data, payload.get("file_name", ""), tuple(payload.get("allow", ())))
+    return outcome

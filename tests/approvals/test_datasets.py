@@ -159,7 +159,7 @@ def test_reevaluation_never_loads_an_unsafe_or_foreign_artifact(people, api, ris
     assert not refused.passed and "was not loaded" in refused.summary and "posix.system" in refused.summary
     assert not marker.exists()
     text = Reevaluate().run(version_with(people, risk_model, b"just a README", name="README.md"), {})
-    assert not text.passed and "not a skops, joblib, pickle or ONNX file" in text.summary
+    assert not text.passed and "not a pickle, joblib, skops or ONNX file" in text.summary
     plain = Reevaluate().run(version_with(people, risk_model, pickle.dumps({"weights": [1]})), {})
     assert not plain.passed and "could not be evaluated" in plain.summary
 

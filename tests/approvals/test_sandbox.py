@@ -215,7 +215,7 @@ def test_a_pickle_that_runs_a_shell_command_is_refused_and_never_runs(tmp_path, 
     marker = tmp_path / "pwned"
     result = scan(tmp_path, pickle.dumps(Exploit(f"touch {marker}")), "credit.pkl")
     assert result.output["passed"] is False
-    assert result.output["details"]["dangerous"] == ["posix.system"]
+    assert result.output["details"]["refused"] == ["posix.system"]
     assert "posix.system" in result.output["summary"]
     assert not marker.exists()
 
@@ -252,9 +252,9 @@ def test_a_global_outside_the_allowed_list_is_named(tmp_path):
     assert result.output["details"]["refused"] == ["collections.Counter"]
 
 
-def test_a_file_that_is_not_a_pickle_has_nothing_to_scan_but_a_broken_pickle_is_refused(tmp_path):
+def test_a_file_no_reader_recognises_is_refused_and_so_is_a_broken_pickle(tmp_path):
     text = scan(tmp_path, b"this is a README, not a model", "README.txt")
-    assert text.output["passed"] is True and "not pickle-based" in text.output["summary"]
+    assert text.output["passed"] is False and "not a pickle, joblib, skops or ONNX" in text.output["summary"]
     broken = scan(tmp_path, b"\x80\x04garbage", "model.pkl")
     assert broken.output["passed"] is False and "could not be read as a pickle" in broken.output["summary"]
 
