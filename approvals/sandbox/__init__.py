@@ -1,22 +1,22 @@
-"""Run untrusted work (opening an artifact or a dataset) in a child process that is not the worker.
+"""Run untrusted work (opening an artifact or a dataset) in a jailed process that is not the worker.
 
-``run_in_sandbox(task, payload, inputs)`` starts ``approvals.sandbox.child`` in a new Python with:
+``run_in_sandbox(task, payload, inputs)`` runs ``approvals.sandbox.child`` in a new Python inside
+the jail (``approvals.sandbox.jail``: bubblewrap namespaces, a read-only root holding only the
+runtime and the sandbox code, no network, no capabilities, a seccomp filter), with:
 
-- a stripped environment: no database URL, no secrets, no broker; only PATH, HOME (the sandbox
-  directory) and locale, and Python in isolated mode (``-I``);
-- its own temporary directory, holding copies of the inputs, each verified against the SHA-256
-  recorded for it before the child starts (a file changed in storage is never opened);
+- a stripped environment: no database URL, no secrets, no broker; only PATH, HOME (the jail's
+  private ``/tmp``) and locale, and Python in isolated mode (``-I``);
+- its own folder, holding copies of the inputs, each verified against the SHA-256 recorded for it
+  before the task starts (a file changed in storage is never opened), bound read-only;
 - resource limits: CPU seconds, address space (memory), open files, size of files written, and
-  a wall-clock timeout after which the whole process group is killed;
-- no network where the platform allows it (a new network namespace via ``unshare -n``; the
-  result says whether it was available);
+  a wall-clock timeout after which the jail is killed with everything in it;
 - JSON in (stdin) and JSON out (stdout).
 
-A crash, a timeout or running out of memory comes back as a ``SandboxResult`` whose ``error``
-says which, never as an exception in the worker. In worker processes the task is forked from a
-fork server that has already imported NumPy, pandas, scikit-learn and fairlearn
-(``approvals.sandbox.zygote``): the same limits, directory and environment, without paying for
-those imports on every check. Tasks are plain functions of plain inputs
+Where the jail cannot run, the task is not run at all: the result says why. A crash, a timeout
+or running out of memory comes back as a ``SandboxResult`` whose ``error`` says which, never as
+an exception in the worker. In worker processes the task is forked from a fork server that lives
+in its own jail and has already imported NumPy, pandas, scikit-learn and fairlearn
+(``approvals.sandbox.zygote``). Tasks are plain functions of plain inputs
 (``approvals.sandbox.tasks``), testable without the database and without a sandbox.
 """
 
@@ -35,14 +35,13 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from approvals.faults import fault_point
+from approvals.sandbox import jail
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RESULT_LIMIT = 4 * 1024 * 1024  # bytes of JSON a task may return
-NO_NETWORK = 121  # exit status of a forked task that was to drop the network and could not
 # A forked task inherits the fork server's address space (about 520 MB of libraries): under a
 # tighter memory limit it would have almost nothing left, so such tasks get a new interpreter.
 FORK_SERVER_MIN_MEMORY = 1024**3
@@ -89,30 +88,9 @@ def default_limits() -> Limits:
     )
 
 
-@lru_cache(maxsize=1)
 def network_isolation_available() -> bool:
-    """Whether ``unshare -n`` works here (root, or unprivileged user namespaces)."""
-    unshare = shutil.which("unshare")
-    if not unshare:
-        return False
-    for command in ([unshare, "-n", "true"], [unshare, "-rn", "true"]):
-        try:
-            if subprocess.run(command, capture_output=True, timeout=10).returncode == 0:
-                return True
-        except (OSError, subprocess.SubprocessError):
-            continue
-    return False
-
-
-def _unshare_prefix() -> list[str]:
-    unshare = shutil.which("unshare")
-    for flags in ("-n", "-rn"):
-        try:
-            if subprocess.run([unshare, flags, "true"], capture_output=True, timeout=10).returncode == 0:
-                return [unshare, flags]
-        except (OSError, subprocess.SubprocessError):
-            continue
-    return []
+    """Whether sandboxed tasks run here at all: they run only in the jail, which has no network."""
+    return not jail.jail_problem()
 
 
 def _copy_verified(name: str, item: SandboxInput, directory: Path) -> None:
@@ -168,61 +146,88 @@ def _python(module: str, *arguments: str) -> list[str]:
 def run_in_sandbox(
     task: str, payload: dict, inputs: dict[str, SandboxInput] | None = None, limits: Limits | None = None
 ) -> SandboxResult:
-    """Run ``task`` ("module:function") on ``payload`` with ``inputs`` copied into its directory.
+    """Run ``task`` ("module:function") on ``payload`` with ``inputs`` copied into its folder.
     An input that cannot be read raises OSError (the caller decides: missing, or retry later).
 
-    The function receives the payload and the directory (``function(payload, directory)``) and
+    The function receives the payload and the folder (``function(payload, directory)``) and
     returns a JSON-serialisable dict. In a worker process that started the fork server
     (``enable_zygote``) the task is forked from it; otherwise a new interpreter is started.
+    Either way it runs in the jail, or not at all.
     """
     limits = limits or default_limits()
-    with tempfile.TemporaryDirectory(prefix="signoff-sandbox-") as temporary:
-        directory = Path(temporary)
+    problem = jail.jail_problem()
+    if problem:
+        return SandboxResult(
+            ok=False, error=f"The sandbox jail cannot run on this machine ({problem}); the check was not run unjailed."
+        )
+    zygote = _zygote if _zygote is not None and limits.memory_bytes >= FORK_SERVER_MIN_MEMORY else None
+    home = zygote.workspace_root() if zygote is not None else None
+    directory = Path(tempfile.mkdtemp(prefix="task-" if home else "signoff-sandbox-", dir=home))
+    try:
         try:
             for name, item in (inputs or {}).items():
                 _copy_verified(name, item, directory)
         except InputChanged as error:
             return SandboxResult(ok=False, error=str(error))
-        isolate = network_isolation_available()
+        jail.prepare_workspace(directory)
         data = json.dumps(payload).encode()
         ran = None
-        if _zygote is not None and limits.memory_bytes >= FORK_SERVER_MIN_MEMORY:
+        if zygote is not None and home is not None:
             try:
-                ran = _zygote.run(task, data, directory, limits, isolate)
+                ran = zygote.run(task, data, directory, limits)
             except ZygoteUnavailable:
                 ran = None  # started afresh below; the next task starts a new fork server
             except TaskLost:
                 return SandboxResult(ok=False, error="The sandbox was stopped while the check ran.")
-        returncode, stdout, stderr = ran or _spawned(task, data, directory, limits, isolate)
+        returncode, stdout, stderr = ran or _spawned(task, data, directory, limits)
         if returncode is None:
             return SandboxResult(
                 ok=False,
                 error=f"The check did not finish within {limits.wall_seconds} seconds and was stopped.",
-                isolated_network=isolate,
+                isolated_network=True,
             )
-        return _result(returncode, stdout, stderr.decode(errors="replace")[-4000:], limits, isolate)
+        return _result(returncode, stdout, stderr.decode(errors="replace")[-4000:], limits, True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
-def _spawned(task: str, data: bytes, directory: Path, limits: Limits, isolate: bool):
-    """Run ``task`` in a new interpreter: (exit status or None after a timeout, stdout, stderr)."""
-    prefix = _unshare_prefix() if isolate else []
-    process = subprocess.Popen(
-        [*prefix, *_python("approvals.sandbox.child", task)],
-        cwd=directory,
-        env=_environment(str(directory)),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=limit(limits),
-        close_fds=True,
-    )
+def _jailed_start(limits: Limits | None = None):
+    """What the new process does before bubblewrap runs: its own session (a timeout kills the
+    jail), the limits, then the jail's outside user."""
+
+    def apply():
+        if limits is None:
+            os.setsid()
+        else:
+            limit(limits)()
+        jail.as_jail_user()
+
+    return apply
+
+
+def _spawned(task: str, data: bytes, directory: Path, limits: Limits):
+    """Run ``task`` in a new interpreter in a new jail: (exit status or None after a timeout,
+    stdout, stderr)."""
+    with jail.jailed(_python("approvals.sandbox.child", task), directory) as (arguments, fds):
+        process = subprocess.Popen(
+            arguments,
+            cwd="/",
+            env=_environment(JAIL_HOME),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_jailed_start(limits),
+            pass_fds=fds,
+        )
     try:
         stdout, stderr = process.communicate(data, timeout=limits.wall_seconds)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         return None, b"", b""
-    return process.returncode, stdout, stderr
+    # The jail's init reports a task killed by a signal as 128 + the signal, like a shell.
+    returncode = process.returncode
+    return (128 - returncode if 128 < returncode < 128 + 65 else returncode), stdout, stderr
 
 
 class ZygoteUnavailable(Exception):
@@ -235,8 +240,10 @@ class TaskLost(Exception):
 
 
 class Zygote:
-    """This worker process's fork server (``approvals.sandbox.zygote``), started with the same
-    stripped environment as any sandboxed process and restarted when it is gone."""
+    """This worker process's fork server (``approvals.sandbox.zygote``), started in its own jail
+    with the same stripped environment as any sandboxed process and restarted when it is gone.
+    Its jail sees one folder of the host (``home``, as ``/sandbox``), holding only the folder of
+    the task it runs."""
 
     STARTUP_SECONDS = 120  # the first answer waits for its imports
 
@@ -249,17 +256,20 @@ class Zygote:
     def start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.home = tempfile.mkdtemp(prefix="signoff-zygote-")
+        os.chmod(self.home, 0o755)
         try:
-            self.process = subprocess.Popen(
-                _python("approvals.sandbox.zygote", str(theirs.fileno())),
-                cwd=self.home,
-                env=_environment(self.home),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=[theirs.fileno()],
-                start_new_session=True,
-            )
+            argv = _python("approvals.sandbox.zygote", str(theirs.fileno()))
+            with jail.jailed(argv, Path(self.home)) as (arguments, fds):
+                self.process = subprocess.Popen(
+                    arguments,
+                    cwd="/",
+                    env=_environment(JAIL_HOME),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    pass_fds=[theirs.fileno(), *fds],
+                    preexec_fn=_jailed_start(),
+                )
         finally:
             theirs.close()
         self.control = ours
@@ -268,19 +278,33 @@ class Zygote:
         if self.control is not None:
             self.control.close()
         if self.process is not None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         if self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)
         self.process = self.control = self.home = None
 
-    def run(self, task: str, data: bytes, directory: Path, limits: Limits, isolate: bool):
+    def workspace_root(self) -> str | None:
+        """The host folder the fork server's jail sees, started first if need be (None when it
+        cannot start: the task then runs in a new jail of its own)."""
         with self.lock:
             if self.process is None or self.process.poll() is not None:
                 self.stop()
-                self.start()
+                try:
+                    self.start()
+                except OSError:
+                    self.stop()
+                    return None
+            return self.home
+
+    def run(self, task: str, data: bytes, directory: Path, limits: Limits):
+        with self.lock:
+            if self.process is None or self.process.poll() is not None or directory.parent != Path(self.home):
+                self.stop()
+                raise ZygoteUnavailable("the fork server stopped before the task started")
             try:
-                return self._run(task, data, directory, limits, isolate)
+                return self._run(task, data, directory, limits)
             except (OSError, ValueError, KeyError) as error:
                 self.stop()
                 raise ZygoteUnavailable(str(error)) from error
@@ -295,34 +319,47 @@ class Zygote:
             raise ZygoteUnavailable("the fork server closed its socket")
         return json.loads(message)
 
-    def _run(self, task, data, directory, limits, isolate):
+    def _run(self, task, data, directory, limits):
         stdin_read, stdin_write = os.pipe()
         stdout_read, stdout_write = os.pipe()
         stderr_read, stderr_write = os.pipe()
-        request = {"task": task, "directory": str(directory), "limits": asdict(limits), "isolate_network": isolate}
+        inside = f"{jail.INSIDE}/{directory.name}"
+        request = {"task": task, "directory": inside, "limits": asdict(limits)}
         try:
             socket.send_fds(self.control, [json.dumps(request).encode()], [stdin_read, stdout_write, stderr_write])
         finally:
             for fd in (stdin_read, stdout_write, stderr_write):
                 os.close(fd)
         try:
-            pid = self._answer(self.STARTUP_SECONDS)["pid"]
-            fault_point("during_sandbox", note=f"{self.process.pid} {pid}")
+            self._answer(self.STARTUP_SECONDS)  # the task has started
+            fault_point("during_sandbox", note=" ".join(map(str, _host_tree(self.process.pid))))
             stdout, stderr, finished = _exchange(stdin_write, stdout_read, stderr_read, data, limits.wall_seconds)
         finally:
             for fd in (stdin_write, stdout_read, stderr_read):
                 with contextlib.suppress(OSError):
                     os.close(fd)
         if not finished:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+            # The task's pid is in the jail's namespace: only the fork server can stop it.
+            self.stop()
+            return None, b"", b""
         try:
             returncode = self._answer(30)["returncode"]
         except (OSError, ValueError, KeyError, ZygoteUnavailable) as error:
             raise TaskLost from error
-        if returncode == NO_NETWORK:
-            return 1, b"", b"The sandbox could not drop the network."
-        return (returncode if finished else None), stdout, stderr
+        return returncode, stdout, stderr
+
+
+def _host_tree(root: int) -> list[int]:
+    """``root`` and every process below it, by host pid (what a fault test watches die)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if entry.isdigit():
+                parents[int(entry)] = int(open(f"/proc/{entry}/stat").read().rpartition(")")[2].split()[1])
+    tree = [root]
+    for pid in tree:
+        tree += [child for child, parent in parents.items() if parent == pid]
+    return tree
 
 
 def _exchange(stdin: int, stdout: int, stderr: int, data: bytes, seconds: float):
@@ -362,6 +399,7 @@ def _exchange(stdin: int, stdout: int, stderr: int, data: bytes, seconds: float)
     return bytes(output[stdout]), bytes(output[stderr]), True
 
 
+JAIL_HOME = "/tmp"  # the jail's private, writable tmpfs
 _zygote: Zygote | None = None
 
 

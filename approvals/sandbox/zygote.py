@@ -3,23 +3,28 @@ pandas, scikit-learn, fairlearn), so a sandboxed task starts in milliseconds ins
 seconds those imports take in a fresh interpreter.
 
 It is started by a worker process (``approvals.sandbox.Zygote``) like any sandboxed process:
-``python -I``, a stripped environment, no Django, no secrets. It never opens an input itself.
-For each request on its control socket (a JSON line and three pipe ends: stdin, stdout,
-stderr) it forks a child that puts itself in its own directory and process group, drops the
-network, applies the resource limits and then runs the task exactly as
-``approvals.sandbox.child`` would; the zygote answers with the child's pid, then with its exit
-status. It dies with the worker (``PR_SET_PDEATHSIG``), and each child dies with it.
+in the jail, ``python -I``, a stripped environment, no Django, no secrets. It never opens an
+input itself. For each request on its control socket (a JSON line and three pipe ends: stdin,
+stdout, stderr) it forks a child that puts itself in its task's folder and its own process group,
+applies the resource limits and then runs the task exactly as ``approvals.sandbox.child`` would;
+the zygote answers with the child's pid, then with its exit status. When a task ends, the zygote
+kills every other process left in its jail (whatever the task started) and empties ``/tmp``,
+so nothing of one task is there for the next. It is not dumpable (a task cannot read its
+memory), it dies with the worker (``PR_SET_PDEATHSIG`` and the jail's ``--die-with-parent``),
+and each child dies with it.
 """
 
+import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
 import traceback
 
-from approvals.sandbox import NO_NETWORK, Limits, child, limit
+from approvals.sandbox import Limits, child, limit
 
 WARM = (
     "numpy",
@@ -39,8 +44,7 @@ WARM = (
     "skops.io",
     "approvals.sandbox.evaluation",
 )
-PR_SET_PDEATHSIG = 1
-CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 
 
 def _libc():
@@ -51,9 +55,20 @@ def die_with_parent() -> None:
     _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def drop_network() -> bool:
-    libc = _libc()
-    return libc.unshare(CLONE_NEWNET) == 0 or libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0
+def clear_jail() -> None:
+    """Kill every process in the jail but this one (and the jail's init), then empty ``/tmp``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    for entry in os.listdir("/tmp"):
+        path = os.path.join("/tmp", entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def _child(request: dict, fds: list[int]) -> int:
@@ -64,9 +79,7 @@ def _child(request: dict, fds: list[int]) -> int:
     directory = request["directory"]
     os.chdir(directory)
     os.environ.clear()  # as it was before the imports (scikit-learn sets OpenMP variables)
-    os.environ.update(request["environment"], HOME=directory, TMPDIR=directory)
-    if request["isolate_network"] and not drop_network():
-        return NO_NETWORK
+    os.environ.update(request["environment"])
     limit(Limits(**request["limits"]))()
     return child.run(request["task"])
 
@@ -91,11 +104,13 @@ def serve(control: socket.socket, environment: dict) -> None:
             os.close(fd)
         control.send(json.dumps({"pid": pid}).encode())
         _, status = os.waitpid(pid, 0)
+        clear_jail()
         control.send(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}).encode())
 
 
 def main() -> int:
     die_with_parent()
+    _libc().prctl(PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=int(sys.argv[1]))
     environment = dict(os.environ)
     for module in WARM:

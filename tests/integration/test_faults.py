@@ -151,9 +151,10 @@ def test_a_worker_killed_while_a_sandboxed_check_runs_leaves_nothing_behind(
     request = services.promotion_request_submit(version=version, actor=people.dana)
 
     assert killed(first) < 0
-    # the worker's fork server and the task it was running died with it
-    server, task = (int(pid) for pid in (tmp_path / "fault-during_sandbox").read_text().split())
-    wait_for(lambda: gone(server) and gone(task), timeout=10, what="the sandbox to die with its worker")
+    # the worker's fork server, its jail and the task it was running died with it
+    jailed = [int(pid) for pid in (tmp_path / "fault-during_sandbox").read_text().split()]
+    assert len(jailed) >= 4  # bubblewrap, the jail's init, the fork server, the task
+    wait_for(lambda: all(gone(pid) for pid in jailed), timeout=10, what="the sandbox to die with its worker")
     second = background_processes("worker", own_broker)
 
     wait_for(lambda: state(request.pk).status != "in_progress", timeout=60, what="the checks", worker=second)
