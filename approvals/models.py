@@ -86,6 +86,28 @@ class PromotionRequest(models.Model):
         return (timezone.now() - self.submitted_at).days
 
 
+class RequestAuthor(models.Model):
+    """Someone who authored the work a request carries, fixed when it is submitted: its submitter,
+    the author of its version, of every version that version was derived from, and of every
+    version with the same artifact (SHA-256). None of them decides any step of the request:
+    four-eyes binds to the work, not to one row."""
+
+    class Reason(models.TextChoices):
+        SUBMITTED = "submitted", "submitted the request"
+        REGISTERED = "registered", "registered the version"
+        EARLIER_VERSION = "earlier_version", "registered a version it was derived from"
+        SAME_ARTIFACT = "same_artifact", "registered a version with the same artifact"
+
+    request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="authors")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "user"], name="one_author_row_per_user")]
+        indexes = [models.Index(fields=["user", "request"], name="request_author_user_idx")]
+
+
 class StepState(models.Model):
     """One step of one request: its configuration (copied from the definition) and its outcome."""
 

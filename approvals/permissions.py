@@ -7,15 +7,17 @@ Every page, API view, service, queue and e-mail asks here, so they cannot disagr
 - ``restrict(queryset, user, action)``: which requests may this user see, or decide now;
 - ``users_who_can(action, obj)``: who may decide this step (the e-mail recipients).
 
-Separation of duties, one rule with one home (``_decide_rule``): the person who submitted a
-request or registered its version decides none of its steps; one person decides at most one
+Separation of duties, one rule with one home (``_decide_refusal``): whoever authored the work a
+request carries (its submitter, the author of its version, of any version it was derived from
+and of any version with the same artifact: ``RequestAuthor``, fixed by ``authors_of_work`` at
+submission) decides none of its steps; one person decides at most one
 human step of a request; roles come from the groups a person holds, never from superuser status.
 """
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from approvals.models import Decision, PromotionRequest, StepState
+from approvals.models import Decision, PromotionRequest, RequestAuthor, StepState
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion, RegisteredModel
 from registry.roles import DATA_SCIENTIST, IT_ENGINEER, group_ids, has_role, role_names
@@ -41,12 +43,45 @@ def steps_for(user, request: PromotionRequest) -> list[StepState]:
     return [step for step in request.steps.all() if step.is_human and holds_step_role(user, step)]
 
 
+MAX_DERIVATION_DEPTH = 1000  # versions followed back through derived_from (a chain, never a loop)
+
+
+def authors_of_work(version: ModelVersion, submitted_by) -> list[tuple[int, str, int]]:
+    """(user id, ``RequestAuthor.Reason``, version id) for everyone who authored the work a
+    request for ``version`` carries: its submitter, its author, the author of every version it was
+    derived from, and of every version anywhere with the same artifact SHA-256."""
+    Reason = RequestAuthor.Reason
+    authors = {submitted_by.pk: (Reason.SUBMITTED, version.pk)}
+    authors.setdefault(version.created_by_id, (Reason.REGISTERED, version.pk))
+    seen, ancestor_id = {version.pk}, version.derived_from_id
+    while ancestor_id is not None and ancestor_id not in seen and len(seen) < MAX_DERIVATION_DEPTH:
+        seen.add(ancestor_id)
+        row = ModelVersion.objects.filter(pk=ancestor_id).values("created_by_id", "derived_from_id").first()
+        if row is None:
+            break
+        authors.setdefault(row["created_by_id"], (Reason.EARLIER_VERSION, ancestor_id))
+        ancestor_id = row["derived_from_id"]
+    twins = ModelVersion.objects.filter(artifact_sha256=version.artifact_sha256).exclude(pk=version.pk)
+    for twin_id, author_id in twins.values_list("pk", "created_by_id"):
+        authors.setdefault(author_id, (Reason.SAME_ARTIFACT, twin_id))
+    return [(user_id, reason, version_id) for user_id, (reason, version_id) in authors.items()]
+
+
+def _authorship(user, request: PromotionRequest) -> str | None:
+    row = RequestAuthor.objects.filter(request_id=request.pk, user_id=user.pk).values("reason").first()
+    if row is None and user.pk not in (request.submitted_by_id, request.version.created_by_id):
+        return None
+    reason = RequestAuthor.Reason(row["reason"]).label if row else "submitted this version"
+    return f"You {reason}; someone else must decide it (four-eyes rule)."
+
+
 def _decide_refusal(user, step: StepState) -> str | None:
     request = step.request
     if not step.is_human:
         return "This step is automated; nobody decides it."
-    if user.pk in (request.submitted_by_id, request.version.created_by_id):
-        return "You submitted this version; someone else must decide it (four-eyes rule)."
+    authored = _authorship(user, request)
+    if authored:
+        return authored
     if not holds_step_role(user, step):
         roles = ", ".join(group.name for group in step.approver_groups.all()) or "named reviewers"
         return f"Only {roles} may decide '{step.title}'."
@@ -121,6 +156,7 @@ def restrict(queryset: QuerySet[PromotionRequest], user, action: str) -> QuerySe
         .exclude(pk__in=decided_any.values("request_id"))
         .exclude(submitted_by=user)
         .exclude(version__created_by=user)
+        .exclude(pk__in=RequestAuthor.objects.filter(user_id=user.pk).values("request_id"))
     )
 
 
@@ -142,6 +178,7 @@ def users_who_can(action: str, obj: StepState, *, as_the_step_started: bool = Fa
         .filter(Q(groups__in=obj.approver_groups.all()) | Q(pk__in=obj.approver_users.all()))
         .filter(pk__in=registry_permissions.users_who_can(registry_permissions.ACT, request.model).values("pk"))
         .exclude(pk__in=[request.submitted_by_id, request.version.created_by_id])
+        .exclude(pk__in=RequestAuthor.objects.filter(request_id=request.pk).values("user_id"))
         .exclude(pk__in=deciders.values("actor_id"))
         .distinct()
     )

@@ -21,7 +21,16 @@ from approvals.checks import TransientCheckError, get_check
 from approvals.definitions import DefinitionError, WorkflowDefinition, definition_for_model
 from approvals.faults import fault_point
 from approvals.jobs import job_enqueue, jobs_enqueue_new
-from approvals.models import AuditEvent, CheckRun, Decision, Job, Notification, PromotionRequest, StepState
+from approvals.models import (
+    AuditEvent,
+    CheckRun,
+    Decision,
+    Job,
+    Notification,
+    PromotionRequest,
+    RequestAuthor,
+    StepState,
+)
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import model_version_mark_submitted, model_version_set_stage
 from registry.validation import text_problem
@@ -85,6 +94,11 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             submitted_by=actor,
             resubmission_of=_answered_request(version),
         )
+        authors = permissions.authors_of_work(version, actor)
+        RequestAuthor.objects.bulk_create(
+            RequestAuthor(request=request, user_id=user_id, reason=reason, version_id=of_version)
+            for user_id, reason, of_version in authors
+        )
         steps = _create_steps(request, definition)
         audit_record(
             actor=actor,
@@ -94,6 +108,7 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             request=request,
             to_state=request.status,
             data={"version": version.number, "workflow": definition.name,
+                  "authors": sorted(user_id for user_id, _reason, _version in authors),
                   **({"resubmission_of": request.resubmission_of_id} if request.resubmission_of_id else {})},
         )  # fmt: skip
         _start_step(request, steps[0] if steps else None)

@@ -117,7 +117,11 @@ class ModelVersion(models.Model):
                 name="one_production_version_per_model",
             ),
         ]
-        indexes = [models.Index(fields=["model", "stage"], name="version_model_stage_idx")]
+        indexes = [
+            models.Index(fields=["model", "stage"], name="version_model_stage_idx"),
+            # Four-eyes looks up every version with the same artifact.
+            models.Index(fields=["artifact_sha256"], name="version_sha256_idx"),
+        ]
 
     def __str__(self):
         return f"{self.model.name} v{self.number}"

@@ -78,3 +78,44 @@ def test_a_step_decided_meanwhile_is_409_never_403_nor_the_next_step(people, awa
     assert response.status_code == 409
     assert "already decided" in response.json()["detail"]
     assert not Decision.objects.filter(actor=people.mike).exists()
+
+
+@pytest.fixture
+def sam(people):
+    """Sam is a data scientist and a manager in team Risk."""
+    from registry.roles import DATA_SCIENTIST
+
+    return factories.make_user("sam", DATA_SCIENTIST, MANAGER, team=people.risk)
+
+
+def test_the_author_of_a_version_sent_back_decides_nothing_of_its_fix(people, sam, risk_model, submit, background):
+    bytes_ = factories.artifact().read()
+    first = factories.make_version(model=risk_model, by=sam, artifact=factories.artifact(bytes_))
+    sent_back = submit(first, sam)
+    with background():
+        services.step_decide(request=sent_back, actor=people.mona, verdict="request_changes", comment="fix it")
+    # A colleague registers the "fix": derived from sam's version, with the very same artifact.
+    fix = factories.make_version(model=risk_model, by=people.dana, artifact=factories.artifact(bytes_),
+                                 derived_from=first)  # fmt: skip
+    request = submit(fix, people.dana)
+
+    with pytest.raises(PermissionDenied, match="registered a version it was derived from"):
+        approve(background, request, sam)
+    assert not selectors.request_list(user=sam, awaiting_me=True).exists()
+    request.refresh_from_db()
+    assert sam not in permissions.users_who_can(permissions.DECIDE, request.current_step)
+    assert people.mona in permissions.users_who_can(permissions.DECIDE, request.current_step)
+    assert not Decision.objects.filter(actor=sam, request=request).exists()
+
+
+def test_whoever_registered_the_same_artifact_elsewhere_decides_nothing(people, sam, risk_model, submit, background):
+    bytes_ = factories.artifact().read()
+    factories.make_version(model=risk_model, by=sam, artifact=factories.artifact(bytes_))  # never submitted
+    request = submit(factories.make_version(model=risk_model, by=people.dana, artifact=factories.artifact(bytes_)),
+                     people.dana)  # fmt: skip
+
+    with pytest.raises(PermissionDenied, match="same artifact"):
+        approve(background, request, sam)
+    assert not selectors.request_list(user=sam, awaiting_me=True).exists()
+    approve(background, request, people.mona)  # someone who authored none of it may
+    assert Decision.objects.filter(request=request, actor=people.mona).exists()
