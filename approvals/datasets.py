@@ -40,9 +40,9 @@ def evaluation_dataset_register(
     The file is read in the sandbox to count its rows and infer its columns; a file that cannot
     be read, lacks the target or sensitive columns, or exceeds the configured size or rows is
     refused with a ValidationError saying so, and nothing is written."""
-    refusal = registry_permissions.refusal(actor, registry_permissions.REGISTER_VERSION, model)
+    refusal = registry_permissions.refusal(actor, registry_permissions.REGISTER_DATASET, model)
     if refusal:
-        raise PermissionDenied(refusal.replace("versions", "datasets"))
+        raise PermissionDenied(refusal)
     sensitive = _column_list(sensitive_columns or [], "sensitive_columns")
     if not isinstance(target_column, str) or not target_column or text_problem(target_column):
         raise ValidationError({"target_column": "Name the column holding the true outcome."})

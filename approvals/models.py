@@ -42,6 +42,10 @@ class PromotionRequest(models.Model):
     submitted_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    dataset = models.ForeignKey(
+        "EvaluationDataset", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The evidence the checks use, fixed at submission: the latest dataset no author registered.",
+    )  # fmt: skip
     resubmission_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The request that came back to the author and that this one answers with a fixed version.",

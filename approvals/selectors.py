@@ -97,7 +97,10 @@ def request_get(*, user, pk: int) -> PromotionRequest:
         Prefetch("check_runs", queryset=CheckRun.objects.order_by("position")),
         Prefetch("decisions", queryset=Decision.objects.select_related("actor").order_by("created_at")),
     )
-    related = ("model__team", "version__created_by", "submitted_by", "current_step", "resubmission_of__version")
+    related = (
+        "model__team", "version__created_by", "submitted_by", "current_step", "resubmission_of__version",
+        "dataset__created_by",
+    )  # fmt: skip
     return _visible_request(user, pk, steps, *related)
 
 

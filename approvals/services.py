@@ -95,6 +95,11 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             resubmission_of=_answered_request(version),
         )
         authors = permissions.authors_of_work(version, actor)
+        # The evidence is fixed now: the model's latest dataset that no author of the work registered.
+        untouched = version.model.datasets.exclude(created_by_id__in=[user for user, _r, _v in authors])
+        request.dataset = untouched.order_by("-created_at", "-pk").first()
+        if request.dataset is not None:
+            request.save(update_fields=["dataset"])
         RequestAuthor.objects.bulk_create(
             RequestAuthor(request=request, user_id=user_id, reason=reason, version_id=of_version)
             for user_id, reason, of_version in authors
@@ -109,6 +114,7 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             to_state=request.status,
             data={"version": version.number, "workflow": definition.name,
                   "authors": sorted(user_id for user_id, _reason, _version in authors),
+                  "dataset": request.dataset.sha256 if request.dataset else None,
                   **({"resubmission_of": request.resubmission_of_id} if request.resubmission_of_id else {})},
         )  # fmt: skip
         _start_step(request, steps[0] if steps else None)
@@ -460,7 +466,7 @@ def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
     fault_point("during_check")
     # The check reads files and may be slow: it runs outside any transaction.
     try:
-        outcome = get_check(run.check_type)().run(version, run.config)
+        outcome = get_check(run.check_type)(request=run.step.request).run(version, run.config)
         status = CheckRun.Status.PASSED if outcome.passed else CheckRun.Status.FAILED
         fields = {"summary": outcome.summary, "result": outcome.details, "log": outcome.log}
     except TransientCheckError as error:

@@ -113,7 +113,7 @@ def main():
     )
     evaluation_dataset_register(
         model=model, file=ContentFile(holdout, name="holdout.csv"), name="holdout-10k", target_column="defaulted",
-        sensitive_columns=["segment"], actor=people["dana"],
+        sensitive_columns=["segment"], actor=people["quinn"],
     )  # fmt: skip
     trained = training.train(
         training.credit_applications, estimator="gradient_boosting",

@@ -23,7 +23,7 @@ from registry.models import (
     RegisteredModelUserObjectPermission,
     Team,
 )
-from registry.roles import DATA_SCIENTIST, group_ids, has_role
+from registry.roles import DATA_ANALYST, DATA_SCIENTIST, group_ids, has_role
 
 VIEW_CODENAME = "view_registeredmodel"
 
@@ -31,7 +31,8 @@ VIEW = "view"  # a RegisteredModel: superusers see every model
 ACT = "act"  # a RegisteredModel: access through a grant (team or direct), superuser status aside
 CREATE_MODEL = "create_model"  # a Team
 REGISTER_VERSION = "register_version"  # a RegisteredModel
-ACTIONS = (VIEW, ACT, CREATE_MODEL, REGISTER_VERSION)
+REGISTER_DATASET = "register_dataset"  # a RegisteredModel: its evaluation datasets
+ACTIONS = (VIEW, ACT, CREATE_MODEL, REGISTER_VERSION, REGISTER_DATASET)
 
 
 def _active(user) -> bool:
@@ -91,6 +92,9 @@ def refusal(user, action: str, obj) -> str | None:
         return "You do not have access to this model."
     if action == REGISTER_VERSION and not has_role(user, DATA_SCIENTIST):
         return "Only data scientists with access to this model may register its versions."
+    if action == REGISTER_DATASET and not (has_role(user, DATA_SCIENTIST) or has_role(user, DATA_ANALYST)):
+        # Hold-out data often comes from QA: evidence need not come from the people it judges.
+        return "Only data scientists and data analysts with access to this model may register its datasets."
     return None
 
 

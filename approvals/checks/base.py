@@ -24,6 +24,10 @@ class Check(ABC):
     type: str = ""
     title: str = ""
 
+    def __init__(self, request=None):
+        # The request the check runs for (None when a check is run on a version alone).
+        self.request = request
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.type:

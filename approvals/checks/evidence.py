@@ -38,15 +38,47 @@ class DatasetCheck(Check):
         errors = []
         if "dataset" in config and (not isinstance(config["dataset"], str) or not config["dataset"].strip()):
             errors.append("'dataset' must name one of the model's evaluation datasets")
+        pinned = config.get("dataset_sha256")
+        if "dataset_sha256" in config and not (
+            isinstance(pinned, str) and len(pinned) == 64 and all(c in "0123456789abcdef" for c in pinned)
+        ):
+            errors.append("'dataset_sha256' must be the 64 lower-case hex digits of the dataset's SHA-256")
         for key, validate in cls.options.items():
             if key in config and (problem := validate(config[key])):
                 errors.append(f"'{key}' {problem}, not {config[key]!r}")
-        return errors + unknown_keys(config, {"dataset", *cls.options})
+        return errors + unknown_keys(config, {"dataset", "dataset_sha256", *cls.options})
 
-    @staticmethod
-    def dataset(version, config):
+    def dataset(self, version, config):
+        """The evidence: the dataset ``dataset:`` names, else the one fixed on the request when it
+        was submitted (``PromotionRequest.dataset``), else (a check run outside a request) the
+        model's latest. A failed outcome instead when the dataset is not one the author may be
+        judged on: registered by an author of the work, or not the bytes ``dataset_sha256:`` pins."""
+        request = self.request
         datasets = version.model.datasets.order_by("-created_at", "-pk")
-        return datasets.filter(name=config["dataset"]).first() if "dataset" in config else datasets.first()
+        if "dataset" in config:
+            dataset = datasets.filter(name=config["dataset"]).first()
+        elif request is not None:
+            dataset = request.dataset
+        else:
+            dataset = datasets.first()
+        if dataset is None:
+            return None
+        pinned = config.get("dataset_sha256")
+        if pinned and dataset.sha256 != pinned:
+            return CheckOutcome(
+                False,
+                f"The dataset {dataset.name} is not the one the workflow pins (SHA-256 {pinned[:12]}…); "
+                "it was not used.",
+                {"dataset": dataset_reference(dataset)},
+            )
+        if request is not None and request.authors.filter(user_id=dataset.created_by_id).exists():
+            return CheckOutcome(
+                False,
+                f"The dataset {dataset.name} was registered by an author of this version; evidence must come "
+                "from someone else (register it as another person, or have the workflow pin one).",
+                {"dataset": dataset_reference(dataset)},
+            )
+        return dataset
 
     @staticmethod
     def no_dataset(version, config) -> CheckOutcome:
@@ -109,6 +141,8 @@ class Reevaluate(DatasetCheck):
 
     def run(self, version, config):
         dataset = self.dataset(version, config)
+        if isinstance(dataset, CheckOutcome):
+            return dataset
         if dataset is None:
             return self.no_dataset(version, config)
         measurement = measurement_for(version, dataset)
@@ -161,6 +195,8 @@ class RegressionVsProduction(DatasetCheck):
         if production is None or production.pk == version.pk:
             return CheckOutcome(True, f"{version.model.name} has no version in production yet; nothing to compare.", {})
         dataset = self.dataset(version, config)
+        if isinstance(dataset, CheckOutcome):
+            return dataset
         if dataset is None:
             return self.no_dataset(version, config)
         payload = dataset_payload(version, dataset, baseline_name=os.path.basename(production.artifact.name))
@@ -214,6 +250,8 @@ class Fairness(DatasetCheck):
 
     def run(self, version, config):
         dataset = self.dataset(version, config)
+        if isinstance(dataset, CheckOutcome):
+            return dataset
         if dataset is None:
             return self.no_dataset(version, config)
         attribute = config.get("attribute") or next(iter(dataset.sensitive_columns), None)
@@ -269,6 +307,8 @@ class SchemaCompatibility(DatasetCheck):
         from registry.selectors import production_version
 
         dataset = self.dataset(version, config)
+        if isinstance(dataset, CheckOutcome):
+            return dataset
         if dataset is None:
             return self.no_dataset(version, config)
         features, failed = self.features(version, dataset)
@@ -331,6 +371,11 @@ class MetricThreshold(DatasetCheck):
             errors.append(f"'source' must be measured or reported, not {config['source']!r}")
         if "dataset" in config and (not isinstance(config["dataset"], str) or not config["dataset"].strip()):
             errors.append("'dataset' must name one of the model's evaluation datasets")
+        pinned = config.get("dataset_sha256")
+        if "dataset_sha256" in config and not (
+            isinstance(pinned, str) and len(pinned) == 64 and all(c in "0123456789abcdef" for c in pinned)
+        ):
+            errors.append("'dataset_sha256' must be the 64 lower-case hex digits of the dataset's SHA-256")
         return errors + unknown_keys(config, {"metric", "min", "max", "source", "dataset"})
 
     @classmethod
@@ -345,6 +390,8 @@ class MetricThreshold(DatasetCheck):
     def run(self, version, config):
         name = config["metric"]
         dataset = self.dataset(version, config)
+        if isinstance(dataset, CheckOutcome):
+            return dataset
         source = config.get("source") or ("measured" if dataset is not None else "reported")
         if source == "reported":
             value, where = version.metrics.get(name), "reported"

@@ -272,7 +272,7 @@ def seed_demo(log=print) -> bool:
             target_column=spec["target"],
             sensitive_columns=["segment"],
             description="2,000 fresh rows from the same source, never seen in training.",
-            actor=people["dana"],
+            actor=people["quinn"],  # QA owns the hold-out: evidence never comes from the author
         )
         registered = {}
         for seed, demo in enumerate(spec["versions"], start=1):

@@ -69,6 +69,9 @@ def _model_page(request, model, version_form=None, rollback_form=None, dataset_f
             "production": production,
             "can_rollback": can_rollback,
             "can_register": registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, model),
+            "can_register_dataset": registry_permissions.can(
+                request.user, registry_permissions.REGISTER_DATASET, model
+            ),
             "version_form": version_form or VersionForm(),
             "datasets": selectors.dataset_list(model=model)[:20],
             "dataset_form": dataset_form or DatasetForm(),
@@ -247,9 +250,9 @@ def model_rollback(request, name):
 @require_POST
 def dataset_create(request, name):
     model = registry_selectors.model_get(user=request.user, name=name)
-    refusal = registry_permissions.refusal(request.user, registry_permissions.REGISTER_VERSION, model)
+    refusal = registry_permissions.refusal(request.user, registry_permissions.REGISTER_DATASET, model)
     if refusal:
-        raise PermissionDenied(refusal.replace("versions", "datasets"))
+        raise PermissionDenied(refusal)
     form = DatasetForm(request.POST, request.FILES)
     if form.is_valid():
         try:

@@ -64,7 +64,7 @@ def measured(content: bytes, frame) -> tuple[float, float]:
 def dataset_frame(people, api, risk_model):
     frame = holdout(rows=800, seed=17)
     frame["region"] = np.random.default_rng(2).choice(["north", "south"], len(frame))
-    response = register(api, people.dana, file=csv_file(frame), sensitive_columns='["region"]')
+    response = register(api, people.quinn, file=csv_file(frame), sensitive_columns='["region"]')
     assert response.status_code == 201, response.content
     return frame
 

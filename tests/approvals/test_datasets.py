@@ -297,7 +297,7 @@ def test_the_evidence_api_shows_what_the_workers_measured(people, api, risk_mode
 
     frame = holdout(rows=1000, seed=17)
     frame["region"] = np.random.default_rng(2).choice(["north", "south"], len(frame))
-    assert register(api, people.dana, file=csv_file(frame), sensitive_columns='["region"]').status_code == 201
+    assert register(api, people.quinn, file=csv_file(frame), sensitive_columns='["region"]').status_code == 201
     accuracy = measured_accuracy(people, api, risk_model)
     version = version_with(people, risk_model, trained_bundle(), accuracy=round(accuracy, 2))
     with background():
@@ -336,3 +336,85 @@ def test_hostile_dataset_input_is_a_400_that_writes_nothing(people, api, risk_mo
     response = register(api, people.dana, **fields)
     assert response.status_code == 400, response.content
     assert not EvaluationDataset.objects.exists()
+
+
+def checks_of(request) -> dict:
+    from approvals.models import CheckRun
+
+    return {run.check_type: run for run in CheckRun.objects.filter(step__request=request)}
+
+
+def test_a_dataset_the_author_registers_before_submitting_is_not_the_evidence(
+    people, api, client, risk_model, background, evidence_workflow
+):
+    from approvals import services
+
+    assert register(api, people.quinn).status_code == 201  # QA's hold-out
+    flattering = holdout(rows=400, seed=99)
+    flattering["defaulted"] = 0  # what the author would like to be judged on
+    assert register(api, people.dana, name="convenient", file=csv_file(flattering)).status_code == 201
+    version = version_with(people, risk_model, trained_bundle(), accuracy=0.5)
+    with background():
+        request = services.promotion_request_submit(version=version, actor=people.dana)
+
+    request.refresh_from_db()
+    assert request.dataset.name == "holdout-2026q3" and request.dataset.created_by == people.quinn
+    assert checks_of(request)["reevaluate"].result["dataset"]["name"] == "holdout-2026q3"
+    client.force_login(people.mona)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert "Evidence: dataset <strong>holdout-2026q3</strong>" in page and "registered by quinn" in page
+
+
+def test_a_dataset_registered_after_submission_changes_no_open_request(
+    people, api, risk_model, background, evidence_workflow
+):
+    from approvals import services
+
+    assert register(api, people.quinn).status_code == 201
+    version = version_with(people, risk_model, trained_bundle(), accuracy=0.5)
+    with background():  # the checks run when this block ends: after the newer dataset exists
+        request = services.promotion_request_submit(version=version, actor=people.dana)
+        assert register(api, people.quinn, name="newer", file=csv_file(holdout(rows=300, seed=3))).status_code == 201
+
+    request.refresh_from_db()
+    assert request.dataset.name == "holdout-2026q3"
+    assert checks_of(request)["reevaluate"].result["dataset"]["name"] == "holdout-2026q3"
+
+
+def test_only_datasets_of_the_authors_means_no_evidence(people, api, risk_model, background, evidence_workflow):
+    from approvals import services
+
+    assert register(api, people.dana).status_code == 201
+    with background():
+        request = services.promotion_request_submit(
+            version=version_with(people, risk_model, trained_bundle()), actor=people.dana
+        )
+    request.refresh_from_db()
+    assert request.dataset is None and request.status == "checks_failed"
+    assert "has no evaluation dataset" in checks_of(request)["reevaluate"].summary
+
+
+def test_a_named_dataset_of_the_author_or_not_the_pinned_bytes_fails(people, api, risk_model, use_workflow, background):
+    from approvals import services
+
+    assert register(api, people.dana, name="mine").status_code == 201
+    assert register(api, people.quinn, name="theirs").status_code == 201
+    use_workflow(
+        EVIDENCE_WORKFLOW.replace("tolerance: 0.05", "tolerance: 0.05\n        dataset: mine").replace(
+            "max_equalized_odds_difference: 0.3",
+            "max_equalized_odds_difference: 0.3\n        dataset: theirs\n        dataset_sha256: '" + "0" * 64 + "'",
+        )
+    )
+    with background():
+        request = services.promotion_request_submit(
+            version=version_with(people, risk_model, trained_bundle()), actor=people.dana
+        )
+    runs = checks_of(request)
+    assert "registered by an author of this version" in runs["reevaluate"].summary
+    assert "not the one the workflow pins" in runs["fairness"].summary
+
+
+def test_a_data_analyst_registers_datasets_and_a_manager_does_not(people, api, risk_model):
+    assert register(api, people.quinn).status_code == 201
+    response = register(api, people.mona, name="other")
+    assert response.status_code == 403 and "data analysts" in response.json()["detail"]

@@ -144,7 +144,7 @@ def test_a_worker_killed_while_a_sandboxed_check_runs_leaves_nothing_behind(
     people, api, risk_model, own_broker, background_processes, use_workflow, tmp_path
 ):
     use_workflow(SANDBOXED)
-    assert register(api, people.dana).status_code == 201  # the model's hold-out dataset
+    assert register(api, people.quinn).status_code == 201  # the model's hold-out dataset
     first = background_processes("worker", own_broker, fault="during_sandbox")
     background_processes("beat", own_broker)
     version = version_with(people, risk_model, bundle(FEATURES))

@@ -31,7 +31,7 @@ def measured_request(people, risk_model, eager_tasks, use_workflow):
     frame = holdout(rows=600, seed=17)
     evaluation_dataset_register(
         model=risk_model, file=ContentFile(frame.to_csv(index=False).encode(), name="holdout.csv"),
-        name="holdout-2026q4", target_column="defaulted", sensitive_columns=["region"], actor=people.dana,
+        name="holdout-2026q4", target_column="defaulted", sensitive_columns=["region"], actor=people.quinn,
     )  # fmt: skip
     production = factories.make_version(
         model=risk_model, by=people.dana, artifact=factories.artifact(bundle(FEATURES)), metrics={"accuracy": 0.8}
