@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from accounts import signals  # noqa: F401  (connects the lockout audit)
+        from accounts import identity, signals  # noqa: F401  (connect the identity and lockout audits)

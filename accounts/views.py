@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.forms import TokenForm
-from accounts.models import ApiToken
+from accounts.models import ApiToken, PasswordSetByOther
 from approvals.views.common import form_errors_from
 from config.errors import error_response
 from registry.permissions import teams_of
@@ -39,6 +39,7 @@ def _profile(request, *, form=None, new_key=None, status=200):
             "tokens": ApiToken.objects.filter(user=request.user)[:50],
             "form": form or TokenForm(),
             "new_key": new_key,
+            "password_set_by_other": PasswordSetByOther.objects.filter(user=request.user).first(),
         },
         status=status,
     )
@@ -72,3 +73,17 @@ def token_revoke(request, pk):
     services.api_token_revoke(token=token, actor=request.user)
     messages.success(request, f"The token '{token.name}' was revoked; it no longer works.")
     return redirect("profile")
+
+
+class PasswordChange(auth_views.PasswordChangeView):
+    """The owner chooses a new password (audited; it clears a password someone else set)."""
+
+    template_name = "registration/password_change.html"
+    success_url = "/profile/"
+
+    def form_valid(self, form):
+        messages.success(self.request, "Your password is changed.")
+        return super().form_valid(form)
+
+
+password_change = PasswordChange.as_view()

@@ -17,6 +17,7 @@ human step of a request; roles come from the groups a person holds, never from s
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
+from accounts.models import PasswordSetByOther
 from approvals.models import Decision, PromotionRequest, RequestAuthor, StepState
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion, RegisteredModel
@@ -82,6 +83,8 @@ def _decide_refusal(user, step: StepState) -> str | None:
     authored = _authorship(user, request)
     if authored:
         return authored
+    if PasswordSetByOther.objects.filter(user_id=user.pk).exists():
+        return "Your password was set by someone else; change it on your profile page before you decide anything."
     if not holds_step_role(user, step):
         roles = ", ".join(group.name for group in step.approver_groups.all()) or "named reviewers"
         return f"Only {roles} may decide '{step.title}'."
@@ -148,8 +151,11 @@ def restrict(queryset: QuerySet[PromotionRequest], user, action: str) -> QuerySe
     )
     # A request awaits review exactly while its current step waits (services keep the two
     # together), so the status alone selects; the partial index request_awaiting_idx serves it.
+    # In SQL, not a Python test: the statement may be compiled once and reused with other values.
+    password_known_to_others = Exists(PasswordSetByOther.objects.filter(user_id=user.pk))
     return (
         visible.filter(status=PromotionRequest.Status.AWAITING_REVIEW)
+        .filter(~password_known_to_others)
         .filter(Exists(may_decide))
         # NOT IN over a correlated subquery stays a per-row index probe; NOT EXISTS would become a
         # hash anti-join over every decision the user ever took.
@@ -179,6 +185,7 @@ def users_who_can(action: str, obj: StepState, *, as_the_step_started: bool = Fa
         .filter(pk__in=registry_permissions.users_who_can(registry_permissions.ACT, request.model).values("pk"))
         .exclude(pk__in=[request.submitted_by_id, request.version.created_by_id])
         .exclude(pk__in=RequestAuthor.objects.filter(request_id=request.pk).values("user_id"))
+        .exclude(pk__in=PasswordSetByOther.objects.values("user_id"))
         .exclude(pk__in=deciders.values("actor_id"))
         .distinct()
     )

@@ -87,7 +87,8 @@ def seccomp_filter_fd() -> int:
 def _runtime_paths() -> list[Path]:
     """What the jailed Python needs, read-only: its installation, the virtual environment and
     Signoff's code for sandboxed tasks (and the test suite's probes, where there is one)."""
-    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), PROJECT_ROOT / "approvals"}
+    prefix = Path(sys.prefix)  # as the interpreter names it, and where it really is (a linked venv)
+    paths = {Path(sys.base_prefix).resolve(), prefix.absolute(), prefix.resolve(), PROJECT_ROOT / "approvals"}
     if (PROJECT_ROOT / "tests" / "sandbox_probes.py").exists():
         paths.add(PROJECT_ROOT / "tests")
     return sorted(paths)
@@ -117,13 +118,14 @@ def jailed(argv: list[str], workspace: Path):
                 arguments += ["--symlink", os.readlink(top), top]
             elif os.path.isdir(top):
                 arguments += ["--ro-bind", top, top]
-        arguments += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        # /tmp first: the project or its virtual environment may live below it, bound on top.
+        arguments += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--tmpfs", "/tmp"]
         for path in _runtime_paths():
             arguments += ["--ro-bind-fd", descriptor(path), str(path)]
         opened.append(seccomp_filter_fd())
         seccomp = str(opened[-1])
         arguments += [
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind-fd", descriptor(workspace), INSIDE,
+            "--proc", "/proc", "--dev", "/dev", "--ro-bind-fd", descriptor(workspace), INSIDE,
             "--remount-ro", "/", "--chdir", INSIDE, "--seccomp", seccomp, "--", *argv,
         ]  # fmt: skip
         yield arguments, opened
