@@ -205,3 +205,39 @@ def test_each_model_has_its_own_chain_and_they_append_in_parallel(people, risk_m
     chains = dict(AuditEvent.objects.filter(verb="note").values_list("model__name", "chain"))
     assert chains == {"credit-risk": risk_model.pk, "churn": growth_model.pk}
     assert audit_chain_first_break() is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_workers_role_cannot_decide_nor_change_identities(people, awaiting_manager):
+    """What code that took over a worker could do with its connection: not approve anything."""
+    role = f"signoff_worker_{uuid.uuid4().hex[:8]}"
+    step = awaiting_manager.current_step
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        call_command("audit_grant_runtime_role", role, "--worker")
+        settings = connection.settings_dict
+        worker = psycopg.connect(
+            host=settings["HOST"], port=settings["PORT"], dbname=settings["NAME"], user=role, autocommit=True
+        )
+        with worker, worker.cursor() as cursor:
+            for statement in (
+                "INSERT INTO approvals_decision (request_id, step_id, actor_id, verdict, comment, created_at, round,"
+                f" evidence, evidence_digest) VALUES ({awaiting_manager.pk}, {step.pk}, {people.mona.pk}, 'approve',"
+                " 'forged', now(), 1, '{}', '')",
+                f"UPDATE auth_user SET is_superuser = true WHERE id = {people.dana.pk}",
+                f"INSERT INTO auth_user_groups (user_id, group_id) SELECT {people.dana.pk}, id FROM auth_group",
+                "DELETE FROM accounts_passwordsetbyother",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    cursor.execute(statement)
+            with pytest.raises(psycopg.errors.RaiseException, match="only a decision approves it"):
+                cursor.execute(f"UPDATE approvals_stepstate SET status = 'approved' WHERE id = {step.pk}")
+            cursor.execute(f"UPDATE approvals_promotionrequest SET updated_at = now() WHERE id = {awaiting_manager.pk}")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP OWNED BY {role}")
+            cursor.execute(f"DROP ROLE {role}")
+    step.refresh_from_db()
+    assert step.status == "waiting" and not awaiting_manager.decisions.exists()

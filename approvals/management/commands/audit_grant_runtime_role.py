@@ -4,10 +4,23 @@ The owner role (which runs ``migrate``) owns the tables; the web and worker proc
 connect as a runtime role that may read and write the application's tables but may not
 UPDATE, DELETE or TRUNCATE audit events, and, not owning any table, cannot switch the
 append-only triggers off. Run this as the owner after every ``migrate``.
+
+``--worker`` sets up the workers' role: it also may not write decisions or anything that says
+who someone is or what they may do (users, groups, memberships, object permissions, API
+tokens, authors of requests), so no background process, nor code that took one over, can
+decide a step; and a human step's row refuses to become approved without a decision
+(``approvals`` migration 0016), so updating it does not help either.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+
+# What only the web tier, acting for an authenticated person, writes.
+WEB_ONLY_TABLES = (
+    "approvals_decision", "approvals_requestauthor", "auth_user", "auth_group", "auth_user_groups",
+    "auth_user_user_permissions", "auth_group_permissions", "accounts_apitoken", "accounts_passwordsetbyother",
+    "registry_registeredmodeluserobjectpermission", "registry_registeredmodelgroupobjectpermission",
+)  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -15,8 +28,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("role", help="The runtime role (created beforehand with CREATE ROLE … LOGIN).")
+        parser.add_argument("--worker", action="store_true", help="The workers' role: no decisions, no identities.")
 
-    def handle(self, *args, role, **options):
+    def handle(self, *args, role, worker=False, **options):
         if connection.vendor != "postgresql":
             raise CommandError("The two-role setup is for PostgreSQL.")
         with connection.cursor() as cursor:
@@ -29,4 +43,10 @@ class Command(BaseCommand):
             cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
             cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON approvals_auditevent FROM {quoted}")
             cursor.execute(f"REVOKE TRUNCATE ON ALL TABLES IN SCHEMA public FROM {quoted}")
-        self.stdout.write(f"{role} may use Signoff's tables; audit events are insert-only for it.")
+            if worker:
+                tables = ", ".join(connection.ops.quote_name(table) for table in WEB_ONLY_TABLES)
+                cursor.execute(f"REVOKE INSERT, UPDATE, DELETE ON {tables} FROM {quoted}")
+        if worker:
+            self.stdout.write(f"{role} may run Signoff's background work; it may not decide or change identities.")
+        else:
+            self.stdout.write(f"{role} may use Signoff's tables; audit events are insert-only for it.")
