@@ -7,9 +7,15 @@ anything else (permanent: the kind's failure outcome, defined by the domain, is 
 sweeper, run by Celery beat every 30 seconds, hands over jobs whose message was lost (broker down
 at commit) or whose worker died (expired lease), and concludes checks steps whose runs are all
 finished. Nobody has to run a command.
+
+Leases are short (``SIGNOFF_JOB_LEASE_SECONDS``, 20 s) and a running job renews its own every
+few seconds from a heartbeat thread, so a long check keeps its lease while its process lives,
+and the jobs of a worker killed with ``kill -9`` are free again within seconds: a restarted
+worker sweeps as it starts, and beat sweeps every 10 s.
 """
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,8 +45,8 @@ class JobKind:
 
     @property
     def lease(self) -> timedelta:
-        # Longer than the hard time limit, so a live worker never loses its lease.
-        return timedelta(seconds=settings.SIGNOFF_JOB_HARD_LIMIT + 15)
+        # Short: the heartbeat renews it while the job's process lives (``_Heartbeat``).
+        return timedelta(seconds=settings.SIGNOFF_JOB_LEASE_SECONDS)
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -100,6 +106,39 @@ def job_claim(job_id: int) -> Job | None:
     return Job.objects.get(pk=job_id) if claimed else None
 
 
+class _Heartbeat:
+    """Renews a claimed job's lease every third of it, from a thread of its own (with its own
+    database connection), until the job ends. The renewal is conditional on the attempt this
+    worker claimed, so a lease taken over meanwhile is never extended by the old holder."""
+
+    def __init__(self, job: Job, lease: timedelta):
+        self.job, self.lease = job, lease
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"job-{job.pk}-heartbeat", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join()
+
+    def _beat(self):
+        from django.db import connection
+
+        try:
+            while not self.stopped.wait(self.lease.total_seconds() / 3):
+                try:
+                    Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING, attempts=self.job.attempts).update(
+                        lease_expires_at=timezone.now() + self.lease
+                    )
+                except Exception:  # noqa: BLE001 - a missed beat is retried; the lease has slack
+                    logger.warning("could not renew the lease of job %s", self.job.pk, exc_info=True)
+        finally:
+            connection.close()
+
+
 def job_run(job_id: int, *, retry_inline: bool = False) -> str | None:
     """Run the job if this worker can claim it; returns its status then (None: not claimed).
 
@@ -112,7 +151,11 @@ def job_run(job_id: int, *, retry_inline: bool = False) -> str | None:
             return None
         kind = kind_of(job.kind)
         try:
-            kind.run(job.target_id, final_attempt=job.attempts >= MAX_ATTEMPTS)
+            if retry_inline:  # eager (tests, scripts): nobody else could take the job meanwhile
+                kind.run(job.target_id, final_attempt=job.attempts >= MAX_ATTEMPTS)
+            else:
+                with _Heartbeat(job, kind.lease):
+                    kind.run(job.target_id, final_attempt=job.attempts >= MAX_ATTEMPTS)
         except TransientError as error:
             if job.attempts < MAX_ATTEMPTS:
                 delay = 0 if retry_inline else BACKOFF_SECONDS[min(job.attempts, len(BACKOFF_SECONDS)) - 1]

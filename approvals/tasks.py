@@ -9,7 +9,7 @@ from approvals import jobs
 
 # Every job ends within these limits; a hung check or SMTP server does not stop a worker. The
 # soft limit raises in the job (recorded as a failed attempt), the hard limit kills the process
-# (the job's lease, longer than both, then expires and the sweeper hands it to another worker).
+# (its heartbeat dies with it: the job's short lease then expires and the sweeper hands it over).
 @shared_task(bind=True, soft_time_limit=settings.SIGNOFF_JOB_SOFT_LIMIT, time_limit=settings.SIGNOFF_JOB_HARD_LIMIT)
 def run_job(self, job_id: int) -> None:
     try:
@@ -20,5 +20,13 @@ def run_job(self, job_id: int) -> None:
 
 @shared_task
 def sweep_jobs() -> None:
-    """Run by Celery beat every 30 seconds."""
+    """Run by Celery beat every 10 seconds, and by each worker as it starts."""
     jobs.jobs_sweep()
+
+
+@shared_task
+def audit_checkpoint() -> None:
+    """Run by Celery beat hourly: what ``manage.py audit_checkpoint`` does."""
+    from django.core.management import call_command
+
+    call_command("audit_checkpoint")

@@ -4,7 +4,7 @@ import os
 import sys
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -20,6 +20,12 @@ def start_the_sandbox_fork_server(**_):
     from approvals.sandbox import enable_zygote
 
     enable_zygote()
+
+
+@worker_ready.connect
+def take_over_abandoned_jobs(sender=None, **_):
+    """A worker that starts (after a crash, say) sweeps at once rather than waiting for beat."""
+    sender.app.send_task("approvals.tasks.sweep_jobs")
 
 
 @worker_process_shutdown.connect
@@ -48,5 +54,5 @@ def worker_command(*extra: str) -> list[str]:
 
 
 def beat_command(*extra: str) -> list[str]:
-    """The command line of the scheduler that runs the sweeper every 30 seconds."""
+    """The command line of the scheduler that runs the sweeper every 10 seconds."""
     return [sys.executable, "-m", "celery", "-A", "config", "beat", *extra]

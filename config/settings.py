@@ -269,11 +269,18 @@ SIGNOFF_MAX_DATASET_ROWS = int(os.environ.get("SIGNOFF_MAX_DATASET_ROWS", "10000
 SIGNOFF_JOB_SOFT_LIMIT = int(os.environ.get("SIGNOFF_JOB_SOFT_LIMIT", "300"))
 SIGNOFF_JOB_HARD_LIMIT = int(os.environ.get("SIGNOFF_JOB_HARD_LIMIT", "330"))
 SIGNOFF_JOB_HANDOVER_SECONDS = int(os.environ.get("SIGNOFF_JOB_HANDOVER_SECONDS", "20"))
+# A running job renews its lease every third of it; a dead worker's jobs are free after this.
+SIGNOFF_JOB_LEASE_SECONDS = int(os.environ.get("SIGNOFF_JOB_LEASE_SECONDS", "20"))
 # Celery beat: the sweeper hands over lost or abandoned jobs and concludes finished checks steps.
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
         "task": "approvals.tasks.sweep_jobs",
-        "schedule": float(os.environ.get("SIGNOFF_SWEEP_SECONDS", "30")),
+        "schedule": float(os.environ.get("SIGNOFF_SWEEP_SECONDS", "10")),
+    },
+    # A signed chain head outside the database, so a deleted tail or a truncation is found.
+    "audit-checkpoint": {
+        "task": "approvals.tasks.audit_checkpoint",
+        "schedule": float(os.environ.get("SIGNOFF_AUDIT_CHECKPOINT_SECONDS", "3600")),
     },
     "sweep-kept-uploads": {"task": "registry.tasks.sweep_kept_uploads", "schedule": 900.0},
 }

@@ -170,3 +170,28 @@ def test_a_workflow_naming_unknown_people_is_refused_before_anything_is_written(
     assert not PromotionRequest.objects.exists()
     with pytest.raises(SystemCheckError, match="signoff.E001.*no active user called 'bob'"):
         call_command("check", "--database", "default")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_renews_its_short_lease_until_it_ends(people, risk_model, settings):
+    """The heartbeat keeps a job that runs longer than its lease; the lease is short so that a dead
+    worker's job is free within seconds."""
+    import time
+
+    from approvals import jobs as runner
+
+    settings.SIGNOFF_JOB_LEASE_SECONDS = 1
+    seen = []
+
+    def slow(target_id, *, final_attempt):
+        for _ in range(4):
+            time.sleep(0.5)
+            seen.append(Job.objects.get(kind="test_slow", target_id=target_id).lease_expires_at)
+
+    runner.register("test_slow", run=slow, fail=lambda pk, reason: None)
+    job = Job.objects.create(kind="test_slow", target_id=risk_model.pk)
+    assert runner.job_run(job.pk) == Job.Status.DONE
+    assert len(set(seen)) >= 2 and seen[-1] > seen[0]  # renewed while it ran, past its first lease
+    assert seen[0] - Job.objects.get(pk=job.pk).created_at < timedelta(seconds=3)
+    job.refresh_from_db()
+    assert job.status == Job.Status.DONE and job.lease_expires_at is None
