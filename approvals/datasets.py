@@ -78,6 +78,10 @@ def evaluation_dataset_register(
     profile = _profile(file, dataset)
     if not profile.get("ok"):
         raise ValidationError({"file": profile.get("error", "The file could not be read.")})
+    for position, column in enumerate(profile["columns"], start=1):
+        problem = text_problem(str(column.get("name", "")))
+        if problem or len(str(column.get("name", ""))) > 200:
+            raise ValidationError({"file": f"Column {position}'s name {problem or 'is longer than 200 characters'}."})
     dataset.row_count, dataset.columns = profile["rows"], profile["columns"]
     try:
         with transaction.atomic():
@@ -93,6 +97,9 @@ def evaluation_dataset_register(
     except IntegrityError:
         dataset.file.delete(save=False)
         raise ValidationError({"name": f"{model.name} already has a dataset called {name!r}."}) from None
+    except BaseException:  # nothing half-written: no stored file without its row
+        dataset.file.delete(save=False)
+        raise
     return dataset
 
 

@@ -10,7 +10,7 @@ from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
 from approvals.models import AuditEvent, CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
-from registry.api.serializers import SafeJSONField
+from registry.api.serializers import SafeJSONField, StrictInputSerializer
 
 _DATETIME = serializers.DateTimeField()
 
@@ -172,7 +172,7 @@ class RequestDetailOutputSerializer(RequestOutputSerializer):
         fields = RequestOutputSerializer.Meta.fields + ["steps"]
 
 
-class DecisionInputSerializer(serializers.Serializer):
+class DecisionInputSerializer(StrictInputSerializer):
     decision = serializers.ChoiceField(choices=Decision.Verdict.choices)
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     step = serializers.CharField(
@@ -232,7 +232,7 @@ class AuditFilterSerializer(serializers.Serializer):
     verb = serializers.CharField(required=False, max_length=50)
 
 
-class RollbackInputSerializer(serializers.Serializer):
+class RollbackInputSerializer(StrictInputSerializer):
     comment = serializers.CharField(max_length=2000, help_text="Why the version is rolled back (required).")
     target = serializers.IntegerField(
         required=False, min_value=1, max_value=2**31, help_text="Version to restore; default the one deployed before."
@@ -245,7 +245,7 @@ class RollbackInputSerializer(serializers.Serializer):
     )
 
 
-class DatasetInputSerializer(serializers.Serializer):
+class DatasetInputSerializer(StrictInputSerializer):
     file = serializers.FileField(help_text="CSV (UTF-8, header row) or Parquet.")
     name = serializers.SlugField(max_length=100)
     target_column = serializers.CharField(max_length=200)

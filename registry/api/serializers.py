@@ -24,7 +24,24 @@ class SafeJSONField(serializers.JSONField):
         return super().to_internal_value(data)
 
 
-class ModelInputSerializer(serializers.Serializer):
+class StrictInputSerializer(serializers.Serializer):
+    """An input serializer that refuses keys it does not know, naming them (a misspelt
+    ``coment`` is an error, not a comment silently dropped)."""
+
+    IGNORED = frozenset({"csrfmiddlewaretoken"})
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            unknown = sorted(str(key) for key in data.keys() if key not in self.fields and key not in self.IGNORED)
+            if unknown:
+                listed = ", ".join(repr(key[:100]) for key in unknown[:10])
+                raise serializers.ValidationError(
+                    {"non_field_errors": [f"Unknown field(s) {listed}; this endpoint takes {', '.join(self.fields)}."]}
+                )
+        return super().to_internal_value(data)
+
+
+class ModelInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
@@ -51,7 +68,7 @@ class ModelOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class VersionInputSerializer(serializers.Serializer):
+class VersionInputSerializer(StrictInputSerializer):
     """Multipart fields: the artifact file, and metrics / params / lineage as JSON text."""
 
     artifact = serializers.FileField(max_length=None, allow_empty_file=True)
@@ -114,7 +131,7 @@ class VersionOutputSerializer(serializers.ModelSerializer):
         return version.artifact.name.rsplit("/", 1)[-1]
 
 
-class ModelCardInputSerializer(serializers.Serializer):
+class ModelCardInputSerializer(StrictInputSerializer):
     model_card = SafeJSONField(
         help_text="The whole card: JSON object of field → Markdown text; it replaces the old one."
     )

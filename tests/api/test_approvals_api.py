@@ -1,5 +1,7 @@
 """Submitting and deciding over the API: status codes tell not-allowed, not-now and bad input apart."""
 
+import json
+
 import pytest
 
 from approvals import services
@@ -186,3 +188,15 @@ def test_the_queue_counts_up_to_a_cap_and_says_when_more_wait(people, api, clien
 
     mine = api(people.dana).get("/api/requests/?awaiting=me").json()
     assert (mine["count"], mine["count_capped"], mine["results"]) == (0, False, [])
+
+
+def test_an_unknown_key_in_a_body_is_refused_by_name_and_writes_nothing(people, api, awaiting, risk_model):
+    from approvals.models import Decision
+
+    response = api(people.mona).post(
+        f"/api/requests/{awaiting['id']}/decisions/", {"decision": "approve", "coment": "typo"}, format="json"
+    )
+    assert response.status_code == 400 and "'coment'" in json.dumps(response.json())
+    assert not Decision.objects.exists()
+    response = api(people.dana).post("/api/models/", {"name": "m2", "team": "risk", "owner": "x"}, format="json")
+    assert response.status_code == 400 and "'owner'" in json.dumps(response.json())

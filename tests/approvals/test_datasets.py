@@ -418,3 +418,16 @@ def test_a_data_analyst_registers_datasets_and_a_manager_does_not(people, api, r
     assert register(api, people.quinn).status_code == 201
     response = register(api, people.mona, name="other")
     assert response.status_code == 403 and "data analysts" in response.json()["detail"]
+
+
+def test_a_nul_in_a_column_name_is_a_400_and_stores_nothing(people, api, risk_model, settings):
+    from pathlib import Path
+
+    from approvals.models import EvaluationDataset
+
+    body = b"feature\x00one,defaulted\n1,0\n2,1\n"
+    response = register(api, people.quinn, file=SimpleUploadedFile("holdout.csv", body))
+    assert response.status_code == 400 and "NUL" in json.dumps(response.json())
+    assert not EvaluationDataset.objects.exists()
+    stored = Path(settings.MEDIA_ROOT) / "datasets"
+    assert not stored.exists() or not any(stored.rglob("*holdout*"))
