@@ -13,7 +13,7 @@ from django.db.utils import DatabaseError
 
 from approvals import services
 from approvals.audit import audit_chain_first_break, audit_log_problems, checkpoint_write
-from approvals.models import AuditEvent
+from approvals.models import AuditEvent, StepState
 from registry.models import ModelVersion
 from tests import factories
 
@@ -33,13 +33,22 @@ def history(people, risk_model, background, tmp_path, settings):
 
 
 def as_database_superuser(sql, params=()):
-    """What someone with the database's superuser password could do: switch the triggers off."""
+    """What someone with the database's superuser password (or SQLite's file) could do: switch
+    the triggers off, or drop them and put them back."""
+    from config.db import SQLITE_AUDIT_GUARDS
+
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET session_replication_role = replica")
+        else:
+            for name in SQLITE_AUDIT_GUARDS:
+                cursor.execute(f"DROP TRIGGER {name}")
         cursor.execute(sql, params)
         if connection.vendor == "postgresql":
             cursor.execute("SET session_replication_role = origin")
+        else:
+            for guard in SQLITE_AUDIT_GUARDS.values():
+                cursor.execute(guard)
 
 
 def test_every_event_links_to_the_one_before(history, capsys):
@@ -241,3 +250,20 @@ def test_the_workers_role_cannot_decide_nor_change_identities(people, awaiting_m
             cursor.execute(f"DROP ROLE {role}")
     step.refresh_from_db()
     assert step.status == "waiting" and not awaiting_manager.decisions.exists()
+
+
+@pytest.mark.parametrize("assignment", [{"model_card": {"limitations": "none"}}, {"description": "rewritten"}])
+def test_a_submitted_versions_card_and_description_cannot_be_changed_on_any_database(awaiting_manager, assignment):
+    version = awaiting_manager.version
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        ModelVersion.objects.filter(pk=version.pk).update(**assignment)
+    assert ModelVersion.objects.get(pk=version.pk).model_card == version.model_card
+
+
+def test_audit_events_and_human_steps_are_guarded_on_any_database(awaiting_manager):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.update(comment="rewritten")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.all().delete()
+    with pytest.raises(DatabaseError, match="only a decision approves it"), transaction.atomic():
+        StepState.objects.filter(pk=awaiting_manager.current_step_id).update(status="approved")
