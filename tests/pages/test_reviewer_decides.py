@@ -117,3 +117,18 @@ def test_every_page_passes_axe_and_fits_the_width(browser, live_server, people, 
     finally:
         context.close()
         connections.close_all()  # the live server's connection in Playwright's context (see the page fixture)
+
+
+@pytest.mark.django_db(transaction=True)  # the checks run after the submission commits
+def test_the_request_page_shows_the_evidence_each_decision_was_taken_on(client, people, measured_request):
+    request = measured_request
+    request.refresh_from_db()
+    services.step_decide(request=request, actor=people.mona, verdict="approve", comment="Better than v1.")
+    decision = request.decisions.get()
+    assert decision.evidence and len(decision.evidence_digest) == 64
+
+    client.force_login(people.quinn)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert 'data-testid="decision-evidence"' in page
+    assert f"{decision.evidence_digest[:12]}…" in page
+    assert f"v{decision.evidence['candidate']} against v1, then in production" in page
