@@ -132,3 +132,16 @@ def test_the_request_page_shows_the_evidence_each_decision_was_taken_on(client, 
     assert 'data-testid="decision-evidence"' in page
     assert f"{decision.evidence_digest[:12]}…" in page
     assert f"v{decision.evidence['candidate']} against v1, then in production" in page
+
+
+def test_a_deployed_request_says_what_is_true_today(client, people, risk_model, awaiting_manager, background):
+    for actor in (people.mona, people.quinn, people.ivan):
+        awaiting_manager.refresh_from_db()
+        with background():
+            services.step_decide(request=awaiting_manager, actor=actor, verdict="approve", comment="ok")
+    awaiting_manager.refresh_from_db()
+    assert awaiting_manager.status == "completed"
+    client.force_login(people.mona)
+    page = client.get(f"/requests/{awaiting_manager.pk}/").content.decode()
+    assert "is in production yet" not in page
+    assert f"v{awaiting_manager.version.number} is in production since" in page
