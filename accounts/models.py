@@ -17,8 +17,27 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+class Scope(models.TextChoices):
+    """What an API token may do. A token for a CI pipeline reads, registers and submits; deciding
+    and deploying are for tokens their owner asked for explicitly."""
+
+    READ = "read", "read"
+    REGISTER = "register", "register models, versions and datasets"
+    SUBMIT = "submit", "submit versions"
+    DECIDE = "decide", "decide steps"
+    DEPLOY = "deploy", "deploy and roll back"
+
+
+DEFAULT_SCOPES = [Scope.READ, Scope.REGISTER, Scope.SUBMIT]
+
+
+def default_scopes() -> list[str]:
+    return [str(scope) for scope in DEFAULT_SCOPES]
+
+
 class ApiToken(models.Model):
-    """One personal API token of ``user``, used as ``Authorization: Token <key>``."""
+    """One personal API token of ``user``, used as ``Authorization: Token <key>``, limited to its
+    ``scopes``."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'CI pipeline'.")
@@ -28,6 +47,7 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    scopes = models.JSONField(default=default_scopes, editable=False, help_text="What the token may do (Scope).")
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ApiToken, key_digest
+from accounts.models import ApiToken, Scope, default_scopes, key_digest
 from accounts.selectors import api_token_by_prefix
 from approvals.audit import audit_record
 
@@ -18,11 +18,15 @@ MAX_TOKEN_DAYS = 366
 MAX_ACTIVE_TOKENS = 20
 
 
-def api_token_create(*, user, name: str, days: int | None = None) -> tuple[ApiToken, str]:
-    """Create a token for ``user`` (only for themselves); returns the row and the key, shown once."""
+def api_token_create(*, user, name: str, days: int | None = None, scopes=None) -> tuple[ApiToken, str]:
+    """Create a token for ``user`` (only for themselves) with ``scopes`` (default: read, register,
+    submit); returns the row and the key, shown once."""
     name = (name or "").strip()
     days = settings.SIGNOFF_TOKEN_DAYS if days is None else days
+    scopes = default_scopes() if scopes is None else scopes
     errors = {}
+    if not isinstance(scopes, list | tuple) or not scopes or not set(scopes) <= set(Scope.values):
+        errors["scopes"] = [f"Choose the token's scopes among {', '.join(Scope.values)}."]
     if not name or len(name) > 100:
         errors["name"] = ["Name the token (1–100 characters), e.g. 'CI pipeline'."]
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_TOKEN_DAYS:
@@ -43,12 +47,18 @@ def api_token_create(*, user, name: str, days: int | None = None) -> tuple[ApiTo
             prefix=prefix,
             digest=key_digest(key),
             expires_at=timezone.now() + timedelta(days=days),
+            scopes=sorted(set(scopes), key=Scope.values.index),
         )
         audit_record(
             actor=user,
             verb="token.created",
             obj=token,
-            data={"user": user.username, "name": name, "expires_at": token.expires_at.isoformat()},
+            data={
+                "user": user.username,
+                "name": name,
+                "expires_at": token.expires_at.isoformat(),
+                "scopes": token.scopes,
+            },  # fmt: skip
         )
     return token, key
 

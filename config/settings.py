@@ -317,7 +317,7 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("SIGNOFF_API_RATE_ANON", "60/min"),
         "user": os.environ.get("SIGNOFF_API_RATE_USER", "1200/min"),
     },
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "accounts.scopes.TokenScope"],
     "DEFAULT_PARSER_CLASSES": [
         "registry.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",

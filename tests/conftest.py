@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.db import connections
 from rest_framework.test import APIClient
 
+from accounts.models import Scope
 from accounts.services import api_token_create
 from approvals import services
 from config.celery import app as celery_app
@@ -118,7 +119,8 @@ def api():
     def client_for(user=None):
         client = APIClient()
         if user is not None:
-            _, key = api_token_create(user=user, name="tests")
+            # Every scope: these tests are about roles; tests/security/test_tokens.py about scopes.
+            _, key = api_token_create(user=user, name="tests", scopes=list(Scope.values))
             client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 

@@ -7,10 +7,12 @@ allowed or not visible), 409 (wrong state) or 400 (bad input) through config.api
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
+from accounts.models import Scope
+from accounts.scopes import token_allows
 from approvals import comparison, datasets, selectors, services
 from approvals.api.serializers import (
     AuditEventOutputSerializer,
@@ -26,6 +28,7 @@ from approvals.api.serializers import (
     request_rows,
 )
 from approvals.comparison import SelectionError, parse_selection
+from approvals.models import StepState
 from config.pagination import CappedPageNumberPagination
 from registry import selectors as registry_selectors
 from registry.api.serializers import VersionOutputSerializer
@@ -34,6 +37,7 @@ REFUSALS = {400: None, 403: None, 404: None, 409: None}
 
 
 class VersionSubmitView(generics.GenericAPIView):
+    token_scope = Scope.SUBMIT
     serializer_class = RequestOutputSerializer
 
     @extend_schema(
@@ -79,6 +83,7 @@ class RequestDetailView(generics.GenericAPIView):
 
 class DecisionCreateView(generics.GenericAPIView):
     serializer_class = DecisionOutputSerializer
+    token_scope = Scope.DECIDE
 
     @extend_schema(
         request=DecisionInputSerializer,
@@ -94,6 +99,13 @@ class DecisionCreateView(generics.GenericAPIView):
             step = next((s for s in promotion_request.steps.all() if s.name == data.validated_data["step"]), None)
             if step is None:
                 raise ValidationError({"step": f"Request #{pk} has no step called {data.validated_data['step']!r}."})
+        deciding = step or promotion_request.current_step
+        if (
+            deciding is not None
+            and deciding.kind == StepState.Kind.DEPLOYMENT
+            and not token_allows(request, Scope.DEPLOY)
+        ):
+            raise PermissionDenied("This API token lacks the 'deploy' scope; create one with it on your profile page.")
         # Without it, the deployment is not compared with what the caller saw.
         production_seen = data.validated_data.get("production_version", services.UNCHECKED)
         decision = services.step_decide(
@@ -109,6 +121,7 @@ class DecisionCreateView(generics.GenericAPIView):
 
 
 class ModelRollbackView(generics.GenericAPIView):
+    token_scope = Scope.DEPLOY
     serializer_class = VersionOutputSerializer
 
     @extend_schema(

@@ -132,3 +132,57 @@ def test_a_hostile_key_is_refused_and_changes_nothing(client, people, key, statu
     if status == 400:
         assert "Authorization header contains" in response.json()["detail"]
     assert (ApiToken.objects.count(), AuditEvent.objects.count()) == before
+
+
+def token_client(user, scopes=None):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user, name='ci', scopes=scopes)[1]}")
+    return client
+
+
+def test_a_default_token_reads_registers_and_submits_but_never_decides(people, awaiting_manager):
+    from approvals.models import Decision
+
+    client = token_client(people.mona)  # a manager's CI token, default scopes
+    assert client.get(f"/api/requests/{awaiting_manager.pk}/").status_code == 200
+    response = client.post(f"/api/requests/{awaiting_manager.pk}/decisions/", {"decision": "approve"}, format="json")
+    assert response.status_code == 403 and "'decide' scope" in response.json()["detail"]
+    assert not Decision.objects.exists()
+    rollback = token_client(people.ivan).post("/api/models/credit-risk/rollback/", {"comment": "x"}, format="json")
+    assert rollback.status_code == 403 and "'deploy' scope" in rollback.json()["detail"]
+
+
+def test_a_read_only_token_registers_nothing(people, risk_model):
+    client = token_client(people.dana, scopes=["read"])
+    response = client.post("/api/models/", {"name": "other", "team": "risk"}, format="json")
+    assert response.status_code == 403 and "'register' scope" in response.json()["detail"]
+    assert client.get("/api/models/").status_code == 200
+
+
+def test_a_deciding_token_without_deploy_does_not_deploy(people, awaiting_manager, background):
+    from approvals import services
+
+    for actor in (people.mona, people.quinn):
+        awaiting_manager.refresh_from_db()
+        with background():
+            services.step_decide(request=awaiting_manager, actor=actor, verdict="approve", comment="ok")
+    client = token_client(people.ivan, scopes=["read", "decide"])
+    response = client.post(f"/api/requests/{awaiting_manager.pk}/decisions/", {"decision": "approve"}, format="json")
+    assert response.status_code == 403 and "'deploy' scope" in response.json()["detail"]
+    deployer = token_client(people.ivan, scopes=["read", "decide", "deploy"])
+    response = deployer.post(f"/api/requests/{awaiting_manager.pk}/decisions/", {"decision": "approve"}, format="json")
+    assert response.status_code == 201, response.content
+
+
+def test_scopes_are_validated_and_shown_on_the_profile(client, people):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="scopes"):
+        api_token_create(user=people.dana, name="bad", scopes=["root"])
+    client.force_login(people.dana)
+    response = client.post("/profile/tokens/", {"name": "pipeline", "days": 30, "scopes": ["read", "submit"]})
+    assert response.status_code == 201
+    page = client.get("/profile/").content.decode()
+    assert "read, submit" in page
