@@ -4,7 +4,7 @@ A ``Job`` row is written in the same transaction as the change that needs it and
 broker after commit. The worker claims it with a conditional update and a lease; a handler either
 finishes, raises ``TransientError`` (retried with backoff up to ``MAX_ATTEMPTS``) or raises
 anything else (permanent: the kind's failure outcome, defined by the domain, is applied). The
-sweeper, run by Celery beat every 30 seconds, hands over jobs whose message was lost (broker down
+sweeper, run by Celery beat every 10 seconds, hands over jobs whose message was lost (broker down
 at commit) or whose worker died (expired lease), and concludes checks steps whose runs are all
 finished. Nobody has to run a command.
 

@@ -14,24 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 
-from approvals import sandbox
 from approvals.sandbox import Limits, SandboxInput, jail, run_in_sandbox
 
 LIMITS = Limits(cpu_seconds=20, memory_bytes=2 * 1024**3, wall_seconds=60)
 LINGER = 987_000 + os.getpid() % 1000  # the lingering process's argument: unique to this run
-
-
-@pytest.fixture(params=["new interpreter", "fork server"])
-def started_as(request):
-    if request.param == "fork server":
-        sandbox.enable_zygote()
-        yield request.param
-        sandbox.disable_zygote()
-    else:
-        yield request.param
 
 
 def lingering() -> list[int]:

@@ -55,18 +55,6 @@ class Evaluator:
         return (eval, ("__import__('os').getcwd()",))
 
 
-@pytest.fixture(params=["new interpreter", "fork server"])
-def started_as(request):
-    """Each way a sandboxed task starts: a new interpreter (the web process) or forked from the
-    fork server that has the libraries imported (worker processes)."""
-    if request.param == "fork server":
-        sandbox.enable_zygote()
-        yield request.param
-        sandbox.disable_zygote()
-    else:
-        yield request.param
-
-
 def trained_model():
     features, labels = np.random.default_rng(1).random((60, 3)), np.arange(60) % 2
     return make_pipeline(StandardScaler(), LogisticRegression()).fit(features, labels)

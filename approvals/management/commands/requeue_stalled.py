@@ -1,6 +1,6 @@
 """Hand background work that never finished to the workers again, now.
 
-Celery beat runs the same sweep every 30 seconds (``approvals.jobs.jobs_sweep``), so nobody has
+Celery beat runs the same sweep every 10 seconds (``approvals.jobs.jobs_sweep``), so nobody has
 to run this; it remains as a manual tool, e.g. right after a broker outage.
 """
 
