@@ -6,6 +6,7 @@ signed token that the form carries back; the token is valid for one hour, for th
 and model only. Registering the version (or a newer upload) takes its place.
 """
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -38,7 +39,16 @@ def take(token: str, *, user, model):
         kept = signing.loads(token, salt=SALT, max_age=MAX_AGE_SECONDS)
     except signing.BadSignature:
         return None
-    if kept.get("user") != user.pk or kept.get("model") != model.pk or not default_storage.exists(kept["path"]):
+    if kept.get("user") != user.pk or kept.get("model") != model.pk:
+        return None
+    # Even a token signed by someone who holds the secret key names only this person's own
+    # pending uploads: never another path, another person's folder, or a stored artifact.
+    path = kept.get("path")
+    if not isinstance(path, str) or not re.fullmatch(
+        rf"pending/{user.pk}/[0-9a-f]{{32}}(_[A-Za-z0-9]{{7}})?\.bin", path
+    ):
+        return None
+    if not default_storage.exists(path):
         return None
     handle = default_storage.open(kept["path"], "rb")
     handle.name = kept["name"]
