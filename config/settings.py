@@ -294,6 +294,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
+# The reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or networks);
+# none by default: the lockout and the API throttles key on the connection's own address.
+SIGNOFF_TRUSTED_PROXIES = [entry for entry in os.environ.get("SIGNOFF_TRUSTED_PROXIES", "").split(",") if entry]
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("CACHE_URL", "").startswith("redis"):
@@ -310,8 +314,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "accounts.client_address.AnonThrottle",
+        "accounts.client_address.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("SIGNOFF_API_RATE_ANON", "60/min"),

@@ -59,3 +59,33 @@ def test_the_api_throttles_a_client_that_calls_too_often(people, api, settings, 
     assert statuses[5:] == [429, 429]
     if caches:
         assert len(history) == 5
+
+
+def guess_until_locked(client, **headers) -> int:
+    for attempt in range(20):
+        response = client.post("/login/", {"username": "mona", "password": f"guess-{attempt}"}, **headers)
+        if response.status_code == 429:
+            return attempt
+    return -1
+
+
+def test_made_up_forwarded_addresses_do_not_escape_the_lockout(client, people):
+    """With no trusted proxy, X-Forwarded-For is the client's word and counts for nothing."""
+    for attempt in range(20):
+        response = client.post(
+            "/login/", {"username": "mona", "password": f"guess-{attempt}"}, HTTP_X_FORWARDED_FOR=f"10.9.0.{attempt}"
+        )
+        if response.status_code == 429:
+            break
+    assert response.status_code == 429
+    assert AuditEvent.objects.get(verb="login.locked_out").data["ip_address"] == "127.0.0.1"
+
+
+def test_behind_a_trusted_proxy_the_lockout_keys_on_the_address_it_forwards(client, people, settings):
+    settings.SIGNOFF_TRUSTED_PROXIES = ["127.0.0.1"]
+    # The proxy appends the address it saw; what the client claimed further left is ignored.
+    assert guess_until_locked(client, HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7") >= 0
+    assert AuditEvent.objects.get(verb="login.locked_out").data["ip_address"] == "198.51.100.7"
+    # Another client behind the same proxy is not locked out.
+    response = client.post("/login/", {"username": "mona", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="198.51.100.8")
+    assert response.status_code == 302
