@@ -13,7 +13,6 @@ from sklearn.linear_model import LogisticRegression
 
 from approvals import comparison
 from approvals.models import Decision
-from registry.models import ModelVersion
 from registry.services import model_version_set_stage
 from tests import factories
 from tests.approvals.test_datasets import FEATURES, csv_file, holdout, register
@@ -74,18 +73,23 @@ def measured_pair(people, risk_model, dataset_frame, submit, use_workflow):
     """credit-risk with a production version and a more regularised candidate, both measured by
     the workers; returns (production, candidate, candidate's request awaiting the manager,
     their artifacts' bytes)."""
+    return make_pair(people, risk_model, submit, use_workflow)
+
+
+def make_pair(people, risk_model, submit, use_workflow, cards=({}, {})):
+    """``measured_pair``, with model cards written at registration (a submitted card is immutable)."""
     use_workflow(COMPARE_WORKFLOW)
     strong, weak = bundle(FEATURES), bundle(FEATURES, c=0.05)
     production = factories.make_version(
         model=risk_model, by=people.dana, artifact=factories.artifact(strong), metrics={"accuracy": 0.8},
-        params={"C": 1.0, "max_iter": 200},
+        params={"C": 1.0, "max_iter": 200}, model_card=cards[0],
     )  # fmt: skip
     submit(production, people.dana)
     with transaction.atomic():
         model_version_set_stage(version=production, stage="production")
     candidate = factories.make_version(
         model=risk_model, by=people.dana, artifact=factories.artifact(weak), metrics={"accuracy": 0.9},
-        params={"C": 0.05, "max_iter": 200},
+        params={"C": 0.05, "max_iter": 200}, model_card=cards[1],
     )  # fmt: skip
     request = submit(candidate, people.dana)
     return production, candidate, request, (strong, weak)
@@ -160,15 +164,15 @@ def test_the_comparison_page_shows_the_evidence_with_charts_and_a_differences_to
     assert 'data-testid="decide"' not in client.get(url + f"&request={request.pk}").content.decode()
 
 
-def test_the_model_cards_are_compared_word_by_word(people, api, client, risk_model, measured_pair):
-    production, candidate, _, _ = measured_pair
+def test_the_model_cards_are_compared_word_by_word(
+    people, api, client, risk_model, dataset_frame, submit, use_workflow
+):
     owner = "Credit risk analytics"
-    ModelVersion.objects.filter(pk=production.pk).update(
-        model_card={"limitations": "Weak on young applicants.", "owner": owner}
+    cards = (
+        {"limitations": "Weak on young applicants.", "owner": owner},
+        {"limitations": "Weak on applicants under 25 and on thin files.", "owner": owner},
     )
-    ModelVersion.objects.filter(pk=candidate.pk).update(
-        model_card={"limitations": "Weak on applicants under 25 and on thin files.", "owner": owner}
-    )
+    production, candidate, _, _ = make_pair(people, risk_model, submit, use_workflow, cards=cards)
     query = f"?v={production.number}&v={candidate.number}"
     body = api(people.mona).get(f"/api/models/credit-risk/compare/{query}").json()
 

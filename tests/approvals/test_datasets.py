@@ -425,9 +425,10 @@ def test_a_nul_in_a_column_name_is_a_400_and_stores_nothing(people, api, risk_mo
 
     from approvals.models import EvaluationDataset
 
+    stored = Path(settings.MEDIA_ROOT) / "datasets"
+    before = sorted(stored.rglob("*")) if stored.exists() else []
     body = b"feature\x00one,defaulted\n1,0\n2,1\n"
     response = register(api, people.quinn, file=SimpleUploadedFile("holdout.csv", body))
     assert response.status_code == 400 and "NUL" in json.dumps(response.json())
     assert not EvaluationDataset.objects.exists()
-    stored = Path(settings.MEDIA_ROOT) / "datasets"
-    assert not stored.exists() or not any(stored.rglob("*holdout*"))
+    assert (sorted(stored.rglob("*")) if stored.exists() else []) == before
