@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from rest_framework.test import APIClient
 
+from accounts.models import Scope
 from accounts.services import api_token_create
 from approvals import services
 from approvals.audit import audit_chain_first_break
@@ -47,7 +48,7 @@ def in_parallel(calls):
 
 def clients_of(user, count):
     """``count`` API clients (one per thread) sharing one token of ``user``'s."""
-    _, key = api_token_create(user=user, name="parallel clients")
+    _, key = api_token_create(user=user, name="parallel clients", scopes=list(Scope.values))
     clients = [APIClient() for _ in range(count)]
     for client in clients:
         client.credentials(HTTP_AUTHORIZATION=f"Token {key}")

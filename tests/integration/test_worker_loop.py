@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from accounts.models import Scope
 from accounts.services import api_token_create
 from approvals.models import AuditEvent, CheckRun, PromotionRequest
 from registry.models import ModelVersion
@@ -21,7 +22,9 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user, name='tests')[1]}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {api_token_create(user=user, name='tests', scopes=list(Scope.values))[1]}"
+    )
     return client
 
 
