@@ -91,9 +91,11 @@ def stop_process(process, timeout=20):
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def celery_worker_process(django_db_setup, django_db_blocker, smtp_server, tmp_path_factory):
-    """A real worker process for the session, on the test database and the Redis broker."""
+    """A real worker process for this package's tests, on the test database and the Redis broker.
+    It stops when they end: a worker left running would take the jobs of later tests that run
+    them in-process (tests/pages/test_browser_loop.py watches checks run)."""
     database = settings.DATABASES["default"]
     if "postgresql" not in database["ENGINE"] or not settings.CELERY_BROKER_URL.startswith("redis"):
         pytest.fail("celery_worker_process needs PostgreSQL and Redis: mark the test with @pytest.mark.worker")
