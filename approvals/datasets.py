@@ -1,19 +1,25 @@
-"""Evaluation datasets: registered per model, profiled in the sandbox, never changed afterwards."""
+"""Evaluation datasets: uploaded per model, read by the worker in the sandbox, never changed afterwards."""
 
+import csv
 import os
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from approvals import jobs
 from approvals.audit import audit_record
-from approvals.models import EvaluationDataset
+from approvals.measurements import stored_file_opener
+from approvals.models import EvaluationDataset, Job
 from approvals.sandbox import SandboxInput, run_in_sandbox
 from registry import permissions as registry_permissions
 from registry.models import RegisteredModel, sha256_of
 from registry.validation import text_problem, validate_artifact
 
 FORMATS = {".csv": EvaluationDataset.Format.CSV, ".parquet": EvaluationDataset.Format.PARQUET}
+HEADER_BYTES = 1024 * 1024  # a CSV header line longer than this is refused unread
 
 
 def _column_list(value, what: str) -> list[str]:
@@ -23,6 +29,10 @@ def _column_list(value, what: str) -> list[str]:
         if text_problem(item):
             raise ValidationError({what: f"A column name {text_problem(item)}."})
     return value
+
+
+class TooManyBeingRead(Exception):
+    """The uploader already has as many datasets being read as the limit allows (HTTP 429)."""
 
 
 def evaluation_dataset_register(
@@ -35,11 +45,13 @@ def evaluation_dataset_register(
     sensitive_columns: list | None = None,
     description: str = "",
 ) -> EvaluationDataset:
-    """Register ``file`` (CSV or Parquet) as a hold-out dataset of ``model``.
+    """Upload ``file`` (CSV or Parquet) as a hold-out dataset of ``model``; the worker reads it.
 
-    The file is read in the sandbox to count its rows and infer its columns; a file that cannot
-    be read, lacks the target or sensitive columns, or exceeds the configured size or rows is
-    refused with a ValidationError saying so, and nothing is written."""
+    What can be judged here is judged at once, from the first bytes (name, format, size, the CSV
+    header: column count, target and sensitive columns): a ValidationError says what is wrong
+    and nothing is written. Otherwise the file is stored with the dataset ``profiling`` and a job
+    reads it in the sandbox (``evaluation_dataset_profile``): rows, columns and types, or why it
+    is refused. An uploader has at most ``SIGNOFF_MAX_DATASETS_BEING_READ`` being read at once."""
     refusal = registry_permissions.refusal(actor, registry_permissions.REGISTER_DATASET, model)
     if refusal:
         raise PermissionDenied(refusal)
@@ -72,39 +84,141 @@ def evaluation_dataset_register(
         sensitive_columns=sensitive,
         created_by=actor,
     )
-    dataset.full_clean(exclude=["file", "row_count", "columns", "model", "created_by"], validate_constraints=False)
-    if EvaluationDataset.objects.filter(model=model, name=name).exists():
-        raise ValidationError({"name": f"{model.name} already has a dataset called {name!r}."})
-    profile = _profile(file, dataset)
-    if not profile.get("ok"):
-        raise ValidationError({"file": profile.get("error", "The file could not be read.")})
-    for position, column in enumerate(profile["columns"], start=1):
-        problem = text_problem(str(column.get("name", "")))
-        if problem or len(str(column.get("name", ""))) > 200:
-            raise ValidationError({"file": f"Column {position}'s name {problem or 'is longer than 200 characters'}."})
-    dataset.row_count, dataset.columns = profile["rows"], profile["columns"]
+    dataset.full_clean(
+        exclude=["file", "row_count", "columns", "model", "created_by", "status"], validate_constraints=False
+    )
+    problem = header_problem(file, dataset)
+    if problem:
+        raise ValidationError({"file": problem})
     try:
         with transaction.atomic():
+            # One uploader's uploads queue behind each other here: the count cannot be raced.
+            get_user_model().objects.select_for_update().filter(pk=actor.pk).first()
+            being_read = EvaluationDataset.objects.filter(created_by=actor, status=EvaluationDataset.Status.PROFILING)
+            limit = settings.SIGNOFF_MAX_DATASETS_BEING_READ
+            if being_read.count() >= limit:
+                raise TooManyBeingRead(
+                    f"You have {limit} dataset{'s' if limit != 1 else ''} being read already; "
+                    "upload this one when one of them is ready or refused."
+                )
+            if _name_taken(model, name):
+                raise ValidationError({"name": f"{model.name} already has a dataset called {name!r}."})
             dataset.file.save(os.path.basename(file.name), file, save=False)
             dataset.save()
             audit_record(
                 actor=actor,
-                verb="dataset.registered",
+                verb="dataset.uploaded",
                 obj=dataset,
                 model=model,
-                data={"name": name, "sha256": dataset.sha256, "rows": dataset.row_count},
+                data={"name": name, "sha256": dataset.sha256, "size": dataset.size},
             )
+            jobs.job_enqueue(Job.Kind.PROFILE_DATASET, dataset.pk)
     except IntegrityError:
         dataset.file.delete(save=False)
         raise ValidationError({"name": f"{model.name} already has a dataset called {name!r}."}) from None
     except BaseException:  # nothing half-written: no stored file without its row
-        dataset.file.delete(save=False)
+        if dataset.file:
+            dataset.file.delete(save=False)
         raise
     return dataset
 
 
-def _profile(file, dataset: EvaluationDataset) -> dict:
+def _name_taken(model, name) -> bool:
+    return model.datasets.filter(name=name).exclude(status=EvaluationDataset.Status.REFUSED).exists()
+
+
+def header_problem(file, dataset: EvaluationDataset) -> str | None:
+    """What the first bytes already show to be wrong with the upload, or None: read without
+    parsing the file (a CSV's header line, a Parquet file's magic bytes), so an absurd file is
+    refused before anything reads it whole."""
     file.seek(0)
+    head = file.read(HEADER_BYTES)
+    file.seek(0)
+    if dataset.format == EvaluationDataset.Format.PARQUET:
+        file.seek(max(0, dataset.size - 4))
+        tail = file.read(4)
+        file.seek(0)
+        if dataset.size < 12 or head[:4] != b"PAR1" or tail != b"PAR1":
+            return "The file could not be read as Parquet: it does not start and end with Parquet's PAR1 marker."
+        return None
+    line, newline, rest = head.partition(b"\n")
+    if not newline and len(head) == HEADER_BYTES:
+        return f"The file could not be read as CSV: its header line is longer than {HEADER_BYTES:,} bytes."
+    try:
+        text = line.decode("utf-8").removeprefix("\ufeff").rstrip("\r")
+    except UnicodeDecodeError:
+        return "The file could not be read as CSV: its header line is not UTF-8 text."
+    columns = next(csv.reader([text]), [])
+    limit = settings.SIGNOFF_MAX_DATASET_COLUMNS
+    if len(columns) > limit:
+        return f"The file has {len(columns):,} columns; the limit is {limit:,}."
+    for position, column in enumerate(columns, start=1):
+        if text_problem(column) or len(column) > 200:
+            return f"Column {position}'s name {text_problem(column) or 'is longer than 200 characters'}."
+    if not rest.strip():
+        return "The file holds no rows."
+    return _missing_columns(columns, dataset)
+
+
+def _missing_columns(columns: list[str], dataset) -> str | None:
+    missing = [name for name in [dataset.target_column, *dataset.sensitive_columns] if name not in columns]
+    if missing:
+        return f"No column called {', '.join(repr(m) for m in missing)}; it has {', '.join(columns[:30])}."
+    return None
+
+
+def evaluation_dataset_profile(*, dataset_id: int) -> None:
+    """The worker's part: read the uploaded file in the sandbox; the dataset becomes ``ready``
+    with its rows and columns (audited ``dataset.registered``), or ``refused`` with the reason
+    (audited ``dataset.refused``; its bytes deleted, its name free). Runs once: a dataset no
+    longer being read is left as it is."""
+    dataset = EvaluationDataset.objects.select_related("model", "created_by").get(pk=dataset_id)
+    if dataset.status != EvaluationDataset.Status.PROFILING:
+        return
+    try:
+        profile = _profile(dataset)
+    except FileNotFoundError:
+        profile = {"ok": False, "error": "The uploaded file is missing from storage."}
+    except OSError as error:
+        raise jobs.TransientError(f"could not read the uploaded file: {error}") from error
+    problem = profile.get("error", "The file could not be read.") if not profile.get("ok") else None
+    if problem is None:
+        for position, column in enumerate(profile["columns"], start=1):
+            name = str(column.get("name", ""))
+            if text_problem(name) or len(name) > 200:
+                problem = f"Column {position}'s name {text_problem(name) or 'is longer than 200 characters'}."
+                break
+    _conclude(dataset_id, problem=problem, profile=profile)
+
+
+def evaluation_dataset_refuse(*, dataset_id: int, reason: str) -> None:
+    """The outcome when reading the file failed for good (the job's attempts ran out)."""
+    _conclude(dataset_id, problem=f"The file could not be read: {reason}"[:500], profile={})
+
+
+def _conclude(dataset_id: int, *, problem: str | None, profile: dict) -> None:
+    with transaction.atomic():
+        dataset = EvaluationDataset.objects.select_for_update().select_related("model", "created_by").get(pk=dataset_id)
+        if dataset.status != EvaluationDataset.Status.PROFILING:
+            return
+        dataset.profiled_at = timezone.now()
+        if problem:
+            dataset.status, dataset.problem = EvaluationDataset.Status.REFUSED, problem
+            dataset.save(update_fields=["status", "problem", "profiled_at"])
+            stored = dataset.file.name
+            transaction.on_commit(lambda: dataset.file.storage.delete(stored))
+            verb, data = "dataset.refused", {"name": dataset.name, "sha256": dataset.sha256, "problem": problem}
+        else:
+            dataset.status = EvaluationDataset.Status.READY
+            dataset.row_count, dataset.columns = profile["rows"], profile["columns"]
+            dataset.save(update_fields=["status", "row_count", "columns", "profiled_at"])
+            verb = "dataset.registered"
+            data = {"name": dataset.name, "sha256": dataset.sha256, "rows": dataset.row_count}
+        # The uploader's act, carried out by the worker: the record names the person.
+        audit_record(actor=dataset.created_by, verb=verb, obj=dataset, model=dataset.model, data=data)
+
+
+def _profile(dataset: EvaluationDataset) -> dict:
     result = run_in_sandbox(
         "approvals.sandbox.evaluation:profile_dataset",
         {
@@ -112,26 +226,8 @@ def _profile(file, dataset: EvaluationDataset) -> dict:
             "target": dataset.target_column,
             "sensitive": dataset.sensitive_columns,
             "max_rows": settings.SIGNOFF_MAX_DATASET_ROWS,
+            "max_columns": settings.SIGNOFF_MAX_DATASET_COLUMNS,
         },
-        {"dataset": SandboxInput(source=None, sha256=dataset.sha256, opener=lambda: _Unclosed(file))},
+        {"dataset": SandboxInput(source=None, sha256=dataset.sha256, opener=stored_file_opener(dataset.file))},
     )
-    file.seek(0)
     return result.output if result.ok else {"ok": False, "error": result.error}
-
-
-class _Unclosed:
-    """The uploaded file from its start, as a context manager that leaves it open (it is saved
-    to storage afterwards)."""
-
-    def __init__(self, file):
-        self.file = file
-        file.seek(0)
-
-    def read(self, size=-1):
-        return self.file.read(size)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -7,6 +7,7 @@ A worker started with ``SIGNOFF_FAULT=<point>`` kills its whole process group wi
 
 import os
 import signal
+import time
 
 
 def fault_point(name: str, note: str = "") -> None:
@@ -20,3 +21,12 @@ def fault_point(name: str, note: str = "") -> None:
     os.write(marker, note.encode())
     os.close(marker)
     os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def fault_pause(name: str, key: str) -> None:
+    """Make this point slow for ``key`` (a slow model, say): a worker started with
+    ``SIGNOFF_FAULT=pause:<name>:<key>:<seconds>`` sleeps here that long each time."""
+    prefix = f"pause:{name}:{key}:"
+    fault = os.environ.get("SIGNOFF_FAULT", "")
+    if fault.startswith(prefix):
+        time.sleep(float(fault.removeprefix(prefix)))

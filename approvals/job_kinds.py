@@ -6,7 +6,7 @@ Errors a retry may cure (a lock timeout or deadlock, a connection lost, a mail s
 
 from django.db import OperationalError
 
-from approvals import jobs, notifications, services
+from approvals import datasets, jobs, notifications, services
 from approvals.faults import fault_point
 from approvals.models import CheckRun, Job
 
@@ -43,6 +43,11 @@ def send_notification(notification_id, *, final_attempt):
     notifications.notification_send(notification_id)
 
 
+@_database_hiccups_are_transient
+def profile_dataset(dataset_id, *, final_attempt):
+    datasets.evaluation_dataset_profile(dataset_id=dataset_id)
+
+
 def _nothing(target_id, reason):
     """A conclusion that failed for good is taken up again by the sweeper."""
 
@@ -62,4 +67,9 @@ jobs.register(
     Job.Kind.SEND_NOTIFICATION,
     run=send_notification,
     fail=lambda pk, reason: notifications.notification_give_up(notification_id=pk, reason=reason),
+)
+jobs.register(
+    Job.Kind.PROFILE_DATASET,
+    run=profile_dataset,
+    fail=lambda pk, reason: datasets.evaluation_dataset_refuse(dataset_id=pk, reason=reason),
 )

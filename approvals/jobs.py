@@ -8,6 +8,10 @@ sweeper, run by Celery beat every 10 seconds, hands over jobs whose message was 
 at commit) or whose worker died (expired lease), and concludes checks steps whose runs are all
 finished. Nobody has to run a command.
 
+A job may belong to a share (a check: its model's team). While jobs of another share wait, a share
+runs at most ``SIGNOFF_CHECKS_PER_TEAM`` jobs of a kind at once; its further jobs step back for a
+second and are offered again, so two teams' slow models cannot hold every worker.
+
 Leases are short (``SIGNOFF_JOB_LEASE_SECONDS``, 20 s) and a running job renews its own every
 few seconds from a heartbeat thread, so a long check keeps its lease while its process lives,
 and the jobs of a worker killed with ``kill -9`` are free again within seconds: a restarted
@@ -20,8 +24,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from approvals.models import Job
@@ -62,6 +66,10 @@ def kind_of(kind: str) -> JobKind:
     return _KINDS[kind]
 
 
+SHARE_RETRY = timedelta(seconds=1)  # a job over its share's limit is offered again this soon
+_SHARE_LOCK = 0x5359  # PostgreSQL advisory lock namespace of the shares (the share id is the second key)
+
+
 def job_enqueue(kind: str, target_id: int, *, again: bool = False) -> Job:
     """Record the job in the caller's transaction and hand it to a worker after commit.
 
@@ -81,12 +89,13 @@ def job_enqueue(kind: str, target_id: int, *, again: bool = False) -> Job:
     return job
 
 
-def jobs_enqueue_new(kind: str, target_ids: list[int]) -> list[Job]:
+def jobs_enqueue_new(kind: str, target_ids: list[int], *, share: int | None = None) -> list[Job]:
     """``job_enqueue`` for targets just created in the caller's transaction (no job can exist
-    for them yet): one insert for all, each handed to a worker after commit."""
+    for them yet): one insert for all, each handed to a worker after commit; ``share`` is whose
+    share of the workers they take (see the module's docstring)."""
     from approvals import tasks
 
-    jobs = Job.objects.bulk_create(Job(kind=kind, target_id=target_id) for target_id in target_ids)
+    jobs = Job.objects.bulk_create(Job(kind=kind, target_id=target_id, share=share) for target_id in target_ids)
     for job in jobs:
         transaction.on_commit(lambda job_id=job.pk: tasks.run_job.delay(job_id), robust=True)
     return jobs
@@ -94,16 +103,52 @@ def jobs_enqueue_new(kind: str, target_ids: list[int]) -> list[Job]:
 
 def job_claim(job_id: int) -> Job | None:
     """Take the job if it is due, or if the worker that held it let its lease expire."""
-    now = timezone.now()
-    job = Job.objects.filter(pk=job_id).only("kind").first()
+    job = Job.objects.filter(pk=job_id).only("kind", "share").first()
     if job is None:
         return None
-    lease = kind_of(job.kind).lease
+    if job.share is None:
+        return _take(job, timezone.now())
+    with transaction.atomic():
+        _lock_share(job.share)  # claims within one share queue here, so its count cannot be raced
+        now = timezone.now()
+        if not _over_share(job, now):
+            return _take(job, now)
+        stepped_back = Job.objects.filter(pk=job_id, status=Job.Status.PENDING, run_after__lte=now).update(
+            run_after=now + SHARE_RETRY
+        )
+        if stepped_back:
+            from approvals import tasks
+
+            countdown = SHARE_RETRY.total_seconds()
+            transaction.on_commit(lambda: tasks.run_job.apply_async((job_id,), countdown=countdown), robust=True)
+        return None
+
+
+def _take(job: Job, now) -> Job | None:
     claimed = Job.objects.filter(
         Q(status=Job.Status.PENDING, run_after__lte=now) | Q(status=Job.Status.RUNNING, lease_expires_at__lt=now),
-        pk=job_id,
-    ).update(status=Job.Status.RUNNING, attempts=F("attempts") + 1, lease_expires_at=now + lease)
-    return Job.objects.get(pk=job_id) if claimed else None
+        pk=job.pk,
+    ).update(status=Job.Status.RUNNING, attempts=F("attempts") + 1, lease_expires_at=now + kind_of(job.kind).lease)
+    return Job.objects.get(pk=job.pk) if claimed else None
+
+
+def _lock_share(share: int) -> None:
+    # SQLite needs nothing: its transactions begin IMMEDIATE (settings), one writer at a time.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_SHARE_LOCK, share % 2**31])
+
+
+def _over_share(job: Job, now) -> bool:
+    """Whether ``job``'s share already runs its limit of the kind while a job of another share,
+    one still under its limit, waits (shares at their limit do not hold each other back)."""
+    limit = settings.SIGNOFF_CHECKS_PER_TEAM
+    running = Job.objects.filter(kind=job.kind, status=Job.Status.RUNNING, lease_expires_at__gte=now)
+    if running.filter(share=job.share).count() < limit:
+        return False
+    full = running.values("share").annotate(running=Count("pk")).filter(running__gte=limit).values("share")
+    waiting = Job.objects.filter(kind=job.kind, status=Job.Status.PENDING, run_after__lte=now, share__isnull=False)
+    return waiting.exclude(share=job.share).exclude(share__in=full).exists()
 
 
 class _Heartbeat:

@@ -16,15 +16,19 @@ from approvals.sandbox import SandboxInput, run_in_sandbox
 def sandbox_inputs(version, dataset=None, **others) -> dict[str, SandboxInput]:
     """The version's artifact (and the dataset's file, and other versions' artifacts under the
     given names) as sandbox inputs, each with the SHA-256 recorded for it."""
-    inputs = {"artifact": SandboxInput(source=None, sha256=version.artifact_sha256, opener=_opener(version.artifact))}
+    inputs = {"artifact": _artifact_input(version)}
     for name, other in others.items():
-        inputs[name] = SandboxInput(source=None, sha256=other.artifact_sha256, opener=_opener(other.artifact))
+        inputs[name] = _artifact_input(other)
     if dataset is not None:
-        inputs["dataset"] = SandboxInput(source=None, sha256=dataset.sha256, opener=_opener(dataset.file))
+        inputs["dataset"] = SandboxInput(source=None, sha256=dataset.sha256, opener=stored_file_opener(dataset.file))
     return inputs
 
 
-def _opener(field_file):
+def _artifact_input(version) -> SandboxInput:
+    return SandboxInput(source=None, sha256=version.artifact_sha256, opener=stored_file_opener(version.artifact))
+
+
+def stored_file_opener(field_file):
     """A new handle on the stored file each time: ``FieldFile.open`` reuses one file object, which
     a check running at the same moment on the same row could close under it."""
     return lambda: field_file.storage.open(field_file.name, "rb")

@@ -364,6 +364,7 @@ class Job(models.Model):
         CONCLUDE_CHECKS = "conclude_checks", "Conclude a checks step"
         EXECUTE_STEP = "execute_step", "Carry out a promotion or deployment"
         SEND_NOTIFICATION = "send_notification", "Deliver an e-mail"
+        PROFILE_DATASET = "profile_dataset", "Read an uploaded dataset"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -372,7 +373,7 @@ class Job(models.Model):
         FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
-    target_id = models.PositiveBigIntegerField(help_text="The check run, step or notification worked on.")
+    target_id = models.PositiveBigIntegerField(help_text="The check run, step, notification or dataset worked on.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     run_after = models.DateTimeField(default=timezone.now)
@@ -381,6 +382,9 @@ class Job(models.Model):
     log = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    share = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Whose share of the workers this job takes (a check: its model's team)."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -388,6 +392,7 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["status", "run_after"], name="job_due_idx"),
             models.Index(fields=["status", "lease_expires_at"], name="job_lease_idx"),
+            models.Index(fields=["kind", "share", "status"], name="job_share_idx"),
         ]
 
     def __str__(self):
@@ -401,11 +406,19 @@ def dataset_upload_to(instance: "EvaluationDataset", filename: str) -> str:
 class EvaluationDataset(models.Model):
     """A hold-out dataset of a model, on which checks re-measure its versions in the sandbox.
 
-    Immutable: there is no way to change or delete one through Signoff (a new name instead)."""
+    Uploaded, then read by the worker in the sandbox (``profiling``) and either ``ready`` with its
+    rows and columns, or ``refused`` saying why (its bytes deleted, its name free again). Only a
+    ready dataset is evidence. Immutable once read: no way to change or delete one through
+    Signoff (a new name instead)."""
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
         PARQUET = "parquet", "Parquet"
+
+    class Status(models.TextChoices):
+        PROFILING = "profiling", "Being read"
+        READY = "ready", "Ready"
+        REFUSED = "refused", "Refused"
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="datasets")
     name = models.SlugField(max_length=100)
@@ -414,16 +427,28 @@ class EvaluationDataset(models.Model):
     format = models.CharField(max_length=10, choices=Format.choices)
     sha256 = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField()
-    row_count = models.PositiveIntegerField()
+    row_count = models.PositiveIntegerField(null=True, blank=True)
     columns = models.JSONField(default=list, help_text="[{name, dtype}] as read from the file.")
     target_column = models.CharField(max_length=200)
     sensitive_columns = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROFILING)
+    problem = models.TextField(blank=True, help_text="Why the file was refused.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    profiled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["model", "name"], name="dataset_name_unique_per_model")]
+        constraints = [
+            # A refused upload leaves its record but frees its name for the corrected file.
+            models.UniqueConstraint(
+                fields=["model", "name"], condition=~models.Q(status="refused"), name="dataset_name_unique_per_model"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["model", "status", "-created_at"], name="dataset_model_status_idx"),
+            models.Index(fields=["created_by", "status"], name="dataset_uploader_status_idx"),
+        ]
 
     def __str__(self):
         return f"{self.model.name} / {self.name}"

@@ -76,11 +76,27 @@ def _authorship(user, request: PromotionRequest) -> str | None:
     return f"You {reason}; someone else must decide it (four-eyes rule)."
 
 
+def _same_artifact(sha256) -> QuerySet[ModelVersion]:
+    """Versions holding these bytes, registered at any time: an author who registers the
+    request's artifact again after it was submitted is as much its author as one before."""
+    return ModelVersion.objects.filter(artifact_sha256=sha256)
+
+
+def _twin_authorship(user, request: PromotionRequest) -> str | None:
+    twin = _same_artifact(request.version.artifact_sha256).filter(created_by_id=user.pk).values("number").first()
+    if twin is None:
+        return None
+    return (
+        f"You registered version {twin['number']} with the same artifact (SHA-256); "
+        "someone else must decide it (four-eyes rule)."
+    )
+
+
 def _decide_refusal(user, step: StepState) -> str | None:
     request = step.request
     if not step.is_human:
         return "This step is automated; nobody decides it."
-    authored = _authorship(user, request)
+    authored = _authorship(user, request) or _twin_authorship(user, request)
     if authored:
         return authored
     if PasswordSetByOther.objects.filter(user_id=user.pk).exists():
@@ -163,6 +179,7 @@ def restrict(queryset: QuerySet[PromotionRequest], user, action: str) -> QuerySe
         .exclude(submitted_by=user)
         .exclude(version__created_by=user)
         .exclude(pk__in=RequestAuthor.objects.filter(user_id=user.pk).values("request_id"))
+        .exclude(Exists(_same_artifact(OuterRef("version__artifact_sha256")).filter(created_by_id=user.pk)))
     )
 
 
@@ -185,6 +202,7 @@ def users_who_can(action: str, obj: StepState, *, as_the_step_started: bool = Fa
         .filter(pk__in=registry_permissions.users_who_can(registry_permissions.ACT, request.model).values("pk"))
         .exclude(pk__in=[request.submitted_by_id, request.version.created_by_id])
         .exclude(pk__in=RequestAuthor.objects.filter(request_id=request.pk).values("user_id"))
+        .exclude(pk__in=_same_artifact(request.version.artifact_sha256).values("created_by_id"))
         .exclude(pk__in=PasswordSetByOther.objects.values("user_id"))
         .exclude(pk__in=deciders.values("actor_id"))
         .distinct()

@@ -169,6 +169,15 @@ def dataset_list(*, model) -> QuerySet[EvaluationDataset]:
     return model.datasets.select_related("model", "created_by").order_by("-created_at", "-pk")
 
 
+def dataset_get(*, model, name: str) -> EvaluationDataset:
+    """The model's dataset called ``name``: the one in use, else the latest refused upload of
+    that name (404 when there is none)."""
+    dataset = dataset_list(model=model).filter(name=name).first()
+    if dataset is None:
+        raise Http404(f"{model.name} has no dataset called {name!r}.")
+    return dataset
+
+
 EVIDENCE_CHECKS = {
     "reevaluate": "measured",
     "fairness": "fairness",

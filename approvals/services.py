@@ -19,12 +19,13 @@ from approvals import comparison, permissions, selectors
 from approvals.audit import audit_record
 from approvals.checks import TransientCheckError, get_check
 from approvals.definitions import DefinitionError, WorkflowDefinition, definition_for_model
-from approvals.faults import fault_point
+from approvals.faults import fault_pause, fault_point
 from approvals.jobs import job_enqueue, jobs_enqueue_new
 from approvals.models import (
     AuditEvent,
     CheckRun,
     Decision,
+    EvaluationDataset,
     Job,
     Notification,
     PromotionRequest,
@@ -96,7 +97,9 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
         )
         authors = permissions.authors_of_work(version, actor)
         # The evidence is fixed now: the model's latest dataset that no author of the work registered.
-        untouched = version.model.datasets.exclude(created_by_id__in=[user for user, _r, _v in authors])
+        untouched = version.model.datasets.filter(status=EvaluationDataset.Status.READY).exclude(
+            created_by_id__in=[user for user, _r, _v in authors]
+        )
         request.dataset = untouched.order_by("-created_at", "-pk").first()
         if request.dataset is not None:
             request.save(update_fields=["dataset"])
@@ -195,7 +198,8 @@ def _start_step(request: PromotionRequest, step: StepState | None) -> None:
                     title=get_check(check["type"]).describe(config),
                 )
             )
-        jobs_enqueue_new(Job.Kind.RUN_CHECK, [run.pk for run in CheckRun.objects.bulk_create(runs)])
+        runs = CheckRun.objects.bulk_create(runs)
+        jobs_enqueue_new(Job.Kind.RUN_CHECK, [run.pk for run in runs], share=request.model.team_id)
     elif step.kind == StepState.Kind.PROMOTION:
         step.status = Step.RUNNING
         request.status = Status.IN_PROGRESS
@@ -464,6 +468,7 @@ def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
     run = CheckRun.objects.select_related("step__request__version__model").get(pk=check_run_id)
     version = run.step.request.version
     fault_point("during_check")
+    fault_pause("check", version.model.name)
     # The check reads files and may be slow: it runs outside any transaction.
     try:
         outcome = get_check(run.check_type)(request=run.step.request).run(version, run.config)

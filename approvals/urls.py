@@ -9,6 +9,7 @@ urlpatterns = [
     path("models/<str:name>/versions/new/", models.version_create, name="version-create"),
     path("models/<str:name>/rollback/", models.model_rollback, name="model-rollback"),
     path("models/<str:name>/compare/", compare.model_compare, name="model-compare"),
+    path("models/<str:name>/datasets/", models.dataset_list, name="dataset-list"),
     path("models/<str:name>/datasets/new/", models.dataset_create, name="dataset-create"),
     path("models/<str:name>/versions/<int:number>/", models.version_detail, name="version-detail"),
     path("models/<str:name>/versions/<int:number>/artifact/", models.version_artifact, name="version-artifact"),

@@ -97,7 +97,7 @@ def main():
     from django.test.utils import setup_test_environment
 
     from approvals import services
-    from approvals.datasets import evaluation_dataset_register
+    from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
     from approvals.demo import seed, training
     from registry.models import Team
     from registry.services import model_version_create, model_version_set_stage, registered_model_create
@@ -111,10 +111,11 @@ def main():
     holdout = training.holdout_csv(
         training.credit_applications, target="defaulted", segment=training.age_band, rows=10_000
     )
-    evaluation_dataset_register(
+    dataset = evaluation_dataset_register(
         model=model, file=ContentFile(holdout, name="holdout.csv"), name="holdout-10k", target_column="defaulted",
         sensitive_columns=["segment"], actor=people["quinn"],
     )  # fmt: skip
+    evaluation_dataset_profile(dataset_id=dataset.pk)
     trained = training.train(
         training.credit_applications, estimator="gradient_boosting",
         params={"n_estimators": 150, "max_depth": 3, "learning_rate": 0.1}, seed=2,

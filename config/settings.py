@@ -254,8 +254,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Time limits of every background job (seconds): the soft one fails the attempt, the hard one
-# kills the worker process; a job's lease outlives both, then the sweeper hands it over.
 # The sandbox in which checks open artifacts and datasets (approvals.sandbox): per check run.
 SIGNOFF_SANDBOX_CPU_SECONDS = int(os.environ.get("SIGNOFF_SANDBOX_CPU_SECONDS", "60"))
 SIGNOFF_SANDBOX_MEMORY_MB = int(os.environ.get("SIGNOFF_SANDBOX_MEMORY_MB", "2048"))
@@ -266,11 +264,19 @@ SIGNOFF_SANDBOX_FORK_SERVER = env_bool("SIGNOFF_SANDBOX_FORK_SERVER", True)
 # Evaluation datasets (approvals.datasets): largest file and most rows accepted.
 SIGNOFF_MAX_DATASET_BYTES = int(os.environ.get("SIGNOFF_MAX_DATASET_BYTES", str(100 * 1024 * 1024)))
 SIGNOFF_MAX_DATASET_ROWS = int(os.environ.get("SIGNOFF_MAX_DATASET_ROWS", "1000000"))
+SIGNOFF_MAX_DATASET_COLUMNS = int(os.environ.get("SIGNOFF_MAX_DATASET_COLUMNS", "1000"))
+# Uploads one person may have waiting to be read by the worker at once (more: HTTP 429).
+SIGNOFF_MAX_DATASETS_BEING_READ = int(os.environ.get("SIGNOFF_MAX_DATASETS_BEING_READ", "2"))
+# Time limits of every background job (seconds): the soft one fails the attempt, the hard one
+# kills the worker process; a job's lease outlives both, then the sweeper hands it over.
 SIGNOFF_JOB_SOFT_LIMIT = int(os.environ.get("SIGNOFF_JOB_SOFT_LIMIT", "300"))
 SIGNOFF_JOB_HARD_LIMIT = int(os.environ.get("SIGNOFF_JOB_HARD_LIMIT", "330"))
 SIGNOFF_JOB_HANDOVER_SECONDS = int(os.environ.get("SIGNOFF_JOB_HANDOVER_SECONDS", "20"))
 # A running job renews its lease every third of it; a dead worker's jobs are free after this.
 SIGNOFF_JOB_LEASE_SECONDS = int(os.environ.get("SIGNOFF_JOB_LEASE_SECONDS", "20"))
+# Fair share: while another team's checks wait, one team runs at most this many checks at once
+# (its further checks wait their turn); with nobody else waiting a team may use every worker.
+SIGNOFF_CHECKS_PER_TEAM = int(os.environ.get("SIGNOFF_CHECKS_PER_TEAM", "1"))
 # Celery beat: the sweeper hands over lost or abandoned jobs and concludes finished checks steps.
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {

@@ -258,10 +258,14 @@ class DatasetInputSerializer(StrictInputSerializer):
 class DatasetOutputSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     created_by = serializers.CharField(source="created_by.username")
+    url = serializers.SerializerMethodField(help_text="Where to poll until status is ready or refused.")
 
     class Meta:
         model = EvaluationDataset
         fields = [
-            "name", "model", "description", "format", "sha256", "size", "row_count", "columns", "target_column",
-            "sensitive_columns", "created_by", "created_at",
+            "name", "model", "status", "problem", "description", "format", "sha256", "size", "row_count", "columns",
+            "target_column", "sensitive_columns", "created_by", "created_at", "profiled_at", "url",
         ]  # fmt: skip
+
+    def get_url(self, dataset) -> str:
+        return reverse("api-dataset-detail", args=[dataset.model.name, dataset.name])

@@ -186,15 +186,28 @@ class DatasetListView(generics.GenericAPIView):
 
     @extend_schema(
         request={"multipart/form-data": DatasetInputSerializer},
-        responses={201: DatasetOutputSerializer, **REFUSALS},
-        summary="Register an evaluation dataset (multipart upload; read in the sandbox)",
+        responses={202: DatasetOutputSerializer, 429: None, **REFUSALS},
+        summary="Upload an evaluation dataset (multipart); the worker reads it in the sandbox: poll its url",
     )
     def post(self, request, name):
         model = registry_selectors.model_get(user=request.user, name=name)
         data = DatasetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         dataset = datasets.evaluation_dataset_register(model=model, actor=request.user, **data.validated_data)
-        return Response(DatasetOutputSerializer(dataset).data, status=status.HTTP_201_CREATED)
+        body = DatasetOutputSerializer(dataset).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class DatasetDetailView(generics.GenericAPIView):
+    serializer_class = DatasetOutputSerializer
+
+    @extend_schema(
+        responses={200: DatasetOutputSerializer, 404: None},
+        summary="An evaluation dataset: status profiling, then ready (rows, columns) or refused (problem)",
+    )
+    def get(self, request, name, dataset):
+        model = registry_selectors.model_get(user=request.user, name=name)
+        return Response(DatasetOutputSerializer(selectors.dataset_get(model=model, name=dataset)).data)
 
 
 class VersionEvidenceView(generics.GenericAPIView):

@@ -5,7 +5,7 @@ import os
 
 from approvals.checks.base import Check, CheckOutcome, is_text_list, unknown_keys
 from approvals.measurements import dataset_payload, measurement_for, sandboxed
-from approvals.models import Measurement
+from approvals.models import EvaluationDataset, Measurement
 
 
 class PickleScan(Check):
@@ -54,7 +54,7 @@ class DatasetCheck(Check):
         model's latest. A failed outcome instead when the dataset is not one the author may be
         judged on: registered by an author of the work, or not the bytes ``dataset_sha256:`` pins."""
         request = self.request
-        datasets = version.model.datasets.order_by("-created_at", "-pk")
+        datasets = version.model.datasets.filter(status=EvaluationDataset.Status.READY).order_by("-created_at", "-pk")
         if "dataset" in config:
             dataset = datasets.filter(name=config["dataset"]).first()
         elif request is not None:

@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from approvals import services
-from approvals.datasets import evaluation_dataset_register
+from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
 from approvals.demo import training
 from approvals.models import PromotionRequest
 from registry.models import Team
@@ -265,7 +265,7 @@ def seed_demo(log=print) -> bool:
         holdout = training.holdout_csv(
             spec["generator"], target=spec["target"], segment=spec.get("segment", training.region)
         )
-        evaluation_dataset_register(
+        dataset = evaluation_dataset_register(
             model=model,
             file=ContentFile(holdout, name="holdout.csv"),
             name="holdout-2026q4",
@@ -274,6 +274,7 @@ def seed_demo(log=print) -> bool:
             description="2,000 fresh rows from the same source, never seen in training.",
             actor=people["quinn"],  # QA owns the hold-out: evidence never comes from the author
         )
+        evaluation_dataset_profile(dataset_id=dataset.pk)  # read now: the versions below are measured on it
         registered = {}
         for seed, demo in enumerate(spec["versions"], start=1):
             trained = training.train(

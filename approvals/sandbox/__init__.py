@@ -426,10 +426,11 @@ def _result(returncode: int, stdout: bytes, stderr: str, limits: Limits, isolate
     def failed(error: str) -> SandboxResult:
         return SandboxResult(ok=False, error=error, isolated_network=isolated, stderr=stderr)
 
-    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-        return failed(f"The check used more than {limits.cpu_seconds} s of CPU and was stopped.")
+    # Memory first: a task that ran out of it may be killed while its traceback is written.
     if "MemoryError" in stderr:
         return failed(f"The check needed more than {limits.memory_bytes // 1024**2} MB of memory and was stopped.")
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return failed(f"The check used more than {limits.cpu_seconds} s of CPU and was stopped.")
     if returncode != 0:
         last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {returncode}"
         return failed(f"The check crashed: {last[:300]}")

@@ -11,16 +11,24 @@ from pathlib import Path
 from approvals.sandbox.tasks import scan_bytes
 
 
-def _read(path: Path, file_format: str, max_rows: int):
+def _read(path: Path, file_format: str, max_rows: int, max_columns: int = 1000):
+    """The file as a frame, its shape checked first: a Parquet file's metadata, a CSV's header
+    line, before anything reads the rows."""
     import pandas as pd
 
     if file_format == "parquet":
         import pyarrow.parquet as pq
 
-        rows = pq.ParquetFile(path).metadata.num_rows
-        if rows > max_rows:
-            raise ValueError(f"it has {rows:,} rows; the limit is {max_rows:,}")
+        metadata = pq.ParquetFile(path).metadata
+        if metadata.num_columns > max_columns:
+            raise ValueError(f"it has {metadata.num_columns:,} columns; the limit is {max_columns:,}")
+        if metadata.num_rows > max_rows:
+            raise ValueError(f"it has {metadata.num_rows:,} rows; the limit is {max_rows:,}")
         return pd.read_parquet(path)
+    with open(path, "rb") as file:
+        header = file.readline(1024 * 1024)
+    if header.count(b",") + 1 > max_columns:
+        raise ValueError(f"its header has more than {max_columns:,} columns, the limit")
     frame = pd.read_csv(path, nrows=max_rows + 1, encoding="utf-8")
     if len(frame) > max_rows:
         raise ValueError(f"it has more than {max_rows:,} rows, the limit")
@@ -31,7 +39,7 @@ def profile_dataset(payload: dict, directory: Path) -> dict:
     """Rows, column names and types of an uploaded CSV or Parquet file, and whether the target
     and sensitive columns exist. ``{"ok": False, "error": …}`` says what is wrong."""
     try:
-        frame = _read(directory / "dataset", payload["format"], payload["max_rows"])
+        frame = _read(directory / "dataset", payload["format"], payload["max_rows"], payload.get("max_columns", 1000))
     except (ValueError, UnicodeDecodeError, OSError, ImportError) as error:
         return {"ok": False, "error": f"The file could not be read as {payload['format'].upper()}: {error}."[:500]}
     except Exception as error:  # pyarrow and pandas raise many kinds on malformed files

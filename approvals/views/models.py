@@ -73,7 +73,7 @@ def _model_page(request, model, version_form=None, rollback_form=None, dataset_f
                 request.user, registry_permissions.REGISTER_DATASET, model
             ),
             "version_form": version_form or VersionForm(),
-            "datasets": selectors.dataset_list(model=model)[:20],
+            **_datasets_context(model),
             "dataset_form": dataset_form or DatasetForm(),
             "rollback_form": rollback_form or (RollbackForm(targets=targets, initial=initial) if targets else None),
             "status_labels": dict(PromotionRequest.Status.choices),
@@ -254,12 +254,34 @@ def dataset_create(request, name):
     if refusal:
         raise PermissionDenied(refusal)
     form = DatasetForm(request.POST, request.FILES)
+    status = 400
     if form.is_valid():
         try:
             dataset = datasets.evaluation_dataset_register(model=model, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
             form_errors_from(form, error)
+        except datasets.TooManyBeingRead as busy:
+            form.add_error(None, str(busy))
+            status = 429
         else:
-            messages.success(request, f"The dataset {dataset.name} is registered: {dataset.row_count:,} rows.")
-            return redirect(model)
-    return _model_page(request, model, dataset_form=form, status=400)
+            messages.success(
+                request,
+                f"The dataset {dataset.name} is uploaded; Signoff is reading it. This page shows when it is ready.",
+            )
+            return redirect(f"{model.get_absolute_url()}#datasets")
+    return _model_page(request, model, dataset_form=form, status=status)
+
+
+def _datasets_context(model) -> dict:
+    shown = list(selectors.dataset_list(model=model)[:20])
+    being_read = any(dataset.status == dataset.Status.PROFILING for dataset in shown)
+    return {"model": model, "datasets": shown, "datasets_being_read": being_read}
+
+
+@login_required
+def dataset_list(request, name):
+    """The model's datasets table, polled by the model page while an upload is being read."""
+    model = registry_selectors.model_get(user=request.user, name=name)
+    if not request.htmx:
+        return redirect(f"{model.get_absolute_url()}#datasets")
+    return render(request, "models/_datasets.html", _datasets_context(model))

@@ -64,7 +64,7 @@ def dataset_frame(people, api, risk_model):
     frame = holdout(rows=800, seed=17)
     frame["region"] = np.random.default_rng(2).choice(["north", "south"], len(frame))
     response = register(api, people.quinn, file=csv_file(frame), sensitive_columns='["region"]')
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202 and response.dataset["status"] == "ready", response.content
     return frame
 
 

@@ -13,8 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from sklearn.linear_model import LogisticRegression
 
+from approvals import jobs
 from approvals.checks.evidence import Fairness, Reevaluate, SchemaCompatibility
-from approvals.models import AuditEvent, EvaluationDataset
+from approvals.models import AuditEvent, EvaluationDataset, Job
 from tests import factories
 
 FEATURES = ["income", "debt_ratio", "age"]
@@ -41,29 +42,63 @@ def csv_file(frame=None, name="holdout.csv"):
 
 
 def register(api, user, model_name="credit-risk", **fields):
+    """Upload as ``user`` (202: accepted, being read) and read it as the worker would; the
+    response's ``dataset`` is what polling its url shows then."""
     body = {"file": csv_file(), "name": "holdout-2026q3", "target_column": "defaulted", **fields}
-    return api(user).post(f"/api/models/{model_name}/datasets/", body, format="multipart")
+    response = api(user).post(f"/api/models/{model_name}/datasets/", body, format="multipart")
+    if response.status_code == 202:
+        read_uploads()
+        response.dataset = api(user).get(response["Location"]).json()
+    return response
 
 
-def test_a_csv_dataset_is_registered_with_its_schema_and_hash(people, api, risk_model):
-    response = register(api, people.dana, sensitive_columns=json.dumps(["region"]), description="Q3 hold-out.")
+def read_uploads():
+    """What the worker does with each upload waiting to be read."""
+    for job in Job.objects.filter(kind=Job.Kind.PROFILE_DATASET, status=Job.Status.PENDING):
+        jobs.job_run(job.pk, retry_inline=True)
 
-    assert response.status_code == 201, response.content
-    body = response.json()
-    assert (body["row_count"], body["format"], body["target_column"]) == (400, "csv", "defaulted")
+
+def test_a_csv_dataset_is_accepted_then_read_by_the_worker_with_its_schema_and_hash(people, api, risk_model):
+    response = api(people.dana).post(
+        "/api/models/credit-risk/datasets/",
+        {"file": csv_file(), "name": "holdout-2026q3", "target_column": "defaulted", "sensitive_columns": '["region"]'},
+        format="multipart",
+    )
+
+    assert response.status_code == 202, response.content
+    accepted = response.json()
+    assert (accepted["status"], accepted["row_count"], accepted["url"]) == (
+        "profiling",
+        None,
+        "/api/models/credit-risk/datasets/holdout-2026q3/",
+    )
+    assert response["Location"] == accepted["url"]
+    assert AuditEvent.objects.filter(verb="dataset.uploaded", actor=people.dana).count() == 1
+    assert Job.objects.get(kind=Job.Kind.PROFILE_DATASET).status == Job.Status.PENDING
+
+    read_uploads()
+    body = api(people.dana).get(accepted["url"]).json()
+    assert (body["status"], body["row_count"], body["format"]) == ("ready", 400, "csv")
     assert [c["name"] for c in body["columns"]] == [*FEATURES, "defaulted", "region"]
-    assert body["sensitive_columns"] == ["region"] and len(body["sha256"]) == 64
-    assert AuditEvent.objects.filter(verb="dataset.registered", model=risk_model).count() == 1
+    assert body["sensitive_columns"] == ["region"] and len(body["sha256"]) == 64 and body["profiled_at"]
+    registered = AuditEvent.objects.get(verb="dataset.registered", model=risk_model)
+    assert registered.actor == people.dana and registered.data["rows"] == 400
     listed = api(people.mona).get("/api/models/credit-risk/datasets/").json()["results"]
-    assert [d["name"] for d in listed] == ["holdout-2026q3"]
+    assert [(d["name"], d["status"]) for d in listed] == [("holdout-2026q3", "ready")]
+    assert api(people.gary).get(accepted["url"]).status_code == 404  # another team's model
+    assert api(people.dana).get("/api/models/credit-risk/datasets/nope/").status_code == 404
 
 
 def test_a_parquet_dataset_is_registered(people, api, risk_model):
     buffer = io.BytesIO()
     holdout().to_parquet(buffer)
     response = register(api, people.dana, file=SimpleUploadedFile("holdout.parquet", buffer.getvalue()))
-    assert response.status_code == 201, response.content
-    assert (response.json()["format"], response.json()["row_count"]) == ("parquet", 400)
+    assert response.status_code == 202, response.content
+    assert (response.dataset["status"], response.dataset["format"], response.dataset["row_count"]) == (
+        "ready",
+        "parquet",
+        400,
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,32 +106,78 @@ def test_a_parquet_dataset_is_registered(people, api, risk_model):
     [
         ({"target_column": "churned"}, "No column called 'churned'"),
         ({"sensitive_columns": json.dumps(["gender"])}, "No column called 'gender'"),
-        ({"file": SimpleUploadedFile("holdout.csv", b"\xff\xfe\x00\x01 not text")}, "could not be read"),
-        ({"file": SimpleUploadedFile("holdout.parquet", b"PAR1 not really")}, "could not be read"),
+        ({"file": SimpleUploadedFile("holdout.csv", b"\xff\xfe\x00\x01 not text")}, "not UTF-8"),
+        ({"file": SimpleUploadedFile("holdout.parquet", b"PAR1 not really")}, "could not be read as Parquet"),
         ({"file": SimpleUploadedFile("holdout.txt", b"a,b\n1,2\n")}, "Upload a .csv or .parquet file"),
         ({"file": SimpleUploadedFile("holdout.csv", b"defaulted\n")}, "holds no rows"),
+        ({"file": SimpleUploadedFile("holdout.csv", b"defaulted," * 1001 + b"\n1\n")}, "the limit is 1,000"),
+        ({"file": SimpleUploadedFile("holdout.csv", b"x" * (1024 * 1024 + 1))}, "header line is longer"),
         ({"name": "bad name!"}, "name"),
         ({"sensitive_columns": json.dumps("region")}, "list of column names"),
     ],
 )
-def test_a_bad_dataset_is_refused_saying_why_and_nothing_is_written(people, api, risk_model, fields, message):
+def test_what_the_first_bytes_show_is_refused_at_once_and_nothing_is_written(people, api, risk_model, fields, message):
     response = register(api, people.dana, **fields)
     assert response.status_code == 400, response.content
     assert message in json.dumps(response.json())
-    assert not EvaluationDataset.objects.exists()
+    assert not EvaluationDataset.objects.exists() and not Job.objects.exists()
+    assert not AuditEvent.objects.filter(verb__startswith="dataset.").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'defaulted,income\n1,2,3,4\n"unclosed\n', "could not be read"),
+        (b"PAR1" + b"\x00" * 40 + b"PAR1", "could not be read"),
+    ],
+)
+def test_what_only_reading_shows_refuses_the_dataset_and_frees_its_name(
+    people, api, risk_model, content, message, django_capture_on_commit_callbacks
+):
+    name = "holdout.parquet" if content.startswith(b"PAR1") else "holdout.csv"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = register(api, people.dana, file=SimpleUploadedFile(name, content))
+    assert response.status_code == 202, response.content
+    assert response.dataset["status"] == "refused" and message in response.dataset["problem"]
+    dataset = EvaluationDataset.objects.get()
+    assert not dataset.file.storage.exists(dataset.file.name)  # the bytes are not kept
+    refused = AuditEvent.objects.get(verb="dataset.refused")
+    assert refused.actor == people.dana and message in refused.data["problem"]
     assert not AuditEvent.objects.filter(verb="dataset.registered").exists()
+
+    again = register(api, people.dana)  # the name is free for a readable file
+    assert again.status_code == 202 and again.dataset["status"] == "ready"
 
 
 def test_limits_on_size_and_rows(people, api, risk_model, settings):
     settings.SIGNOFF_MAX_DATASET_ROWS = 100
-    assert "the limit" in json.dumps(register(api, people.dana).json())
+    too_long = register(api, people.dana)
+    assert too_long.dataset["status"] == "refused" and "more than 100 rows" in too_long.dataset["problem"]
     settings.SIGNOFF_MAX_DATASET_BYTES = 1000
-    assert "the limit is 1,000" in json.dumps(register(api, people.dana).json())
-    assert not EvaluationDataset.objects.exists()
+    assert "the limit is 1,000" in json.dumps(register(api, people.dana, name="other").json())
+    assert EvaluationDataset.objects.get().status == EvaluationDataset.Status.REFUSED
+
+
+def test_an_uploader_has_a_bounded_number_of_datasets_being_read(people, api, risk_model, settings):
+    settings.SIGNOFF_MAX_DATASETS_BEING_READ = 2
+    client = api(people.dana)
+
+    def upload(name):
+        body = {"file": csv_file(), "name": name, "target_column": "defaulted"}
+        return client.post("/api/models/credit-risk/datasets/", body, format="multipart")
+
+    assert [upload(name).status_code for name in ("a", "b")] == [202, 202]
+    busy = upload("c")
+    assert busy.status_code == 429 and "2 datasets being read already" in busy.json()["detail"]
+    assert not EvaluationDataset.objects.filter(name="c").exists()
+    assert register(api, people.quinn, name="c").status_code == 202  # someone else's uploads are theirs
+
+    read_uploads()
+    assert upload("d").status_code == 202
 
 
 def test_names_are_unique_per_model_and_only_data_scientists_with_access_register(people, api, risk_model):
-    assert register(api, people.dana).status_code == 201
+    assert register(api, people.dana).status_code == 202
     assert "already has a dataset" in json.dumps(register(api, people.dana).json())
     assert register(api, people.mona, name="other").status_code == 403
     assert register(api, people.gary, name="other").status_code == 404  # another team's model is invisible
@@ -120,7 +201,7 @@ def measured_accuracy(people, api, risk_model) -> float:
 
 
 def test_reevaluation_measures_the_model_and_accepts_honest_claims(people, api, risk_model):
-    assert register(api, people.dana).status_code == 201
+    assert register(api, people.dana).status_code == 202
     accuracy = measured_accuracy(people, api, risk_model)
     version = version_with(people, risk_model, trained_bundle(), accuracy=round(accuracy, 3))
 
@@ -135,7 +216,7 @@ def test_reevaluation_measures_the_model_and_accepts_honest_claims(people, api, 
 
 
 def test_reevaluation_fails_inflated_claims(people, api, risk_model):
-    assert register(api, people.dana).status_code == 201
+    assert register(api, people.dana).status_code == 202
     version = version_with(people, risk_model, trained_bundle(), accuracy=0.99, roc_auc=0.999)
 
     outcome = Reevaluate().run(version, {"tolerance": 0.02})
@@ -152,7 +233,7 @@ def test_reevaluation_without_a_dataset_says_how_to_register_one(people, risk_mo
 
 
 def test_reevaluation_never_loads_an_unsafe_or_foreign_artifact(people, api, risk_model, tmp_path):
-    assert register(api, people.dana).status_code == 201
+    assert register(api, people.dana).status_code == 202
     marker = tmp_path / "pwned"
     trap = b"cposix\nsystem\n(V" + f"touch {marker}".encode() + b"\ntR."
     refused = Reevaluate().run(version_with(people, risk_model, trap, name="credit.pkl"), {})
@@ -175,7 +256,13 @@ def test_the_model_page_lists_datasets_and_registers_one(people, client, risk_mo
     )
     assert response.status_code == 302
     page = client.get("/models/credit-risk/").content.decode()
-    assert "holdout" in page and "400" in page and "<code>region</code>" in page
+    assert "Signoff is reading it" in page and "Being read" in page and "<code>region</code>" in page
+    assert 'data-live-url="/models/credit-risk/datasets/"' in page  # the table polls until it is read
+
+    read_uploads()
+    table = client.get("/models/credit-risk/datasets/", headers={"HX-Request": "true"}).content.decode()
+    assert "holdout" in table and "<td>400 " in table and "Being read" not in table and "data-live-url" not in table
+    assert client.get("/models/credit-risk/datasets/").status_code == 302  # not a page of its own
 
     refused = client.post(
         "/models/credit-risk/datasets/new/", {"file": csv_file(), "name": "other", "target_column": "nope"}
@@ -193,7 +280,7 @@ def test_fairness_reports_groups_and_passes_within_the_limits(people, api, risk_
     frame = holdout(rows=2000, seed=11)
     frame["region"] = np.random.default_rng(5).choice(["north", "south"], len(frame))  # independent of outcome
     body = {"file": csv_file(frame), "sensitive_columns": json.dumps(["region"])}
-    assert register(api, people.dana, **body).status_code == 201
+    assert register(api, people.dana, **body).status_code == 202
     version = version_with(people, risk_model, trained_bundle())
 
     outcome = Fairness().run(version, {"max_demographic_parity_difference": 0.2, "max_equalized_odds_difference": 0.2})
@@ -210,7 +297,7 @@ def test_fairness_reports_groups_and_passes_within_the_limits(people, api, risk_
 def test_fairness_fails_a_gap_between_groups(people, api, risk_model):
     frame = holdout(rows=1000, seed=13)
     frame["region"] = np.where(frame["debt_ratio"] > frame["income"], "east", "west")  # tracks the predictions
-    assert register(api, people.dana, file=csv_file(frame), sensitive_columns=json.dumps(["region"])).status_code == 201
+    assert register(api, people.dana, file=csv_file(frame), sensitive_columns=json.dumps(["region"])).status_code == 202
 
     outcome = Fairness().run(version_with(people, risk_model, trained_bundle()), {})
 
@@ -221,7 +308,7 @@ def test_fairness_fails_a_gap_between_groups(people, api, risk_model):
 
 
 def test_fairness_needs_a_sensitive_column(people, api, risk_model):
-    assert register(api, people.dana).status_code == 201  # no sensitive_columns
+    assert register(api, people.dana).status_code == 202  # no sensitive_columns
     outcome = Fairness().run(version_with(people, risk_model, trained_bundle()), {})
     assert not outcome.passed and "names no sensitive column" in outcome.summary
 
@@ -248,7 +335,7 @@ def bundle_of(features: list[str]) -> bytes:
 def test_schema_compatibility_against_the_dataset_and_production(people, api, risk_model):
     from registry.services import model_version_set_stage
 
-    assert register(api, people.dana).status_code == 201
+    assert register(api, people.dana).status_code == 202
     production = version_with(people, risk_model, bundle_of(FEATURES))
     with transaction.atomic():
         model_version_set_stage(version=production, stage="production")
@@ -297,7 +384,7 @@ def test_the_evidence_api_shows_what_the_workers_measured(people, api, risk_mode
 
     frame = holdout(rows=1000, seed=17)
     frame["region"] = np.random.default_rng(2).choice(["north", "south"], len(frame))
-    assert register(api, people.quinn, file=csv_file(frame), sensitive_columns='["region"]').status_code == 201
+    assert register(api, people.quinn, file=csv_file(frame), sensitive_columns='["region"]').status_code == 202
     accuracy = measured_accuracy(people, api, risk_model)
     version = version_with(people, risk_model, trained_bundle(), accuracy=round(accuracy, 2))
     with background():
@@ -349,10 +436,10 @@ def test_a_dataset_the_author_registers_before_submitting_is_not_the_evidence(
 ):
     from approvals import services
 
-    assert register(api, people.quinn).status_code == 201  # QA's hold-out
+    assert register(api, people.quinn).status_code == 202  # QA's hold-out
     flattering = holdout(rows=400, seed=99)
     flattering["defaulted"] = 0  # what the author would like to be judged on
-    assert register(api, people.dana, name="convenient", file=csv_file(flattering)).status_code == 201
+    assert register(api, people.dana, name="convenient", file=csv_file(flattering)).status_code == 202
     version = version_with(people, risk_model, trained_bundle(), accuracy=0.5)
     with background():
         request = services.promotion_request_submit(version=version, actor=people.dana)
@@ -370,11 +457,11 @@ def test_a_dataset_registered_after_submission_changes_no_open_request(
 ):
     from approvals import services
 
-    assert register(api, people.quinn).status_code == 201
+    assert register(api, people.quinn).status_code == 202
     version = version_with(people, risk_model, trained_bundle(), accuracy=0.5)
     with background():  # the checks run when this block ends: after the newer dataset exists
         request = services.promotion_request_submit(version=version, actor=people.dana)
-        assert register(api, people.quinn, name="newer", file=csv_file(holdout(rows=300, seed=3))).status_code == 201
+        assert register(api, people.quinn, name="newer", file=csv_file(holdout(rows=300, seed=3))).status_code == 202
 
     request.refresh_from_db()
     assert request.dataset.name == "holdout-2026q3"
@@ -384,7 +471,7 @@ def test_a_dataset_registered_after_submission_changes_no_open_request(
 def test_only_datasets_of_the_authors_means_no_evidence(people, api, risk_model, background, evidence_workflow):
     from approvals import services
 
-    assert register(api, people.dana).status_code == 201
+    assert register(api, people.dana).status_code == 202
     with background():
         request = services.promotion_request_submit(
             version=version_with(people, risk_model, trained_bundle()), actor=people.dana
@@ -397,8 +484,8 @@ def test_only_datasets_of_the_authors_means_no_evidence(people, api, risk_model,
 def test_a_named_dataset_of_the_author_or_not_the_pinned_bytes_fails(people, api, risk_model, use_workflow, background):
     from approvals import services
 
-    assert register(api, people.dana, name="mine").status_code == 201
-    assert register(api, people.quinn, name="theirs").status_code == 201
+    assert register(api, people.dana, name="mine").status_code == 202
+    assert register(api, people.quinn, name="theirs").status_code == 202
     use_workflow(
         EVIDENCE_WORKFLOW.replace("tolerance: 0.05", "tolerance: 0.05\n        dataset: mine").replace(
             "max_equalized_odds_difference: 0.3",
@@ -415,7 +502,7 @@ def test_a_named_dataset_of_the_author_or_not_the_pinned_bytes_fails(people, api
 
 
 def test_a_data_analyst_registers_datasets_and_a_manager_does_not(people, api, risk_model):
-    assert register(api, people.quinn).status_code == 201
+    assert register(api, people.quinn).status_code == 202
     response = register(api, people.mona, name="other")
     assert response.status_code == 403 and "data analysts" in response.json()["detail"]
 

@@ -195,3 +195,39 @@ def test_a_running_job_renews_its_short_lease_until_it_ends(people, risk_model, 
     assert seen[0] - Job.objects.get(pk=job.pk).created_at < timedelta(seconds=3)
     job.refresh_from_db()
     assert job.status == Job.Status.DONE and job.lease_expires_at is None
+
+
+def check_jobs(team_ids: list[int]) -> list[Job]:
+    return [Job.objects.create(kind=Job.Kind.RUN_CHECK, target_id=n, share=team) for n, team in enumerate(team_ids)]
+
+
+def test_a_team_at_its_share_steps_back_while_another_team_waits(db, settings, django_capture_on_commit_callbacks):
+    settings.SIGNOFF_CHECKS_PER_TEAM = 1
+    a1, a2, b1 = check_jobs([1, 1, 2])
+    assert jobs.job_claim(a1.pk) is not None  # team 1's first check runs
+
+    with django_capture_on_commit_callbacks() as offered_again:
+        assert jobs.job_claim(a2.pk) is None  # its second waits: team 2 has a check waiting
+    a2.refresh_from_db()
+    assert (a2.status, a2.attempts) == (Job.Status.PENDING, 0) and a2.run_after > timezone.now()
+    assert len(offered_again) == 1  # handed to the broker again, in a second
+    assert jobs.job_claim(b1.pk) is not None
+
+    # Nobody else waits now: team 1 may use every worker.
+    Job.objects.filter(pk=a2.pk).update(run_after=timezone.now())
+    assert jobs.job_claim(a2.pk) is not None
+
+
+def test_teams_at_their_share_do_not_hold_each_other_back(db, settings):
+    settings.SIGNOFF_CHECKS_PER_TEAM = 1
+    a1, b1, a2, b2 = check_jobs([1, 2, 1, 2])
+    assert jobs.job_claim(a1.pk) and jobs.job_claim(b1.pk)
+    # Both teams run their share; the only waiting check is the other full team's: no one steps back.
+    assert jobs.job_claim(a2.pk) is not None
+    assert jobs.job_claim(b2.pk) is not None
+
+
+def test_a_submission_s_checks_take_their_team_s_share(people, risk_model):
+    job = a_pending_check_job(people, risk_model)
+    assert job.share == people.risk.pk
+    assert Job.objects.filter(kind=Job.Kind.SEND_NOTIFICATION, share__isnull=False).count() == 0

@@ -21,7 +21,7 @@ def make_production(people, risk_model, content):
 
 
 def test_a_threshold_on_measured_metrics_ignores_what_the_author_claims(people, api, risk_model):
-    assert register(api, people.quinn).status_code == 201
+    assert register(api, people.quinn).status_code == 202
     inflated = version_with(people, risk_model, bundle(FEATURES), accuracy=0.99)
     config = {"metric": "accuracy", "min": 0.95}
 
@@ -41,7 +41,7 @@ def test_without_a_dataset_a_threshold_reads_reported_metrics_unless_told_to_mea
 
 
 def test_a_measurement_is_taken_once_shared_audited_and_pins_its_dataset(people, api, risk_model):
-    assert register(api, people.quinn).status_code == 201
+    assert register(api, people.quinn).status_code == 202
     version = version_with(people, risk_model, bundle(FEATURES), accuracy=0.8)
 
     Reevaluate().run(version, {"tolerance": 0.5})
@@ -61,7 +61,7 @@ def test_a_skops_artifact_is_measured_like_its_joblib_twin(people, api, risk_mod
     import joblib
     import skops.io
 
-    assert register(api, people.quinn).status_code == 201
+    assert register(api, people.quinn).status_code == 202
     twin = bundle(FEATURES)
     as_skops = skops.io.dumps(joblib.load(io.BytesIO(twin)))
     joblib_version = version_with(people, risk_model, twin)
@@ -81,7 +81,7 @@ def test_an_onnx_artifact_is_measured_like_its_joblib_twin(people, api, risk_mod
 
     from tests.approvals.test_sandbox import onnx_bytes
 
-    assert register(api, people.quinn).status_code == 201
+    assert register(api, people.quinn).status_code == 202
     twin = bundle(FEATURES)
     as_onnx = onnx_bytes(joblib.load(io.BytesIO(twin))["model"], FEATURES)
     outcomes = [
@@ -102,7 +102,7 @@ def test_regression_passes_with_a_note_when_nothing_is_in_production(people, ris
 
 
 def test_regression_against_production_knows_which_direction_is_worse(people, api, risk_model):
-    assert register(api, people.quinn).status_code == 201
+    assert register(api, people.quinn).status_code == 202
     production = make_production(people, risk_model, bundle(FEATURES))
     weaker = version_with(people, risk_model, bundle(["income", "age"]))  # without the telling feature
 
@@ -122,7 +122,7 @@ def test_regression_against_production_knows_which_direction_is_worse(people, ap
 
 
 def test_regression_never_loads_an_unsafe_production_or_candidate_artifact(people, api, risk_model, tmp_path):
-    assert register(api, people.quinn).status_code == 201
+    assert register(api, people.quinn).status_code == 202
     marker = tmp_path / "pwned"
     trap = b"cposix\nsystem\n(V" + f"touch {marker}".encode() + b"\ntR."
     make_production(people, risk_model, bundle(FEATURES))

@@ -52,7 +52,7 @@ def test_concurrent_decisions_on_one_step_record_exactly_one(people, risk_model,
 
 
 def test_checks_measuring_one_version_at_once_store_one_measurement(people, api, risk_model):
-    assert register(api, people.quinn).status_code == 201
+    assert register(api, people.quinn).status_code == 202
     version = version_with(people, risk_model, bundle(FEATURES))
     dataset = EvaluationDataset.objects.get(model=risk_model)
     start = threading.Barrier(4)

@@ -17,7 +17,8 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 
 from config.celery import app as celery_app
-from config.celery import worker_command
+from config.celery import beat_command, worker_command
+from tests.brokers import point_the_app_at
 from tests.services import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -141,3 +142,50 @@ def worker_drained(request):
         )
 
     wait_for(idle, timeout=90, what="the worker to finish the test's work")
+
+
+# The shipped settings, not shortened limits: leases of 20 s renewed by a heartbeat, a sweep every
+# 10 s and at each worker's start, hand-over after 20 s. Recovery within 60 s is what they give.
+SHIPPED_LIMITS = (
+    "SIGNOFF_JOB_SOFT_LIMIT", "SIGNOFF_JOB_HARD_LIMIT", "SIGNOFF_JOB_LEASE_SECONDS", "SIGNOFF_SWEEP_SECONDS",
+    "SIGNOFF_JOB_HANDOVER_SECONDS",
+)  # fmt: skip
+
+
+@pytest.fixture
+def own_broker(tmp_path):
+    """A Redis database of this test's own; the app publishes there while the test runs."""
+    saved = celery_app.conf.broker_url
+    url = "redis://127.0.0.1:6379/14"
+    point_the_app_at(url)
+    celery_app.control.purge()
+    yield url
+    point_the_app_at(saved)
+
+
+@pytest.fixture
+def background_processes(tmp_path, smtp_server):
+    """``start(kind, broker, fault=None)``: a worker or beat; all are stopped after the test."""
+    started = []
+
+    def start(kind, broker, fault=None):
+        assert not any(name in os.environ for name in SHIPPED_LIMITS), "fault tests run with the shipped limits"
+        env = {"CELERY_BROKER_URL": broker, "EMAIL_PORT": str(smtp_server.port)}
+        if fault:
+            env.update(SIGNOFF_FAULT=fault, SIGNOFF_FAULT_MARKER=str(tmp_path / f"fault-{fault}"))
+        if kind == "worker":
+            command = worker_command("--loglevel=INFO", "--hostname", f"fault-{len(started)}@%h")
+        else:
+            command = beat_command("--loglevel=INFO", "--schedule", str(tmp_path / "beat-schedule"))
+        process = start_process(
+            command,
+            log_path=tmp_path / f"{kind}-{len(started)}.log",
+            env_extra=env,
+            ready="ready." if kind == "worker" else "beat: Starting",
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in reversed(started):
+        stop_process(process)

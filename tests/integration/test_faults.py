@@ -6,7 +6,6 @@ Each test runs its own worker and beat processes on a broker of its own (a Redis
 a Redis server the test starts and stops), so the session's worker never takes their messages.
 """
 
-import os
 import shutil
 import subprocess
 import time
@@ -17,62 +16,15 @@ import pytest
 from approvals import services
 from approvals.models import AuditEvent, CheckRun, Decision, Measurement, NotificationDelivery, PromotionRequest
 from config.celery import app as celery_app
-from config.celery import beat_command, worker_command
 from registry.models import ModelVersion
 from tests import factories
 from tests.approvals.test_compare import bundle
 from tests.approvals.test_datasets import FEATURES, register, version_with
 from tests.brokers import point_the_app_at
-from tests.integration.conftest import start_process, stop_process, wait_for
+from tests.integration.conftest import stop_process, wait_for
 from tests.services import free_port
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-# The shipped settings, not shortened limits: leases of 20 s renewed by a heartbeat, a sweep every
-# 10 s and at each worker's start, hand-over after 20 s. Recovery within 60 s is what they give.
-SHIPPED_LIMITS = (
-    "SIGNOFF_JOB_SOFT_LIMIT", "SIGNOFF_JOB_HARD_LIMIT", "SIGNOFF_JOB_LEASE_SECONDS", "SIGNOFF_SWEEP_SECONDS",
-    "SIGNOFF_JOB_HANDOVER_SECONDS",
-)  # fmt: skip
-
-
-@pytest.fixture
-def own_broker(tmp_path):
-    """A Redis database of this test's own; the app publishes there while the test runs."""
-    saved = celery_app.conf.broker_url
-    url = "redis://127.0.0.1:6379/14"
-    point_the_app_at(url)
-    celery_app.control.purge()
-    yield url
-    point_the_app_at(saved)
-
-
-@pytest.fixture
-def background_processes(tmp_path, smtp_server):
-    """``start(kind, broker, fault=None)``: a worker or beat; all are stopped after the test."""
-    started = []
-
-    def start(kind, broker, fault=None):
-        assert not any(name in os.environ for name in SHIPPED_LIMITS), "fault tests run with the shipped limits"
-        env = {"CELERY_BROKER_URL": broker, "EMAIL_PORT": str(smtp_server.port)}
-        if fault:
-            env.update(SIGNOFF_FAULT=fault, SIGNOFF_FAULT_MARKER=str(tmp_path / f"fault-{fault}"))
-        if kind == "worker":
-            command = worker_command("--loglevel=INFO", "--hostname", f"fault-{len(started)}@%h")
-        else:
-            command = beat_command("--loglevel=INFO", "--schedule", str(tmp_path / "beat-schedule"))
-        process = start_process(
-            command,
-            log_path=tmp_path / f"{kind}-{len(started)}.log",
-            env_extra=env,
-            ready="ready." if kind == "worker" else "beat: Starting",
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in reversed(started):
-        stop_process(process)
 
 
 def killed(process, timeout=45):
@@ -146,7 +98,7 @@ def test_a_worker_killed_while_a_sandboxed_check_runs_leaves_nothing_behind(
     people, api, risk_model, own_broker, background_processes, use_workflow, tmp_path
 ):
     use_workflow(SANDBOXED)
-    assert register(api, people.quinn).status_code == 201  # the model's hold-out dataset
+    assert register(api, people.quinn).status_code == 202  # the model's hold-out dataset
     first = background_processes("worker", own_broker, fault="during_sandbox")
     background_processes("beat", own_broker)
     version = version_with(people, risk_model, bundle(FEATURES))

@@ -119,3 +119,23 @@ def test_whoever_registered_the_same_artifact_elsewhere_decides_nothing(people, 
     assert not selectors.request_list(user=sam, awaiting_me=True).exists()
     approve(background, request, people.mona)  # someone who authored none of it may
     assert Decision.objects.filter(request=request, actor=people.mona).exists()
+
+
+def test_registering_the_same_artifact_after_submission_takes_the_decision_away(
+    people, sam, risk_model, submit, background
+):
+    bytes_ = factories.artifact().read()
+    request = submit(factories.make_version(model=risk_model, by=people.dana, artifact=factories.artifact(bytes_)),
+                     people.dana)  # fmt: skip
+    assert sam in permissions.users_who_can(permissions.DECIDE, request.current_step)
+    assert selectors.request_list(user=sam, awaiting_me=True).exists()
+
+    # sam registers the very bytes under review (in another model, even): now he is their author too.
+    other = factories.make_model(team=people.risk, by=sam, name="credit-risk-copy")
+    factories.make_version(model=other, by=sam, artifact=factories.artifact(bytes_))
+
+    with pytest.raises(PermissionDenied, match="version 1 with the same artifact"):
+        approve(background, request, sam)
+    assert not selectors.request_list(user=sam, awaiting_me=True).exists()
+    assert sam not in permissions.users_who_can(permissions.DECIDE, request.current_step)
+    assert not Decision.objects.filter(actor=sam).exists()
