@@ -2,10 +2,13 @@
 shared by the checks that need the figures (re-evaluation, measured metric thresholds) and by
 the comparison pages."""
 
+import contextlib
+import fcntl
+import hashlib
 import os
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from approvals.audit import audit_record
 from approvals.checks.base import CheckOutcome, TransientCheckError
@@ -68,6 +71,42 @@ def measurement_for(version, dataset: EvaluationDataset) -> Measurement | CheckO
     stored = Measurement.objects.filter(version=version, dataset=dataset).first()
     if stored is not None:
         return stored
+    with _measuring(version.pk, dataset.pk):
+        # The checks that need this measurement start together on several workers: one measures,
+        # the others wait here and read what it stored.
+        stored = Measurement.objects.filter(version=version, dataset=dataset).first()
+        if stored is not None:
+            return stored
+        return _measure(version, dataset)
+
+
+@contextlib.contextmanager
+def _measuring(version_id: int, dataset_id: int):
+    """Held while one process measures the version on the dataset: a PostgreSQL advisory lock (any
+    host), or on SQLite (one host) a byte-range lock on a file. Either goes with its process, so
+    a worker killed while measuring holds nobody up."""
+    digest = hashlib.blake2b(f"measure:{version_id}:{dataset_id}".encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    path = settings.VAR_DIR / "measuring.lock"
+    with open(path, "a+b") as lock:
+        offset = key % 2**31
+        fcntl.lockf(lock, fcntl.LOCK_EX, 1, offset)
+        try:
+            yield
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN, 1, offset)
+
+
+def _measure(version, dataset: EvaluationDataset) -> Measurement | CheckOutcome:
     payload = dataset_payload(version, dataset, sensitive=list(dataset.sensitive_columns))
     outcome = sandboxed("approvals.sandbox.evaluation:measure", version, payload, dataset=dataset)
     if not outcome.passed:

@@ -14,9 +14,15 @@ Run on PostgreSQL with Redis (it creates and drops its own database, ``signoff_b
 3. The comparison page of 6 versions and the request page of the last candidate are requested
    ``--repeat`` times (warm, persistent connection, sessions in Redis): median server time in
    Django (wall time of the request in-process) and the number of SQL statements.
+4. ``--rows 10000,100000,1000000``: for each size and each of a 150-tree gradient-boosting model
+   and a 200-tree random forest, a model of its own gets a hold-out of that many rows, a measured
+   production version and a candidate; printed: how each check of the candidate's request ended
+   and took (from its start to its end in the worker), beside the floor: the model's own
+   ``predict`` and ``predict_proba`` on the same rows, in this process, the CSV already parsed.
 """
 
 import argparse
+import io
 import os
 import signal
 import statistics
@@ -75,12 +81,83 @@ def timed_page(client, url: str, repeat: int) -> tuple[float, int]:
     return statistics.median(times), statements
 
 
+SIZED_ESTIMATORS = {
+    "gradient boosting, 150 trees": ("gradient_boosting", {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.1}),
+    "random forest, 200 trees": ("random_forest", {"n_estimators": 200, "max_depth": 8}),
+}
+
+
+def evidence_at_size(people, team, rows: int, label: str) -> dict:
+    """One model with a ``rows``-row hold-out: each check of a candidate's request (status, seconds)
+    and the model's own prediction time on the same rows."""
+    import joblib
+    import pandas as pd
+    from django.core.files.base import ContentFile
+    from django.db import transaction
+
+    from approvals import services
+    from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
+    from approvals.demo import seed, training
+    from registry.services import model_version_create, model_version_set_stage, registered_model_create
+
+    estimator, params = SIZED_ESTIMATORS[label]
+    model = registered_model_create(
+        name=f"{estimator.replace('_', '-')}-{rows}", description="Benchmark", team=team, created_by=people["dana"]
+    )
+    holdout = training.holdout_csv(
+        training.credit_applications, target="defaulted", segment=training.age_band, rows=rows
+    )
+    dataset = evaluation_dataset_register(
+        model=model, file=ContentFile(holdout, name="holdout.csv"), name="holdout", target_column="defaulted",
+        sensitive_columns=["segment"], actor=people["quinn"],
+    )  # fmt: skip
+    evaluation_dataset_profile(dataset_id=dataset.pk)
+    dataset.refresh_from_db()
+    assert dataset.status == "ready", dataset.problem
+    trained = training.train(training.credit_applications, estimator=estimator, params=params, seed=2)
+    card = seed.model_card(seed.MODELS[0], seed.DemoVersion(estimator, {}, "a93f2c1", "2026-09-30"))
+
+    def register():
+        return model_version_create(
+            model=model, created_by=people["dana"], artifact=ContentFile(trained.artifact, name="model.joblib"),
+            metrics=trained.metrics, params=params, model_card=card,
+        )  # fmt: skip
+
+    production = register()
+    wait_for_checks(services.promotion_request_submit(version=production, actor=people["dana"]), timeout=900)
+    with transaction.atomic():
+        model_version_set_stage(version=production, stage="production")
+    request = services.promotion_request_submit(version=register(), actor=people["dana"])
+    wall = wait_for_checks(request, timeout=900)
+    checks = {
+        run.check_type: (run.status, (run.finished_at - run.started_at).total_seconds())
+        for run in request.steps.first().check_runs.all()
+    }
+    bundle = joblib.load(io.BytesIO(trained.artifact))  # the benchmark's own bytes
+    frame = pd.read_csv(io.BytesIO(holdout))[bundle["features"]]
+    started = time.perf_counter()
+    bundle["model"].predict(frame)
+    bundle["model"].predict_proba(frame)
+    floor = time.perf_counter() - started
+    return {"checks": checks, "wall": wall, "floor": floor}
+
+
+def print_sizes(results: dict) -> None:
+    print("\nper check, seconds in the worker (status), beside the model's own predict + predict_proba:")
+    for (label, rows), result in results.items():
+        print(f"  {label}, {rows:,} rows: floor {result['floor']:.2f} s; all checks done {result['wall']:.2f} s")
+        for check, (status, seconds) in result["checks"].items():
+            print(f"    {check:<26} {seconds:7.2f} s  {status}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--submissions", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--rows", default="", help="comma-separated hold-out sizes for step 4, e.g. 10000,100000")
     args = parser.parse_args()
+    sizes = [int(size) for size in args.rows.split(",") if size]
 
     recreate_database()
     os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
@@ -141,6 +218,9 @@ def main():
             request = services.promotion_request_submit(version=register(), actor=people["dana"])
             durations.append(wait_for_checks(request))
         statuses = {run.check_type: run.status for run in request.steps.first().check_runs.all()}
+        sized = {
+            (label, rows): evidence_at_size(people, team, rows, label) for rows in sizes for label in SIZED_ESTIMATORS
+        }
     finally:
         stop_worker(worker)
 
@@ -158,6 +238,8 @@ def main():
     )
     print(f"comparison page, 6 versions: median {compare_ms:.1f} ms, {compare_statements} statements")
     print(f"request page: median {request_ms:.1f} ms, {request_statements} statements")
+    if sized:
+        print_sizes(sized)
     return 0
 
 

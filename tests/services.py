@@ -2,7 +2,7 @@
 
 With PostgreSQL and Redis listening on 127.0.0.1 (as on the development machines and in CI)
 the suite runs on them unless DATABASE_URL / CELERY_BROKER_URL say otherwise. Tests marked
-``postgres``, ``redis``, ``worker`` or ``browser`` need those parts: without them they are
+``postgres``, ``redis``, ``worker``, ``browser`` or ``proxy`` (nginx) need those parts: without them they are
 skipped with a message saying so, except in CI (``CI=true``), where that is a failure.
 """
 
@@ -15,6 +15,7 @@ import tempfile
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+NGINX = "/usr/sbin/nginx"
 
 
 def _listening(host: str, port: int) -> bool:
@@ -60,11 +61,13 @@ def _missing(marker: str) -> str | None:
         return "Redis is not in use (no server on 127.0.0.1:6379 and no redis CELERY_BROKER_URL)"
     if marker == "browser" and not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         return f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    if marker == "proxy" and not (os.path.exists(NGINX) or shutil.which("nginx")):
+        return f"nginx is not installed at {NGINX} (apt-get install nginx-light)"
     return None
 
 
 def pytest_runtest_setup(item):
-    for marker in ("postgres", "redis", "worker", "browser"):
+    for marker in ("postgres", "redis", "worker", "browser", "proxy"):
         if item.get_closest_marker(marker) is None:
             continue
         reason = _missing(marker)

@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connections
 
-from approvals import services
+from approvals import measurements, services
 from approvals.measurements import measurement_for
 from approvals.models import AuditEvent, Decision, EvaluationDataset, Measurement, PromotionRequest
 from tests import factories
@@ -51,10 +51,18 @@ def test_concurrent_decisions_on_one_step_record_exactly_one(people, risk_model,
     assert request.audit_events.filter(verb="decision.approve").count() == 1
 
 
-def test_checks_measuring_one_version_at_once_store_one_measurement(people, api, risk_model):
+def test_checks_measuring_one_version_at_once_measure_it_once(people, api, risk_model, monkeypatch):
     assert register(api, people.quinn).status_code == 202
     version = version_with(people, risk_model, bundle(FEATURES))
     dataset = EvaluationDataset.objects.get(model=risk_model)
+    sandbox_runs = []
+    real_sandboxed = measurements.sandboxed
+
+    def counted(task, *args, **kwargs):  # the real sandbox, counted
+        sandbox_runs.append(task)
+        return real_sandboxed(task, *args, **kwargs)
+
+    monkeypatch.setattr(measurements, "sandboxed", counted)
     start = threading.Barrier(4)
     measured = []
 
@@ -75,3 +83,4 @@ def test_checks_measuring_one_version_at_once_store_one_measurement(people, api,
     assert len({m.pk for m in measured}) == 1  # every check reads the one that was stored
     assert Measurement.objects.filter(version=version).count() == 1
     assert AuditEvent.objects.filter(verb="version.measured", model=risk_model).count() == 1
+    assert sandbox_runs == ["approvals.sandbox.evaluation:measure"]  # the others waited for it
