@@ -134,7 +134,7 @@ def evidence_at_size(people, team, rows: int, label: str) -> dict:
         for run in request.steps.first().check_runs.all()
     }
     bundle = joblib.load(io.BytesIO(trained.artifact))  # the benchmark's own bytes
-    frame = pd.read_csv(io.BytesIO(holdout))[bundle["features"]]
+    frame = pd.read_csv(io.BytesIO(holdout))[bundle["features"]].to_numpy()  # as it was trained
     started = time.perf_counter()
     bundle["model"].predict(frame)
     bundle["model"].predict_proba(frame)

@@ -519,3 +519,37 @@ def test_a_nul_in_a_column_name_is_a_400_and_stores_nothing(people, api, risk_mo
     assert response.status_code == 400 and "NUL" in json.dumps(response.json())
     assert not EvaluationDataset.objects.exists()
     assert (sorted(stored.rglob("*")) if stored.exists() else []) == before
+
+
+def test_the_group_table_is_fairlearns_on_every_row():
+    """group_table hands fairlearn the (truth, prediction, group) cells weighted by their rows:
+    the figures are those of fairlearn over the rows themselves."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        equalized_odds_difference,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score
+
+    from approvals.sandbox.evaluation import group_table
+
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 5000)
+    predicted = np.where(rng.random(5000) < 0.8, labels, 1 - labels)
+    groups = rng.choice(["north", "south", "east"], 5000).astype(object)
+    table = group_table(labels, predicted, groups)
+
+    metrics = {"selection_rate": selection_rate, "true_positive_rate": true_positive_rate,
+               "false_positive_rate": false_positive_rate, "accuracy": accuracy_score}  # fmt: skip
+    expected = MetricFrame(metrics=metrics, y_true=labels, y_pred=predicted, sensitive_features=groups).by_group
+    for group, row in expected.iterrows():
+        assert table["groups"][group] == pytest.approx({**row.to_dict(), "count": int((groups == group).sum())})
+    assert table["demographic_parity_difference"] == pytest.approx(
+        demographic_parity_difference(labels, predicted, sensitive_features=groups), abs=1e-6
+    )
+    assert table["equalized_odds_difference"] == pytest.approx(
+        equalized_odds_difference(labels, predicted, sensitive_features=groups), abs=1e-6
+    )
