@@ -2,6 +2,7 @@
 checkpoints outside the database reveal deleted tails and truncation, the runtime role cannot
 touch audit rows, and submitted versions cannot be edited in the database."""
 
+import json
 import uuid
 
 import psycopg
@@ -188,6 +189,19 @@ def test_a_checkpoint_is_also_e_mailed_to_the_auditors(history, settings, mailou
     message = mailoutbox[-1]
     assert message.to == ["auditors@example.com"]
     assert f"#{history[-1].pk}" in message.subject and '"signature"' in message.body
+
+
+def test_beat_writes_a_checkpoint_every_hour_by_default(history, settings, tmp_path):
+    from approvals import tasks
+    from config.celery import app as celery_app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-checkpoint"]
+    assert entry["schedule"] == 3600.0 and entry["task"] in celery_app.tasks
+    settings.SIGNOFF_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    celery_app.tasks[entry["task"]]()  # what beat runs, on a default install
+    [written] = (tmp_path / "checkpoints").iterdir()
+    assert json.loads(written.read_text())["event_id"] == history[-1].pk  # the newest event is signed
+    assert tasks.audit_checkpoint.name == entry["task"]
 
 
 @pytest.mark.postgres
