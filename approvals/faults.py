@@ -5,6 +5,7 @@ A worker started with ``SIGNOFF_FAULT=<point>`` kills its whole process group wi
 ``SIGNOFF_FAULT_MARKER`` records that it happened, so the worker started next runs through.
 """
 
+import json
 import os
 import signal
 import time
@@ -30,3 +31,16 @@ def fault_pause(name: str, key: str) -> None:
     fault = os.environ.get("SIGNOFF_FAULT", "")
     if fault.startswith(prefix):
         time.sleep(float(fault.removeprefix(prefix)))
+
+
+def fault_task(task: str, payload: dict) -> tuple[str, dict]:
+    """The sandboxed task to run and its payload: ``task`` unless the worker was started with
+    ``SIGNOFF_FAULT=task:<module:function>``, which runs that task in place of each check's own,
+    with ``SIGNOFF_FAULT_PAYLOAD`` (JSON) and this worker's pid added to the payload. The jail
+    tests' hostile code goes through the worker's own path so: its fork server, its environment,
+    the uploaded artifact as input."""
+    fault = os.environ.get("SIGNOFF_FAULT", "")
+    if not fault.startswith("task:"):
+        return task, payload
+    extra = json.loads(os.environ.get("SIGNOFF_FAULT_PAYLOAD", "{}"))
+    return fault.removeprefix("task:"), {**payload, **extra, "worker_pid": os.getpid()}

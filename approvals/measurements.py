@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 
 from approvals.audit import audit_record
 from approvals.checks.base import CheckOutcome, TransientCheckError
+from approvals.faults import fault_task
 from approvals.models import EvaluationDataset, Measurement
 from approvals.sandbox import SandboxInput, run_in_sandbox
 
@@ -40,6 +41,7 @@ def stored_file_opener(field_file):
 def sandboxed(task: str, version, payload: dict, dataset=None, **others) -> CheckOutcome:
     """Run ``task`` on ``version``'s artifact (and ``dataset``'s file) in the sandbox; any way it
     can end is an outcome."""
+    task, payload = fault_task(task, payload)
     try:
         result = run_in_sandbox(task, payload, sandbox_inputs(version, dataset, **others))
     except FileNotFoundError:

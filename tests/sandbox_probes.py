@@ -99,3 +99,8 @@ def escape(payload, directory):
             os.execv("/bin/sleep", ["sleep", str(payload["linger"])])
         os._exit(0)
     return results
+
+
+def escape_as_check(payload, directory):
+    """``escape`` in a check's place: the worker records what it reached as the check's result."""
+    return {"passed": False, "summary": "a hostile probe ran", "details": {"escape": escape(payload, directory)}}
