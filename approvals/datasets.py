@@ -14,6 +14,7 @@ from approvals.audit import audit_record
 from approvals.measurements import stored_file_opener
 from approvals.models import EvaluationDataset, Job
 from approvals.sandbox import SandboxInput, run_in_sandbox
+from config.errors import Busy
 from registry import permissions as registry_permissions
 from registry.models import RegisteredModel, sha256_of
 from registry.validation import text_problem, validate_artifact
@@ -31,7 +32,7 @@ def _column_list(value, what: str) -> list[str]:
     return value
 
 
-class TooManyBeingRead(Exception):
+class TooManyBeingRead(Busy):
     """The uploader already has as many datasets being read as the limit allows (HTTP 429)."""
 
 

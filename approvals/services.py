@@ -32,6 +32,7 @@ from approvals.models import (
     RequestAuthor,
     StepState,
 )
+from config.errors import Conflict
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import model_version_mark_submitted, model_version_set_stage
 from registry.validation import text_problem
@@ -47,7 +48,7 @@ MAX_COMMENT = 5000
 UNCHECKED = object()
 
 
-class InvalidTransition(Exception):
+class InvalidTransition(Conflict):
     """The action is not possible in the request's current state (HTTP 409)."""
 
 

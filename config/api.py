@@ -7,16 +7,15 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from approvals.datasets import TooManyBeingRead
-from approvals.services import InvalidTransition
+from config.errors import Busy, Conflict
 
 
 def exception_handler(exc, context):
     """Wrong state is 409, not allowed is 403, invalid input is 400 with field errors, too much
     work waiting for one person is 429."""
-    if isinstance(exc, InvalidTransition):
+    if isinstance(exc, Conflict):
         return Response({"detail": str(exc), "code": "invalid_transition"}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, TooManyBeingRead):
+    if isinstance(exc, Busy):
         return Response({"detail": str(exc), "code": "busy"}, status=status.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -16,6 +16,14 @@ TITLES = {
 }
 
 
+class Conflict(Exception):
+    """Not possible in the object's current state: HTTP 409 (apps subclass it; config imports no app)."""
+
+
+class Busy(Exception):
+    """Too much of the caller's work is already waiting: HTTP 429."""
+
+
 def wants_json(request) -> bool:
     return request.path.startswith("/api/")
 
