@@ -14,6 +14,7 @@ from approvals.audit import audit_record
 from approvals.measurements import stored_file_opener
 from approvals.models import EvaluationDataset, Job
 from approvals.sandbox import SandboxInput, run_in_sandbox
+from approvals.sandbox.evaluation import missing_columns_problem
 from config.errors import Busy
 from registry import permissions as registry_permissions
 from registry.models import RegisteredModel, sha256_of
@@ -153,18 +154,19 @@ def header_problem(file, dataset: EvaluationDataset) -> str | None:
     limit = settings.SIGNOFF_MAX_DATASET_COLUMNS
     if len(columns) > limit:
         return f"The file has {len(columns):,} columns; the limit is {limit:,}."
+    problem = column_names_problem(columns)
+    if problem:
+        return problem
+    if not rest.strip():
+        return "The file holds no rows."
+    return missing_columns_problem(columns, [dataset.target_column, *dataset.sensitive_columns])
+
+
+def column_names_problem(columns: list[str]) -> str | None:
+    """What is wrong with the first bad column name (NUL, a lone surrogate, over 200 characters), or None."""
     for position, column in enumerate(columns, start=1):
         if text_problem(column) or len(column) > 200:
             return f"Column {position}'s name {text_problem(column) or 'is longer than 200 characters'}."
-    if not rest.strip():
-        return "The file holds no rows."
-    return _missing_columns(columns, dataset)
-
-
-def _missing_columns(columns: list[str], dataset) -> str | None:
-    missing = [name for name in [dataset.target_column, *dataset.sensitive_columns] if name not in columns]
-    if missing:
-        return f"No column called {', '.join(repr(m) for m in missing)}; it has {', '.join(columns[:30])}."
     return None
 
 
@@ -184,11 +186,7 @@ def evaluation_dataset_profile(*, dataset_id: int) -> None:
         raise jobs.TransientError(f"could not read the uploaded file: {error}") from error
     problem = profile.get("error", "The file could not be read.") if not profile.get("ok") else None
     if problem is None:
-        for position, column in enumerate(profile["columns"], start=1):
-            name = str(column.get("name", ""))
-            if text_problem(name) or len(name) > 200:
-                problem = f"Column {position}'s name {text_problem(name) or 'is longer than 200 characters'}."
-                break
+        problem = column_names_problem([str(column.get("name", "")) for column in profile["columns"]])
     _conclude(dataset_id, problem=problem, profile=profile)
 
 

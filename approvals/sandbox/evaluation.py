@@ -35,6 +35,15 @@ def _read(path: Path, file_format: str, max_rows: int, max_columns: int = 1000):
     return frame
 
 
+def missing_columns_problem(columns: list[str], needed: list[str]) -> str | None:
+    """Which of the ``needed`` columns (target, sensitive) the file lacks, saying what it has; or None.
+    Used by the web tier on a CSV's header and here on the file read whole."""
+    missing = [name for name in needed if name not in columns]
+    if missing:
+        return f"No column called {', '.join(repr(m) for m in missing)}; it has {', '.join(columns[:30])}."
+    return None
+
+
 def profile_dataset(payload: dict, directory: Path) -> dict:
     """Rows, column names and types of an uploaded CSV or Parquet file, and whether the target
     and sensitive columns exist. ``{"ok": False, "error": …}`` says what is wrong."""
@@ -49,12 +58,9 @@ def profile_dataset(payload: dict, directory: Path) -> dict:
         return {"ok": False, "error": "The file holds no rows."}
     if len(set(columns)) != len(columns):
         return {"ok": False, "error": "Column names must be unique."}
-    missing = [name for name in [payload["target"], *payload.get("sensitive", [])] if name not in columns]
+    missing = missing_columns_problem(columns, [payload["target"], *payload.get("sensitive", [])])
     if missing:
-        return {
-            "ok": False,
-            "error": f"No column called {', '.join(repr(m) for m in missing)}; it has {', '.join(columns[:30])}.",
-        }
+        return {"ok": False, "error": missing}
     return {
         "ok": True,
         "rows": int(len(frame)),

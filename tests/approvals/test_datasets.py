@@ -553,3 +553,11 @@ def test_the_group_table_is_fairlearns_on_every_row():
     assert table["equalized_odds_difference"] == pytest.approx(
         equalized_odds_difference(labels, predicted, sensitive_features=groups), abs=1e-6
     )
+
+
+@pytest.mark.parametrize("name", ["%00", "%ED%A0%80", "a" * 1_000_000, "..%2F..%2Fetc", "1e400", "9" * 400])
+def test_the_dataset_addresses_refuse_hostile_names_with_a_4xx(people, api, risk_model, client, name):
+    assert register(api, people.dana).status_code == 202
+    assert api(people.dana).get(f"/api/models/credit-risk/datasets/{name}/").status_code in (400, 404)
+    client.force_login(people.dana)
+    assert client.get(f"/models/{name}/datasets/", headers={"HX-Request": "true"}).status_code in (400, 404)
