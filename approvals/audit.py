@@ -24,7 +24,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from approvals.models import AuditEvent
-from config.prepared import PreparedValues
 
 # First key of the PostgreSQL advisory locks that serialise appends to each audit chain.
 CHAIN_LOCK = 0x5167
@@ -37,12 +36,6 @@ def _lock_chain(chain: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHAIN_LOCK, chain % 2**31])
-
-
-# The digest of a chain's newest event, from kept SQL (every audited write reads it).
-_NEWEST_DIGEST = PreparedValues(
-    lambda shape, chain: AuditEvent.objects.filter(chain=chain).order_by("-pk").values("digest")
-)
 
 
 def sign(content) -> str:
@@ -110,8 +103,8 @@ def audit_record(
     # the caller's change anyway); in a transaction of its own otherwise, so the lock holds.
     with transaction.atomic(savepoint=False):
         _lock_chain(event.chain)
-        newest = _NEWEST_DIGEST.rows(None, chain=event.chain)[0:1]
-        event.previous_digest = newest[0]["digest"] if newest else ""
+        newest = AuditEvent.objects.filter(chain=event.chain).order_by("-pk").values_list("digest", flat=True)
+        event.previous_digest = newest.first() or ""
         event.digest = event_digest(event)
         event.save()
     return event

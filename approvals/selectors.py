@@ -5,8 +5,6 @@ from django.http import Http404
 
 from approvals.models import AuditEvent, CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
 from approvals.permissions import requests_awaiting, requests_visible_to
-from config.prepared import PreparedRows, PreparedValues
-from registry import roles
 from registry.permissions import VIEW, model_filter, note_visible
 
 REQUEST_LIST_RELATED = ("model", "version", "submitted_by", "current_step")
@@ -37,23 +35,12 @@ REQUEST_ROW = (
 )  # fmt: skip
 
 
-def _request_rows(shape, *, user_id, group_ids, status, model_name) -> QuerySet:
-    awaiting_me, user_shape = shape
-    user = roles.stand_in(user_shape, user_id=user_id, group_ids=group_ids)
-    requests = request_list(user=user, status=status, awaiting_me=awaiting_me, model_name=model_name)
-    return requests.values("pk", *REQUEST_ROW)
-
-
-_REQUEST_ROWS = PreparedValues(_request_rows)
-
-
 def request_rows(
     *, user, status: str | None = None, awaiting_me: bool = False, model_name: str | None = None
-) -> PreparedRows:
-    """``request_list`` as ``values()`` rows of ``pk`` and ``REQUEST_ROW`` (the API's list), its SQL
-    compiled once per shape of user rather than on every request (``config.prepared``)."""
-    user_shape, user_values = roles.prepared_for(user)
-    return _REQUEST_ROWS.rows((awaiting_me, user_shape), **user_values, status=status, model_name=model_name)
+) -> QuerySet:
+    """``request_list`` as ``values()`` rows of ``pk`` and ``REQUEST_ROW`` (the API's list)."""
+    requests = request_list(user=user, status=status, awaiting_me=awaiting_me, model_name=model_name)
+    return requests.values("pk", *REQUEST_ROW)
 
 
 def requests_submitted_by(*, user) -> QuerySet[PromotionRequest]:

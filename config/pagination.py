@@ -28,7 +28,7 @@ class CappedPaginator(Paginator):
 
     One query reads the first ``cap + 1`` rows in the list's order (PostgreSQL walks the ordering
     index and stops there): their number is the count. For a ``values()`` list (plain dicts, which
-    must include ``pk``, or ``config.prepared`` rows) those rows are the pages' rows themselves: one
+    must include ``pk``) those rows are the pages' rows themselves: one
     query serves the count and the first pages. For a list of model instances that query reads only
     ids, and the page's rows are then read by primary key with the list's ``select_related``, so
     the filters are planned only once. Pages past the cap stay reachable ("Older →"): they are
@@ -40,7 +40,7 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _values(self) -> bool:
-        """Rows are plain dicts: a ``values()`` queryset, or ``config.prepared`` rows."""
+        """Rows are plain dicts: a ``values()`` queryset."""
         return not isinstance(self.object_list, QuerySet) or bool(self.object_list._fields)
 
     def _window(self, bottom: int, top: int) -> list:
