@@ -1,5 +1,34 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.db.models.signals import post_migrate
+
+
+def _install_default_workflow(sender, using="default", **kwargs):
+    """After `migrate`, a fresh installation follows the shipped workflow until an administrator
+    sets another default (nothing changes when a default exists). Where the roles it names do
+    not exist yet (a database just emptied by `flush`), the first submission installs it."""
+    from approvals.definitions import DefinitionError
+    from approvals.revisions import workflow_ensure_default
+
+    try:
+        workflow_ensure_default()
+    except DefinitionError:
+        pass
+
+
+def start_the_sandbox_fork_server(**_):
+    """Each worker pool process forks its sandboxed checks from a fork server that has the
+    libraries imported (``approvals.sandbox.zygote``); it starts importing now, while the worker
+    waits. (Connected in the worker's parent, which sets Django up before it forks its pool.)"""
+    from approvals.sandbox import enable_zygote
+
+    enable_zygote()
+
+
+def stop_the_sandbox_fork_server(**_):
+    from approvals.sandbox import disable_zygote
+
+    disable_zygote()
 
 
 class ApprovalsConfig(AppConfig):
@@ -7,12 +36,21 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self):
-        # Load and validate the default workflow at start: an invalid one stops the process
-        # with an error naming the problem instead of failing on the first submission.
+        # Parse the shipped default workflow at start: an invalid file stops the process with an
+        # error naming the problem instead of failing on the first submission.
         from approvals import checks as checks  # noqa: F401  (registers check plug-ins)
-        from approvals.definitions import default_definition
+        from approvals.definitions import load_definition
+        from approvals.job_kinds import register_kinds
 
-        default_definition()
+        register_kinds()
+
+        from celery.signals import worker_process_init, worker_process_shutdown
+
+        worker_process_init.connect(start_the_sandbox_fork_server, weak=False, dispatch_uid="approvals.zygote_start")
+        worker_process_shutdown.connect(stop_the_sandbox_fork_server, weak=False, dispatch_uid="approvals.zygote_stop")
+
+        load_definition(settings.SIGNOFF_DEFAULT_WORKFLOW)
+        post_migrate.connect(_install_default_workflow, sender=self, dispatch_uid="approvals.default_workflow")
 
         from approvals.audit import audit_record
         from registry.signals import registry_changed
@@ -24,17 +62,28 @@ class ApprovalsConfig(AppConfig):
 
         from django.core import checks as system_checks
 
-        from approvals.definitions import reference_problems
-
         @system_checks.register(system_checks.Tags.database)
-        def workflow_names_existing_people(app_configs=None, databases=None, **kwargs):
-            """`manage.py check --database default` (and `migrate`) report unknown roles or users."""
+        def workflows_name_existing_people(app_configs=None, databases=None, **kwargs):
+            """`manage.py check --database default` (and `migrate`) report workflows naming unknown
+            roles or users, or needing more approvals than people could give."""
             from django.db import connection
 
+            from approvals.definitions import DefinitionError, reference_problems
+            from approvals.models import Workflow
+            from approvals.revisions import revision_definition
+
             # Before the first `migrate` there are no tables to look people up in.
-            if not databases or "auth_group" not in connection.introspection.table_names():
+            tables = connection.introspection.table_names() if databases else []
+            if "auth_group" not in tables or "approvals_workflow" not in tables:
                 return []
-            return [
-                system_checks.Error(problem, id="signoff.E001", obj=settings.SIGNOFF_DEFAULT_WORKFLOW)
-                for problem in reference_problems(default_definition())
-            ]
+            errors = []
+            for workflow in Workflow.objects.all():
+                revision = workflow.latest
+                if revision is None:
+                    continue
+                try:
+                    problems = reference_problems(revision_definition(revision))
+                except DefinitionError as error:
+                    problems = [str(error)]
+                errors += [system_checks.Error(problem, id="signoff.E001", obj=str(revision)) for problem in problems]
+            return errors

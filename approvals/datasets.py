@@ -9,13 +9,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from approvals import jobs
 from approvals.audit import audit_record
 from approvals.measurements import stored_file_opener
-from approvals.models import EvaluationDataset, Job
+from approvals.models import EvaluationDataset, JobKind
 from approvals.sandbox import SandboxInput, run_in_sandbox
 from approvals.sandbox.evaluation import missing_columns_problem
 from config.errors import Busy
+from jobs import runner as jobs
 from registry import permissions as registry_permissions
 from registry.models import RegisteredModel, sha256_of
 from registry.validation import text_problem, validate_artifact
@@ -114,7 +114,7 @@ def evaluation_dataset_register(
                 model=model,
                 data={"name": name, "sha256": dataset.sha256, "size": dataset.size},
             )
-            jobs.job_enqueue(Job.Kind.PROFILE_DATASET, dataset.pk)
+            jobs.job_enqueue(JobKind.PROFILE_DATASET, dataset.pk)
     except IntegrityError:
         dataset.file.delete(save=False)
         raise ValidationError({"name": f"{model.name} already has a dataset called {name!r}."}) from None

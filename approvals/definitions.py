@@ -1,26 +1,31 @@
 """Workflow definitions: YAML in, validated ``WorkflowDefinition`` out.
 
-A definition is data (see ``approvals/workflows/default.yaml``). ``parse_definition`` refuses
-anything it does not understand with a ``DefinitionError`` that names the step, the key and
-the line, so a typo such as ``approvers: 'bob'`` is an error at load time, not a workflow that
-silently never pauses.
+A definition is data (see ``approvals/workflows/default.yaml`` and the README's workflow
+reference). ``parse_definition`` refuses anything it does not understand with a
+``DefinitionError`` that names the step, the key and the line, so a typo such as
+``approvers: 'bob'`` is an error when the workflow is saved, not a workflow that silently never
+pauses. ``reference_problems`` adds what only the database knows: roles and users that do not
+exist, and approvals nobody could ever give.
 """
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import yaml
-from django.conf import settings
 
+from approvals import policy
 from approvals.checks import registered_checks
 
-STEP_TYPES = ("checks", "approval", "promotion", "deployment")
+STEP_TYPES = ("checks", "approval", "promotion", "deployment", "policy")
 HUMAN_STEP_TYPES = ("approval", "deployment")
-ON_REJECT = ("return_to_author",)
+ON_REJECT = ("return_to_author", "reject", "return_to_step")
 PROMOTION_STAGES = ("qa",)
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
+MAX_SOURCE = 100_000  # characters of YAML
+MAX_STEPS = 50
 
 
 class DefinitionError(ValueError):
@@ -28,6 +33,7 @@ class DefinitionError(ValueError):
 
     def __init__(self, message: str, line: int | None = None):
         self.line = line
+        self.problem = message
         super().__init__(f"line {line}: {message}" if line else message)
 
 
@@ -39,9 +45,17 @@ class StepDefinition:
     approvers: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
     required_approvals: int = 1
+    require: tuple[tuple[str, int], ...] = ()  # per-role minimums: (role, n)
+    quorum: str = ""  # "all": every eligible person approves
     on_reject: str = "return_to_author"
+    return_to: str = ""  # on_reject: {return_to_step: NAME}
+    allow_deciders_of: tuple[str, ...] = ()  # who decided these steps may decide this one too
     to_stage: str = ""
     checks: tuple[dict, ...] = ()
+    group: str = ""  # a parallel group: its steps start together
+    when: dict | None = None  # policy
+    then: str = ""  # policy: "approve" (the next human step) or "skip"
+    target: str = ""  # policy: the human step it approves or skips
 
     @property
     def is_human(self) -> bool:
@@ -53,9 +67,16 @@ class StepDefinition:
             "approvers": list(self.approvers),
             "users": list(self.users),
             "required_approvals": self.required_approvals,
+            "require": dict(self.require),
+            "quorum": self.quorum,
             "on_reject": self.on_reject,
+            "return_to": self.return_to,
+            "allow_deciders_of": list(self.allow_deciders_of),
             "to_stage": self.to_stage,
             "checks": [dict(check) for check in self.checks],
+            "when": self.when,
+            "then": self.then,
+            "target": self.target,
         }
 
 
@@ -66,8 +87,18 @@ class WorkflowDefinition:
     steps: tuple[StepDefinition, ...] = field(default_factory=tuple)
     source: str = ""
 
+    @property
+    def digest(self) -> str:
+        """SHA-256 of what the text parses to (canonical JSON): two texts that say the same
+        thing share it, whatever their comments and layout."""
+        parsed = {"name": self.name, "description": self.description, "steps": [asdict(s) for s in self.steps]}
+        return hashlib.sha256(json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
-def _line_index(text: str) -> dict[tuple, int]:
+    def step(self, name: str) -> StepDefinition | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+
+def _line_index(root) -> dict[tuple, int]:
     """Map a path of keys / indexes in the YAML document to the line it starts on."""
     lines: dict[tuple, int] = {}
 
@@ -75,193 +106,332 @@ def _line_index(text: str) -> dict[tuple, int]:
         lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                lines[path + (key.value,)] = key.start_mark.line + 1
                 walk(value, path + (key.value,))
                 lines[path + (key.value,)] = key.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 walk(item, path + (index,))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:
         walk(root, ())
     return lines
 
 
-def parse_definition(text: str) -> WorkflowDefinition:
-    """Parse and validate a YAML workflow definition."""
+def _load_yaml(text: str):
+    if not isinstance(text, str):
+        raise DefinitionError("the definition must be text")
+    if len(text) > MAX_SOURCE:
+        raise DefinitionError(f"the definition is longer than {MAX_SOURCE:,} characters")
     try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-        lines = _line_index(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise DefinitionError(
-            f"not valid YAML: {getattr(error, 'problem', error)}", mark.line + 1 if mark else None
+            f"not valid YAML: {getattr(error, 'problem', None) or error}", mark.line + 1 if mark else None
         ) from None
+    except RecursionError:
+        raise DefinitionError("the definition is nested too deeply") from None
+    return data, _line_index(root)
 
-    def fail(message, *path):
-        raise DefinitionError(message, lines.get(path) or lines.get(path[:-1]))
 
-    if not isinstance(data, dict):
-        raise DefinitionError("the definition must be a mapping with 'name' and 'steps'")
-    unknown = set(data) - {"name", "description", "steps"}
-    if unknown:
-        fail(f"unknown top-level keys: {', '.join(sorted(map(str, unknown)))}", sorted(map(str, unknown))[0])
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        fail("'name' must be a non-empty string", "name")
-    steps = data.get("steps")
-    if not isinstance(steps, list) or not steps:
-        fail("'steps' must be a non-empty list of steps", "steps")
+class _Parser:
+    """One pass over the document; ``fail`` raises with the line of the path it is given."""
 
-    parsed: list[StepDefinition] = []
-    seen: set[str] = set()
-    for index, step in enumerate(steps):
-        where = ("steps", index)
+    def __init__(self, text: str):
+        self.text = text
+        self.data, self.lines = _load_yaml(text)
+        self.steps: list[StepDefinition] = []
+        self.where: dict[str, tuple] = {}  # step name → its path, for errors found later
+
+    def fail(self, message, *path):
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                raise DefinitionError(message, self.lines[path[:end]])
+        raise DefinitionError(message)
+
+    def parse(self) -> WorkflowDefinition:
+        data = self.data
+        if not isinstance(data, dict):
+            self.fail("the definition must be a mapping with 'name' and 'steps'")
+        unknown = sorted(map(str, set(data) - {"name", "description", "steps"}))
+        if unknown:
+            self.fail(f"unknown top-level key '{unknown[0]}' (allowed: description, name, steps)", unknown[0])
+        name = data.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            self.fail("'name' must be lowercase letters, digits, '-' and '_', starting with a letter", "name")
+        description = data.get("description", "")
+        if not isinstance(description, str):
+            self.fail("'description' must be a string", "description")
+        steps = data.get("steps")
+        if not isinstance(steps, list) or not steps:
+            self.fail("'steps' must be a non-empty list of steps", "steps")
+        for index, item in enumerate(steps):
+            if isinstance(item, dict) and "parallel" in item:
+                self.parallel(item, ("steps", index), index)
+            else:
+                self.step(item, ("steps", index), index)
+        if len(self.steps) > MAX_STEPS:
+            self.fail(f"a workflow has at most {MAX_STEPS} steps", "steps")
+        self.cross_checks()
+        return WorkflowDefinition(name=name, description=description, steps=tuple(self.steps), source=self.text)
+
+    def parallel(self, item: dict, where: tuple, index: int) -> None:
+        unknown = sorted(map(str, set(item) - {"parallel", "name"}))
+        if unknown:
+            self.fail(f"step {index + 1}: unknown key '{unknown[0]}' for a parallel group (allowed: name, parallel)",
+                      *where, unknown[0])  # fmt: skip
+        group = item.get("name", f"parallel_{index + 1}")
+        if not isinstance(group, str) or not NAME_RE.match(group):
+            self.fail(f"step {index + 1}: a parallel group's 'name' must be lowercase letters, digits and '_'",
+                      *where, "name")  # fmt: skip
+        members = item["parallel"]
+        if not isinstance(members, list) or len(members) < 2:
+            self.fail(f"step {index + 1}: 'parallel' must list two or more approval steps", *where, "parallel")
+        for member_index, member in enumerate(members):
+            self.step(member, (*where, "parallel", member_index), index, group=group)
+            added = self.steps[-1]
+            if added.type != "approval":
+                message = (
+                    f"parallel group '{group}': only approval steps run in parallel, not '{added.name}' ({added.type})"
+                )
+                self.fail(message, *where, "parallel", member_index)
+
+    def step(self, step, where: tuple, index: int, group: str = "") -> None:
         if not isinstance(step, dict):
-            fail(f"step {index + 1} must be a mapping with 'name' and 'type'", *where)
+            self.fail(f"step {index + 1} must be a mapping with 'name' and 'type'", *where)
         step_name = step.get("name")
         label = f"step {index + 1}" + (f" ({step_name})" if isinstance(step_name, str) else "")
         if not isinstance(step_name, str) or not NAME_RE.match(step_name):
-            fail(f"{label}: 'name' must be lowercase letters, digits and '_', starting with a letter", *where, "name")
-        if step_name in seen:
-            fail(f"{label}: the name '{step_name}' is used twice", *where, "name")
-        seen.add(step_name)
+            self.fail(f"{label}: 'name' must be lowercase letters, digits and '_', starting with a letter",
+                      *where, "name")  # fmt: skip
+        if step_name in self.where or step_name == group:
+            self.fail(f"{label}: the name '{step_name}' is used twice", *where, "name")
+        self.where[step_name] = where
         step_type = step.get("type")
         if step_type not in STEP_TYPES:
-            fail(f"{label}: 'type' must be one of {', '.join(STEP_TYPES)}, not {step_type!r}", *where, "type")
+            self.fail(f"{label}: 'type' must be one of {', '.join(STEP_TYPES)}, not {step_type!r}", *where, "type")
         allowed = {"name", "type", "title"} | {
             "checks": {"checks"},
-            "approval": {"approvers", "users", "required_approvals", "on_reject"},
-            "deployment": {"approvers", "users", "required_approvals"},
+            "approval": {"approvers", "users", "required_approvals", "require", "quorum", "on_reject",
+                         "allow_deciders_of"},
+            "deployment": {"approvers", "users", "required_approvals", "allow_deciders_of"},
             "promotion": {"to_stage"},
-        }[step_type]
-        unknown = set(step) - allowed
+            "policy": {"when", "then"},
+        }[step_type]  # fmt: skip
+        unknown = sorted(map(str, set(step) - allowed))
         if unknown:
-            key = sorted(map(str, unknown))[0]
-            fail(
-                f"{label}: unknown key '{key}' for a {step_type} step (allowed: {', '.join(sorted(allowed))})",
+            allowed_keys = ", ".join(sorted(allowed))
+            self.fail(
+                f"{label}: unknown key '{unknown[0]}' for a {step_type} step (allowed: {allowed_keys})",
                 *where,
-                key,
+                unknown[0],
             )
         title = step.get("title", step_name.replace("_", " ").capitalize())
-        if not isinstance(title, str):
-            fail(f"{label}: 'title' must be a string", *where, "title")
-        fields = {"name": step_name, "type": step_type, "title": title}
-
+        if not isinstance(title, str) or not title.strip() or len(title) > 200:
+            self.fail(f"{label}: 'title' must be a string of at most 200 characters", *where, "title")
+        fields = {"name": step_name, "type": step_type, "title": title, "group": group}
         if step_type in HUMAN_STEP_TYPES:
-            for key in ("approvers", "users"):
-                value = step.get(key, [])
-                if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-                    fail(
-                        f"{label}: '{key}' must be a list of names, "
-                        f"e.g. {key}: ['{value if isinstance(value, str) else 'manager'}']",
-                        *where,
-                        key,
-                    )
-                fields[key] = tuple(value)
-            if not fields["approvers"] and not fields["users"]:
-                fail(f"{label}: a {step_type} step needs 'approvers' (roles) or 'users'", *where)
-            required = step.get("required_approvals", 1)
-            if isinstance(required, bool) or not isinstance(required, int) or required < 1:
-                fail(
-                    f"{label}: 'required_approvals' must be a whole number of at least 1", *where, "required_approvals"
-                )
-            fields["required_approvals"] = required
-            if step_type == "approval":
-                on_reject = step.get("on_reject", "return_to_author")
-                if on_reject not in ON_REJECT:
-                    fail(
-                        f"{label}: 'on_reject' must be one of {', '.join(ON_REJECT)}, not {on_reject!r}",
-                        *where,
-                        "on_reject",
-                    )
-                fields["on_reject"] = on_reject
+            fields.update(self.human(step, where, label, step_type))
         elif step_type == "promotion":
             to_stage = step.get("to_stage")
             if to_stage not in PROMOTION_STAGES:
-                fail(
-                    f"{label}: 'to_stage' must be one of {', '.join(PROMOTION_STAGES)} "
-                    "(production is reached by a deployment step)",
-                    *where,
-                    "to_stage",
-                )
+                self.fail(f"{label}: 'to_stage' must be one of {', '.join(PROMOTION_STAGES)} "
+                          "(production is reached by a deployment step)", *where, "to_stage")  # fmt: skip
             fields["to_stage"] = to_stage
+        elif step_type == "policy":
+            fields.update(self.policy(step, where, label))
         else:
-            checks = step.get("checks")
-            if not isinstance(checks, list) or not checks:
-                fail(f"{label}: 'checks' must be a non-empty list", *where, "checks")
-            known = registered_checks()
-            cleaned = []
-            for check_index, check in enumerate(checks):
-                check_where = (*where, "checks", check_index)
-                if not isinstance(check, dict) or check.get("type") not in known:
-                    got = check.get("type") if isinstance(check, dict) else check
-                    fail(
-                        f"{label}: check {check_index + 1} must have a 'type' among "
-                        f"{', '.join(sorted(known))}, not {got!r}",
-                        *check_where,
-                    )
-                config = {k: v for k, v in check.items() if k != "type"}
-                problems = known[check["type"]].config_errors(config)
-                if problems:
-                    fail(f"{label}: check {check_index + 1} ({check['type']}): {'; '.join(problems)}", *check_where)
-                cleaned.append(dict(check))
-            fields["checks"] = tuple(cleaned)
-        parsed.append(StepDefinition(**fields))
+            fields["checks"] = self.checks(step, where, label)
+        self.steps.append(StepDefinition(**fields))
 
-    deployments = [i for i, s in enumerate(parsed) if s.type == "deployment"]
-    if deployments and deployments != [len(parsed) - 1]:
-        fail("a deployment step may appear once, as the last step", "steps", deployments[0])
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        fail("'description' must be a string", "description")
-    return WorkflowDefinition(name=name, description=description, steps=tuple(parsed), source=text)
+    def names(self, step, key, where, label) -> tuple[str, ...]:
+        value = step.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() and len(v) <= 150 for v in value):
+            example = value if isinstance(value, str) else "manager"
+            self.fail(f"{label}: '{key}' must be a list of names, e.g. {key}: ['{example}']", *where, key)
+        if len(set(value)) != len(value):
+            self.fail(f"{label}: '{key}' names someone twice", *where, key)
+        return tuple(value)
+
+    def count(self, value, what, where, label, key) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+            self.fail(f"{label}: {what} must be a whole number from 1 to 1000", *where, key)
+        return value
+
+    def human(self, step, where, label, step_type) -> dict:
+        fields = {
+            "approvers": self.names(step, "approvers", where, label),
+            "users": self.names(step, "users", where, label),
+        }
+        if not fields["approvers"] and not fields["users"]:
+            self.fail(f"{label}: a {step_type} step needs 'approvers' (roles) or 'users'", *where)
+        fields["allow_deciders_of"] = self.names(step, "allow_deciders_of", where, label)
+        require = step.get("require", {})
+        if not isinstance(require, dict):
+            self.fail(f"{label}: 'require' must map roles to a number of approvals, e.g. require: {{manager: 1}}",
+                      *where, "require")  # fmt: skip
+        minimums = []
+        for role, needed in require.items():
+            if role not in fields["approvers"]:
+                self.fail(
+                    f"{label}: 'require' names '{role}', which is not among its approvers", *where, "require", role
+                )
+            minimums.append((role, self.count(needed, f"'require: {role}'", (*where, "require"), label, role)))
+        fields["require"] = tuple(minimums)
+        at_least = max(1, sum(n for _, n in minimums))
+        quorum = step.get("quorum", "")
+        if quorum not in ("", "all"):
+            self.fail(f"{label}: 'quorum' can only be 'all' (every eligible person approves)", *where, "quorum")
+        if quorum and "required_approvals" in step:
+            self.fail(f"{label}: give 'quorum: all' or 'required_approvals', not both", *where, "quorum")
+        fields["quorum"] = quorum
+        required = step.get("required_approvals", at_least)
+        fields["required_approvals"] = self.count(required, "'required_approvals'", where, label, "required_approvals")
+        if required < at_least:
+            self.fail(f"{label}: 'required_approvals' ({required}) is less than the {at_least} that 'require' asks for",
+                      *where, "required_approvals")  # fmt: skip
+        if step_type == "approval":
+            on_reject = step.get("on_reject", "return_to_author")
+            if isinstance(on_reject, dict) and list(on_reject) == ["return_to_step"]:
+                target = on_reject["return_to_step"]
+                if not isinstance(target, str):
+                    self.fail(f"{label}: 'return_to_step' must name an earlier approval step", *where, "on_reject")
+                fields["on_reject"], fields["return_to"] = "return_to_step", target
+            elif on_reject in ("return_to_author", "reject"):
+                fields["on_reject"] = on_reject
+            else:
+                self.fail(f"{label}: 'on_reject' must be one of return_to_author, reject or "
+                          f"{{return_to_step: NAME}}, not {on_reject!r}", *where, "on_reject")  # fmt: skip
+        return fields
+
+    def policy(self, step, where, label) -> dict:
+        if "when" not in step:
+            self.fail(f"{label}: a policy step needs 'when' (the condition)", *where)
+        problems = policy.condition_problems(step["when"])
+        if problems:
+            path, message = problems[0]
+            self.fail(f"{label}: 'when': {message}", *where, "when", *path)
+        then = step.get("then", "approve")
+        if then == "approve":
+            return {"when": step["when"], "then": "approve"}
+        if isinstance(then, dict) and list(then) == ["skip"] and isinstance(then["skip"], str):
+            return {"when": step["when"], "then": "skip", "target": then["skip"]}
+        self.fail(f"{label}: 'then' must be 'approve' (the next approval step) or {{skip: STEP}}", *where, "then")
+
+    def checks(self, step, where, label) -> tuple[dict, ...]:
+        checks = step.get("checks")
+        if not isinstance(checks, list) or not checks:
+            self.fail(f"{label}: 'checks' must be a non-empty list", *where, "checks")
+        known = registered_checks()
+        cleaned = []
+        for check_index, check in enumerate(checks):
+            check_where = (*where, "checks", check_index)
+            if not isinstance(check, dict) or check.get("type") not in known:
+                got = check.get("type") if isinstance(check, dict) else check
+                self.fail(f"{label}: check {check_index + 1} must have a 'type' among {', '.join(sorted(known))}, "
+                          f"not {got!r}", *check_where)  # fmt: skip
+            config = {k: v for k, v in check.items() if k != "type"}
+            problems = known[check["type"]].config_errors(config)
+            if problems:
+                self.fail(f"{label}: check {check_index + 1} ({check['type']}): {'; '.join(problems)}", *check_where)
+            cleaned.append(dict(check))
+        return tuple(cleaned)
+
+    def cross_checks(self) -> None:
+        """What one step says about others: deployment last, return targets, policy targets."""
+        steps = self.steps
+        positions = {s.name: i for i, s in enumerate(steps)}
+        deployments = [i for i, s in enumerate(steps) if s.type == "deployment"]
+        if deployments and deployments != [len(steps) - 1]:
+            self.fail("a deployment step may appear once, as the last step", *self.where[steps[deployments[0]].name])
+        checked = set()
+        for i, s in enumerate(steps):
+            where = self.where[s.name]
+            if s.type == "checks":
+                checked |= {check["type"] for check in s.checks}
+            if s.return_to:
+                target = positions.get(s.return_to)
+                if (
+                    target is None
+                    or target >= i
+                    or steps[target].type != "approval"
+                    or (s.group and steps[target].group == s.group)
+                ):
+                    self.fail(f"step '{s.name}': 'return_to_step' must name an earlier approval step outside its "
+                              f"parallel group, not '{s.return_to}'", *where, "on_reject")  # fmt: skip
+            for earlier in s.allow_deciders_of:
+                if earlier not in positions or positions[earlier] >= i or not steps[positions[earlier]].is_human:
+                    self.fail(f"step '{s.name}': 'allow_deciders_of' must name earlier human steps, not '{earlier}'",
+                              *where, "allow_deciders_of")  # fmt: skip
+            if s.type == "policy":
+                for check_type in policy.checks_named(s.when):
+                    if check_type not in checked:
+                        self.fail(f"step '{s.name}': the condition reads the check '{check_type}', which no earlier "
+                                  "checks step runs", *where, "when")  # fmt: skip
+                if s.then == "approve":
+                    following = next((t for t in steps[i + 1 :] if t.is_human), None)
+                    if following is None or following.type != "approval" or following.group:
+                        self.fail(f"step '{s.name}': 'then: approve' approves the next approval step, and there is "
+                                  "none outside a parallel group after it", *where, "then")  # fmt: skip
+                    steps[i] = replace(s, target=following.name)
+                else:
+                    target = positions.get(s.target)
+                    if target is None or target <= i or steps[target].type != "approval":
+                        self.fail(f"step '{s.name}': 'skip' must name a later approval step, not '{s.target}'",
+                                  *where, "then")  # fmt: skip
+
+
+def parse_definition(text: str) -> WorkflowDefinition:
+    """Parse and validate a YAML workflow definition."""
+    return _Parser(text).parse()
 
 
 def load_definition(path: Path) -> WorkflowDefinition:
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise DefinitionError(f"cannot read workflow file {path}: {error.strerror}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DefinitionError(f"cannot read workflow file {path}: {getattr(error, 'strerror', error)}") from None
     try:
         return parse_definition(text)
     except DefinitionError as error:
         raise DefinitionError(f"{path}: {error}") from None
 
 
-@lru_cache(maxsize=1)
-def default_definition() -> WorkflowDefinition:
-    """The workflow every model follows unless it has its own (a later feature)."""
-    return load_definition(settings.SIGNOFF_DEFAULT_WORKFLOW)
-
-
-def reference_problems(definition: WorkflowDefinition) -> list[str]:
-    """Roles and users the definition names that do not exist (a step nobody could decide)."""
+def reference_problems(definition: WorkflowDefinition, *, count_people: bool = False) -> list[str]:
+    """What the database says is wrong: roles and users the definition names that do not exist,
+    and, with ``count_people`` (an administrator saving it), steps that fewer people could ever
+    decide than they need (a step nobody could finish)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
+    from django.db.models import Q
 
+    User = get_user_model()
     problems = []
-    roles = {step_role for step in definition.steps for step_role in step.approvers}
+    roles = {role for step in definition.steps for role in step.approvers}
     users = {user for step in definition.steps for user in step.users}
     known_roles = set(Group.objects.filter(name__in=roles).values_list("name", flat=True))
-    known_users = set(
-        get_user_model().objects.filter(username__in=users, is_active=True).values_list("username", flat=True)
-    )
+    known_users = set(User.objects.filter(username__in=users, is_active=True).values_list("username", flat=True))
     for step in definition.steps:
-        for role in step.approvers:
-            if role not in known_roles:
-                problems.append(f"step '{step.name}': there is no role called '{role}'")
-        for user in step.users:
-            if user not in known_users:
-                problems.append(f"step '{step.name}': there is no active user called '{user}'")
+        if not step.is_human:
+            continue
+        missing = [f"there is no role called '{r}'" for r in step.approvers if r not in known_roles] + [
+            f"there is no active user called '{u}'" for u in step.users if u not in known_users
+        ]
+        problems += [f"step '{step.name}': {problem}" for problem in missing]
+        if missing or not count_people:
+            continue
+        people = User.objects.filter(is_active=True).filter(
+            Q(groups__name__in=step.approvers) | Q(username__in=step.users)
+        )
+        could = people.distinct().count()
+        if could < step.required_approvals:
+            problems.append(
+                f"step '{step.name}': needs {step.required_approvals} approvals but only {could} "
+                f"{'person holds' if could == 1 else 'people hold'} its roles or {'is' if could == 1 else 'are'} named"
+            )
+        for role, needed in step.require:
+            holders = User.objects.filter(is_active=True, groups__name=role).distinct().count()
+            if holders < needed:
+                problems.append(f"step '{step.name}': requires {needed} approvals by {role} but only {holders} hold it")
     return problems
-
-
-def definition_for_model(model) -> WorkflowDefinition:
-    """The workflow ``model`` follows, refused as a whole when it names unknown roles or users."""
-    definition = default_definition()
-    problems = reference_problems(definition)
-    if problems:
-        raise DefinitionError(f"The workflow '{definition.name}' cannot be used: {'; '.join(problems)}.")
-    return definition

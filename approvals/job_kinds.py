@@ -6,9 +6,10 @@ Errors a retry may cure (a lock timeout or deadlock, a connection lost, a mail s
 
 from django.db import OperationalError
 
-from approvals import datasets, jobs, notifications, services
-from approvals.faults import fault_point
-from approvals.models import CheckRun, Job
+from approvals import datasets, services
+from approvals.models import CheckRun, JobKind
+from jobs import runner as jobs
+from jobs.faults import fault_point
 
 
 def _database_hiccups_are_transient(function):
@@ -39,10 +40,6 @@ def execute_step(step_id, *, final_attempt):
     services.step_execute(step_id=step_id)
 
 
-def send_notification(notification_id, *, final_attempt):
-    notifications.notification_send(notification_id)
-
-
 @_database_hiccups_are_transient
 def profile_dataset(dataset_id, *, final_attempt):
     datasets.evaluation_dataset_profile(dataset_id=dataset_id)
@@ -52,24 +49,30 @@ def _nothing(target_id, reason):
     """A conclusion that failed for good is taken up again by the sweeper."""
 
 
-jobs.register(
-    Job.Kind.RUN_CHECK,
-    run=run_check,
-    fail=lambda pk, reason: services.check_run_fail(check_run_id=pk, reason=reason),
-)
-jobs.register(Job.Kind.CONCLUDE_CHECKS, run=conclude_checks, fail=_nothing)
-jobs.register(
-    Job.Kind.EXECUTE_STEP,
-    run=execute_step,
-    fail=lambda pk, reason: services.step_execution_fail(step_id=pk, reason=reason),
-)
-jobs.register(
-    Job.Kind.SEND_NOTIFICATION,
-    run=send_notification,
-    fail=lambda pk, reason: notifications.notification_give_up(notification_id=pk, reason=reason),
-)
-jobs.register(
-    Job.Kind.PROFILE_DATASET,
-    run=profile_dataset,
-    fail=lambda pk, reason: datasets.evaluation_dataset_refuse(dataset_id=pk, reason=reason),
-)
+def conclude_stranded_checks_steps() -> int:
+    """A step whose conclusion failed for good (e.g. a deadlock on its last attempt) is concluded
+    by the sweeper."""
+    concluded = services.checks_steps_awaiting_conclusion()
+    for step_id in concluded:
+        services.checks_step_conclude(step_id=step_id)
+    return len(concluded)
+
+
+def register_kinds() -> None:
+    """Called from ``ApprovalsConfig.ready()``."""
+    jobs.register(
+        JobKind.RUN_CHECK,
+        run=run_check,
+        fail=lambda pk, reason: services.check_run_fail(check_run_id=pk, reason=reason),
+    )
+    jobs.register(JobKind.CONCLUDE_CHECKS, run=conclude_checks, fail=_nothing, sweep=conclude_stranded_checks_steps)
+    jobs.register(
+        JobKind.EXECUTE_STEP,
+        run=execute_step,
+        fail=lambda pk, reason: services.step_execution_fail(step_id=pk, reason=reason),
+    )
+    jobs.register(
+        JobKind.PROFILE_DATASET,
+        run=profile_dataset,
+        fail=lambda pk, reason: datasets.evaluation_dataset_refuse(dataset_id=pk, reason=reason),
+    )

@@ -12,9 +12,9 @@ from django.db import IntegrityError, connection, transaction
 
 from approvals.audit import audit_record
 from approvals.checks.base import CheckOutcome, TransientCheckError
-from approvals.faults import fault_task
 from approvals.models import EvaluationDataset, Measurement
 from approvals.sandbox import SandboxInput, run_in_sandbox
+from jobs.faults import fault_task
 
 
 def sandbox_inputs(version, dataset=None, **others) -> dict[str, SandboxInput]:

@@ -3,7 +3,8 @@
 A ``PromotionRequest`` carries one model version through the steps of a workflow. Each step
 of each request is a ``StepState`` row; automated checks are ``CheckRun`` rows executed by the
 worker; human decisions are ``Decision`` rows; every change is an ``AuditEvent``; every e-mail
-is a ``Notification`` row sent by the worker. Only ``approvals.services`` changes statuses.
+is a row of the ``notifications`` app, written when the engine announces an event
+(``approvals.signals``). Only ``approvals.services`` changes statuses.
 """
 
 import uuid
@@ -15,6 +16,82 @@ from django.urls import reverse
 from django.utils import timezone
 
 from registry.models import ModelVersion, RegisteredModel
+
+
+class JobKind(models.TextChoices):
+    """This app's kinds of background work (``jobs.runner``), registered in ``apps.ready``."""
+
+    RUN_CHECK = "run_check", "Run a check"
+    CONCLUDE_CHECKS = "conclude_checks", "Conclude a checks step"
+    EXECUTE_STEP = "execute_step", "Carry out a promotion or deployment"
+    PROFILE_DATASET = "profile_dataset", "Read an uploaded dataset"
+
+
+class Workflow(models.Model):
+    """A named workflow that models follow: its definition is its latest ``WorkflowRevision``.
+
+    Exactly one workflow is the default (for models with no assignment of their own): at most one
+    by a database constraint, at least one because the services only ever move the flag."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="one_default_workflow"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def latest(self) -> "WorkflowRevision | None":
+        return self.revisions.order_by("-number").first()
+
+
+class WorkflowRevision(models.Model):
+    """One immutable text of a workflow: YAML as written, a digest of what it parses to, who saved
+    it, when and why. A request pins the revision it runs; later revisions never change it."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="revisions")
+    number = models.PositiveIntegerField()
+    source = models.TextField()
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the parsed definition, canonical JSON.")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workflow", "-number"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "number"], name="one_revision_number_per_workflow")]
+
+    def __str__(self):
+        return f"{self.workflow.name} r{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Workflow revisions are immutable; save a new revision instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Workflow revisions are immutable.")
+
+
+class WorkflowAssignment(models.Model):
+    """The workflow ``model`` follows instead of the default."""
+
+    model = models.OneToOneField(RegisteredModel, on_delete=models.CASCADE, related_name="workflow_assignment")
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="assignments")
+    assigned_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.model.name} → {self.workflow.name}"
 
 
 class PromotionRequest(models.Model):
@@ -36,6 +113,10 @@ class PromotionRequest(models.Model):
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotion_requests")
     workflow_name = models.CharField(max_length=100)
     workflow_source = models.TextField(help_text="The YAML definition as it was when the request was submitted.")
+    revision = models.ForeignKey(
+        WorkflowRevision, null=True, blank=True, on_delete=models.PROTECT, related_name="requests",
+        help_text="The workflow revision this request runs, pinned at submission.",
+    )  # fmt: skip
     status = models.CharField(max_length=30, choices=Status.choices, default=Status.IN_PROGRESS)
     current_step = models.ForeignKey("StepState", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -120,6 +201,7 @@ class StepState(models.Model):
         APPROVAL = "approval", "Approval"
         PROMOTION = "promotion", "Promotion"
         DEPLOYMENT = "deployment", "Deployment"
+        POLICY = "policy", "Policy"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Not started"
@@ -131,6 +213,11 @@ class StepState(models.Model):
         FAILED = "failed", "Failed"
         REJECTED = "rejected", "Rejected"
         CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        SKIPPED = "skipped", "Skipped"
+        NOT_MET = "not_met", "Condition not met"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.WAITING, Status.RUNNING)
 
     request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField()
@@ -145,6 +232,16 @@ class StepState(models.Model):
     # A deployment that failed waits for its IT engineer again: a new round of decisions.
     round = models.PositiveSmallIntegerField(default=1)
     note = models.TextField(blank=True, help_text="Why the step waits again, e.g. the last deployment's error.")
+    group = models.CharField(
+        max_length=50, blank=True, help_text="The parallel group the step belongs to: its steps start together."
+    )
+    result = models.JSONField(
+        default=dict, blank=True, help_text="What the engine recorded: a policy's verdict with the values it read."
+    )
+    allow_deciders_of = models.CharField(
+        max_length=1000, blank=True,
+        help_text="',a,b,': whoever decided these steps of the request may decide this one too.",
+    )  # fmt: skip
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -158,6 +255,10 @@ class StepState(models.Model):
     @property
     def is_human(self) -> bool:
         return self.kind in (self.Kind.APPROVAL, self.Kind.DEPLOYMENT)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
 
 
 class CheckRun(models.Model):
@@ -290,113 +391,6 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only.")
-
-
-class Notification(models.Model):
-    """One e-mail to send about a request, written with the change and sent by the worker after commit."""
-
-    class Event(models.TextChoices):
-        REVIEW_REQUESTED = "review_requested", "Review requested"
-        DECISION = "decision", "Decision made"
-        CHECKS_FAILED = "checks_failed", "Checks failed"
-        DEPLOYED = "deployed", "Deployed"
-        ROLLED_BACK = "rolled_back", "Rolled back"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    event = models.CharField(max_length=30, choices=Event.choices)
-    request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="notifications")
-    step = models.ForeignKey(StepState, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
-    recipients = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return f"{self.get_event_display()} for {self.request}"
-
-
-class NotificationDelivery(models.Model):
-    """One recipient of one notification: sent at most once, retried alone when refused."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    email = models.EmailField()
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    error = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["notification", "email"], name="one_delivery_per_address")]
-
-    def __str__(self):
-        return f"{self.notification} to {self.email}: {self.get_status_display()}"
-
-
-class Job(models.Model):
-    """One unit of background work (netbox's jobs): a check to run, a checks step to conclude,
-    a promotion or deployment to carry out, an e-mail to deliver.
-
-    A worker claims a job with a conditional update (pending and due, or running with an expired
-    lease), so two deliveries of one message never run it twice at once, and a job whose worker
-    died is taken up again once its lease expires. ``approvals.jobs`` is the only runner.
-    """
-
-    class Kind(models.TextChoices):
-        RUN_CHECK = "run_check", "Run a check"
-        CONCLUDE_CHECKS = "conclude_checks", "Conclude a checks step"
-        EXECUTE_STEP = "execute_step", "Carry out a promotion or deployment"
-        SEND_NOTIFICATION = "send_notification", "Deliver an e-mail"
-        PROFILE_DATASET = "profile_dataset", "Read an uploaded dataset"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
-    kind = models.CharField(max_length=30, choices=Kind.choices)
-    target_id = models.PositiveBigIntegerField(help_text="The check run, step, notification or dataset worked on.")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    run_after = models.DateTimeField(default=timezone.now)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    log = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    share = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="Whose share of the workers this job takes (a check: its model's team)."
-    )
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["kind", "target_id"], name="one_job_per_unit_of_work")]
-        indexes = [
-            models.Index(fields=["status", "run_after"], name="job_due_idx"),
-            models.Index(fields=["status", "lease_expires_at"], name="job_lease_idx"),
-            models.Index(fields=["kind", "share", "status"], name="job_share_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.get_kind_display()} #{self.target_id}: {self.get_status_display()}"
 
 
 def dataset_upload_to(instance: "EvaluationDataset", filename: str) -> str:

@@ -15,7 +15,8 @@ human step of a request; roles come from the groups a person holds, never from s
 """
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet, Value
+from django.db.models.functions import Concat, StrIndex
 
 from accounts.models import PasswordSetByOther
 from approvals.models import Decision, PromotionRequest, RequestAuthor, StepState
@@ -27,6 +28,7 @@ VIEW = "view"  # a PromotionRequest
 SUBMIT = "submit"  # a ModelVersion
 DECIDE = "decide"  # a StepState
 ROLLBACK = "rollback"  # a RegisteredModel
+HUMAN_KINDS = (StepState.Kind.APPROVAL, StepState.Kind.DEPLOYMENT)
 
 
 def _active(user) -> bool:
@@ -92,10 +94,62 @@ def _twin_authorship(user, request: PromotionRequest) -> str | None:
     )
 
 
+def decidable_steps(user, *, as_started: bool = False) -> QuerySet[StepState]:
+    """The steps ``user`` may decide now: the one eligibility expression from which ``can``,
+    ``restrict`` (the queue) and ``users_who_can`` (the e-mail recipients) derive, so buttons,
+    "Waiting for me", e-mails, the API and the services cannot disagree.
+
+    A waiting human step whose roles ``user`` holds or that names them, of a model they have
+    access to (a grant, never superuser status), unless they authored the work (``RequestAuthor``,
+    the version's author, a later copy of its artifact), a password someone else set is theirs,
+    they already decided this round of the step, or they decided another step of the request
+    (one person decides at most one, unless the step's ``allow_deciders_of`` names that one).
+
+    ``as_started``: as when the step started, before anyone decided it (the e-mail asking for a
+    review is sent after the fact)."""
+    if not _active(user):
+        return StepState.objects.none()
+    covered = Exists(
+        StepState.approver_groups.through.objects.filter(stepstate_id=OuterRef("pk"), group_id__in=group_ids(user))
+    ) | Exists(StepState.approver_users.through.objects.filter(stepstate_id=OuterRef("pk"), user_id=user.pk))
+    steps = StepState.objects.filter(kind__in=HUMAN_KINDS).filter(covered)
+    if not as_started:
+        steps = steps.filter(status=StepState.Status.WAITING, request__status=PromotionRequest.Status.AWAITING_REVIEW)
+        steps = steps.exclude(
+            Exists(Decision.objects.filter(step_id=OuterRef("pk"), actor_id=user.pk, round=OuterRef("round")))
+        )
+    # Decisions on other steps of the request, less those this step allows (",name," in its list).
+    other_steps = (
+        Decision.objects.filter(request_id=OuterRef("request_id"), actor_id=user.pk)
+        .exclude(step_id=OuterRef("pk"))
+        .annotate(allowed=StrIndex(OuterRef("allow_deciders_of"), Concat(Value(","), F("step__name"), Value(","))))
+        .filter(allowed=0)
+    )
+    # A deployment that failed waits again in a new round: its own earlier rounds do not count.
+    return (
+        steps.filter(registry_permissions.model_filter(user, registry_permissions.ACT, "request__model"))
+        .exclude(Exists(PasswordSetByOther.objects.filter(user_id=user.pk)))
+        .exclude(request__submitted_by_id=user.pk)
+        .exclude(request__version__created_by_id=user.pk)
+        .exclude(Exists(RequestAuthor.objects.filter(request_id=OuterRef("request_id"), user_id=user.pk)))
+        .exclude(Exists(_same_artifact(OuterRef("request__version__artifact_sha256")).filter(created_by_id=user.pk)))
+        .exclude(Exists(other_steps))
+    )
+
+
+def steps_to_decide(user, request: PromotionRequest) -> set[int]:
+    """Ids of the steps of ``request`` that ``user`` may decide now (one query, for pages)."""
+    return set(decidable_steps(user).filter(request_id=request.pk).values_list("pk", flat=True))
+
+
 def _decide_refusal(user, step: StepState) -> str | None:
-    request = step.request
+    """None when ``decidable_steps`` holds ``step`` for ``user``; otherwise the reason a person
+    reads (the expression decides; the reasons only explain)."""
     if not step.is_human:
         return "This step is automated; nobody decides it."
+    if decidable_steps(user).filter(pk=step.pk).exists():
+        return None
+    request = step.request
     authored = _authorship(user, request) or _twin_authorship(user, request)
     if authored:
         return authored
@@ -113,7 +167,9 @@ def _decide_refusal(user, step: StepState) -> str | None:
             f"You decided '{decided.step.title}' of this request; one person decides at most one step "
             "(separation of duties)."
         )
-    return None
+    if step.decisions.filter(actor_id=user.pk, round=step.round).exists():
+        return f"You already decided '{step.title}'."
+    return f"'{step.title}' is not waiting for your decision."
 
 
 def refusal(user, action: str, obj) -> str | None:
@@ -144,69 +200,36 @@ def can(user, action: str, obj: PromotionRequest | ModelVersion | RegisteredMode
 
 
 def restrict(queryset: QuerySet[PromotionRequest], user, action: str) -> QuerySet[PromotionRequest]:
-    """Requests of ``queryset`` that ``user`` may see (VIEW), or whose current step waits for
-    a decision ``user`` may make (DECIDE): the same rule as ``refusal``, in SQL."""
+    """Requests of ``queryset`` that ``user`` may see (VIEW), or with a step waiting for a
+    decision ``user`` may make (DECIDE): ``decidable_steps``, as a filter on requests."""
     if not _active(user):
         return queryset.none()
     if action == VIEW:
         return queryset.filter(registry_permissions.model_filter(user, registry_permissions.VIEW, "model"))
     if action != DECIDE:
         raise ValueError(f"restrict() does not apply to {action!r}")
-    visible = queryset.filter(registry_permissions.model_filter(user, registry_permissions.ACT, "model"))
-    step = OuterRef("current_step_id")
-    # One EXISTS over a UNION ALL rather than "EXISTS … OR EXISTS …": PostgreSQL would hash an OR'd
-    # EXISTS over every step ever created; this probes two indexes per row, so the queue costs
-    # the same at any size. The user's groups are a literal list, not a join.
-    by_role = StepState.approver_groups.through.objects.filter(stepstate_id=step, group_id__in=group_ids(user))
-    by_name = StepState.approver_users.through.objects.filter(stepstate_id=step, user_id=user.pk)
-    may_decide = by_role.values("stepstate_id").union(by_name.values("stepstate_id"), all=True)
-    # Decisions of earlier rounds of the current step (a deployment that failed) do not count.
-    # (For a decision of the current step, its step's round is the current step's round.)
-    decided_any = Decision.objects.filter(request_id=OuterRef("pk"), actor_id=user.pk).exclude(
-        step_id=OuterRef("current_step_id"), round__lt=F("step__round")
-    )
-    # A request awaits review exactly while its current step waits (services keep the two
-    # together), so the status alone selects; the partial index request_awaiting_idx serves it.
-    # In SQL, not a Python test: the statement may be compiled once and reused with other values.
-    password_known_to_others = Exists(PasswordSetByOther.objects.filter(user_id=user.pk))
-    return (
-        visible.filter(status=PromotionRequest.Status.AWAITING_REVIEW)
-        .filter(~password_known_to_others)
-        .filter(Exists(may_decide))
-        # NOT IN over a correlated subquery stays a per-row index probe; NOT EXISTS would become a
-        # hash anti-join over every decision the user ever took.
-        .exclude(pk__in=decided_any.values("request_id"))
-        .exclude(submitted_by=user)
-        .exclude(version__created_by=user)
-        .exclude(pk__in=RequestAuthor.objects.filter(user_id=user.pk).values("request_id"))
-        .exclude(Exists(_same_artifact(OuterRef("version__artifact_sha256")).filter(created_by_id=user.pk)))
+    # The status first: the partial index request_awaiting_idx serves the queue, newest first.
+    return queryset.filter(status=PromotionRequest.Status.AWAITING_REVIEW).filter(
+        Exists(decidable_steps(user).filter(request_id=OuterRef("pk")))
     )
 
 
-def users_who_can(action: str, obj: StepState, *, as_the_step_started: bool = False):
-    """Active users who may decide the step ``obj``: its roles and named users who see the model,
-    less the request's author and anyone who already decided a step of the request.
+def users_who_can(action: str, obj: StepState, *, as_started: bool = False, as_the_step_started: bool = False):
+    """Active users who may decide the step ``obj``: of the people its kind names eligible (roles,
+    named users), those for whom ``decidable_steps`` holds it.
 
-    ``as_the_step_started``: who could when the step started, although some of them may have
-    decided it since (the e-mail asking for a review is sent after the fact)."""
+    ``as_started``: who could when the step started, although some of them may have decided it
+    since (the e-mail asking for a review is sent after the fact)."""
     if action != DECIDE:
         raise ValueError(f"users_who_can() does not apply to {action!r}")
-    request = obj.request
-    deciders = Decision.objects.filter(request_id=request.pk).exclude(step_id=obj.pk, round__lt=obj.round)
-    if as_the_step_started:
-        deciders = deciders.exclude(step_id=obj.pk)
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(groups__in=obj.approver_groups.all()) | Q(pk__in=obj.approver_users.all()))
-        .filter(pk__in=registry_permissions.users_who_can(registry_permissions.ACT, request.model).values("pk"))
-        .exclude(pk__in=[request.submitted_by_id, request.version.created_by_id])
-        .exclude(pk__in=RequestAuthor.objects.filter(request_id=request.pk).values("user_id"))
-        .exclude(pk__in=_same_artifact(request.version.artifact_sha256).values("created_by_id"))
-        .exclude(pk__in=PasswordSetByOther.objects.values("user_id"))
-        .exclude(pk__in=deciders.values("actor_id"))
-        .distinct()
-    )
+    from approvals.engine import kind_of
+
+    as_started = as_started or as_the_step_started
+    candidates = get_user_model().objects.filter(is_active=True).filter(kind_of(obj).eligible(obj)).distinct()
+    allowed = [
+        user.pk for user in candidates if decidable_steps(user, as_started=as_started).filter(pk=obj.pk).exists()
+    ]
+    return get_user_model().objects.filter(pk__in=allowed)
 
 
 def requests_visible_to(user) -> QuerySet[PromotionRequest]:
@@ -214,5 +237,5 @@ def requests_visible_to(user) -> QuerySet[PromotionRequest]:
 
 
 def requests_awaiting(user) -> QuerySet[PromotionRequest]:
-    """Open requests whose current step waits for a decision ``user`` may make."""
+    """Open requests with a step waiting for a decision ``user`` may make."""
     return restrict(PromotionRequest.objects.all(), user, DECIDE)

@@ -18,21 +18,22 @@ from django.utils import timezone
 from approvals import comparison, permissions, selectors
 from approvals.audit import audit_record
 from approvals.checks import TransientCheckError, get_check
-from approvals.definitions import DefinitionError, WorkflowDefinition, definition_for_model
-from approvals.faults import fault_pause, fault_point
-from approvals.jobs import job_enqueue, jobs_enqueue_new
+from approvals.definitions import DefinitionError, WorkflowDefinition
+from approvals.engine import close_request, finish_step, kind_of, request_advance, request_reject
 from approvals.models import (
     AuditEvent,
     CheckRun,
     Decision,
     EvaluationDataset,
-    Job,
-    Notification,
+    JobKind,
     PromotionRequest,
     RequestAuthor,
     StepState,
 )
+from approvals.signals import RequestEvent, announce
 from config.errors import Conflict
+from jobs.faults import fault_pause, fault_point
+from jobs.runner import job_enqueue
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import model_version_mark_submitted, model_version_set_stage
 from registry.validation import text_problem
@@ -65,8 +66,10 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
     refusal = permissions.refusal(actor, permissions.SUBMIT, version)
     if refusal:
         raise PermissionDenied(refusal)
+    from approvals.revisions import definition_for_model
+
     try:
-        definition = definition_for_model(version.model)
+        revision, definition = definition_for_model(version.model)
     except DefinitionError as error:  # nobody can submit until an administrator fixes the workflow
         raise InvalidTransition(str(error)) from None
     with transaction.atomic():
@@ -93,6 +96,7 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             version=version,
             workflow_name=definition.name,
             workflow_source=definition.source,
+            revision=revision,
             submitted_by=actor,
             resubmission_of=_answered_request(version),
         )
@@ -116,12 +120,13 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
             model=request.model,
             request=request,
             to_state=request.status,
-            data={"version": version.number, "workflow": definition.name,
+            data={"version": version.number, "workflow": definition.name, "revision": revision.number,
                   "authors": sorted(user_id for user_id, _reason, _version in authors),
                   "dataset": request.dataset.sha256 if request.dataset else None,
                   **({"resubmission_of": request.resubmission_of_id} if request.resubmission_of_id else {})},
         )  # fmt: skip
-        _start_step(request, steps[0] if steps else None)
+        del steps
+        request_advance(request)
     return request
 
 
@@ -154,6 +159,10 @@ def _create_steps(request: PromotionRequest, definition: WorkflowDefinition) -> 
             kind=step_def.type,
             config=step_def.as_config(),
             required_approvals=step_def.required_approvals,
+            group=step_def.group,
+            allow_deciders_of="".join(f",{name}" for name in step_def.allow_deciders_of) + ","
+            if step_def.allow_deciders_of
+            else "",
         )
         for position, step_def in enumerate(definition.steps)
     )
@@ -173,94 +182,6 @@ def _create_steps(request: PromotionRequest, definition: WorkflowDefinition) -> 
 
 # ---------------------------------------------------------------------------------------------
 # Moving between steps (always called inside a transaction holding the request lock)
-
-
-def _start_step(request: PromotionRequest, step: StepState | None) -> None:
-    """Make ``step`` current, or complete the request when there is none."""
-    now = timezone.now()
-    if step is None:
-        _close(request, Status.COMPLETED, actor=None)
-        return
-    request.current_step = step
-    step.started_at = now
-    if step.kind == StepState.Kind.CHECKS:
-        step.status = Step.RUNNING
-        request.status = Status.IN_PROGRESS
-        step.save(update_fields=["status", "started_at"])
-        runs = []
-        for position, check in enumerate(step.config["checks"]):
-            config = {key: value for key, value in check.items() if key != "type"}
-            runs.append(
-                CheckRun(
-                    step=step,
-                    position=position,
-                    check_type=check["type"],
-                    config=config,
-                    title=get_check(check["type"]).describe(config),
-                )
-            )
-        runs = CheckRun.objects.bulk_create(runs)
-        jobs_enqueue_new(Job.Kind.RUN_CHECK, [run.pk for run in runs], share=request.model.team_id)
-    elif step.kind == StepState.Kind.PROMOTION:
-        step.status = Step.RUNNING
-        request.status = Status.IN_PROGRESS
-        step.save(update_fields=["status", "started_at"])
-        job_enqueue(Job.Kind.EXECUTE_STEP, step.pk)
-    else:
-        step.status = Step.WAITING
-        request.status = Status.AWAITING_REVIEW
-        step.save(update_fields=["status", "started_at"])
-        _notify(request, Notification.Event.REVIEW_REQUESTED, step=step)
-    request.save(update_fields=["current_step", "status", "updated_at"])
-    audit_record(
-        actor=None,
-        verb="step.started",
-        obj=step,
-        model=request.model,
-        request=request,
-        to_state=step.status,
-        data={"step": step.name},
-    )
-
-
-def _advance(request: PromotionRequest, finished: StepState) -> None:
-    following = request.steps.filter(position__gt=finished.position).order_by("position").first()
-    _start_step(request, following)
-
-
-def _close(request: PromotionRequest, status: str, *, actor, comment: str = "") -> None:
-    previous = request.status
-    request.status = status
-    request.closed_at = timezone.now()
-    request.save(update_fields=["status", "closed_at", "updated_at"])
-    audit_record(
-        actor=actor,
-        verb=f"request.{status}",
-        obj=request,
-        model=request.model,
-        request=request,
-        from_state=previous,
-        to_state=status,
-        comment=comment,
-    )
-
-
-def _finish_step(step: StepState, status: str) -> None:
-    step.status = status
-    step.finished_at = timezone.now()
-    step.save(update_fields=["status", "finished_at"])
-
-
-def _notify(request: PromotionRequest, event: str, *, step=None, decision=None, actor=None) -> None:
-    """Record an e-mail to send and hand it to the worker once the transaction commits."""
-    notification = Notification.objects.create(
-        event=event,
-        request=request,
-        step=step,
-        decision=decision,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-    )
-    jobs_enqueue_new(Job.Kind.SEND_NOTIFICATION, [notification.pk])
 
 
 def _lock_model(model_id: int) -> RegisteredModel:
@@ -340,6 +261,8 @@ def step_decide(
     if step.request_id != request.pk:
         raise ValidationError({"step": "That step belongs to another request."})
     _ensure_step_waiting(request, step)
+    if step.decisions.filter(actor_id=actor.pk, round=step.round).exists():
+        raise AlreadyDecided(f"You already decided '{step.title}'.")
     refusal = permissions.refusal(actor, permissions.DECIDE, step)
     if refusal:
         raise PermissionDenied(refusal)
@@ -373,31 +296,26 @@ def step_decide(
             comment=comment,
             data={"step": step.name, "version": locked.version.number, "evidence_digest": shown},
         )
-        _notify(locked, Notification.Event.DECISION, step=step, decision=decision, actor=actor)
+        announce(locked, RequestEvent.DECISION, step=step, decision=decision, actor=actor)
         if verdict == Decision.Verdict.APPROVE:
-            approvals = step.decisions.filter(verdict=Decision.Verdict.APPROVE, round=step.round).count()
-            if approvals >= step.required_approvals:
-                _approve_step(locked, step)
+            kind_of(step).approved(locked, step, decision)
+            request_advance(locked)
         else:
-            _finish_step(step, Step.REJECTED if verdict == Decision.Verdict.REJECT else Step.CHANGES_REQUESTED)
-            _close(
-                locked,
-                Status.REJECTED if verdict == Decision.Verdict.REJECT else Status.CHANGES_REQUESTED,
-                actor=actor,
-                comment=comment,
-            )
+            request_reject(locked, step, decision)
     request.refresh_from_db()
     return decision
 
 
 def _ensure_step_waiting(request: PromotionRequest, step: StepState) -> None:
     """ "Not now" refusals: the step was decided already, or the request has not reached it."""
-    if request.current_step_id == step.pk and step.status == Step.WAITING:
+    if step.status == Step.WAITING and request.is_open:
         return
-    current = request.current_step
-    if step.status not in (Step.PENDING, Step.WAITING) or (current is not None and step.position < current.position):
+    if step.status == Step.SKIPPED:
+        raise AlreadyDecided(f"'{step.title}' was skipped by a policy; there is nothing to decide.")
+    if step.status != Step.PENDING or not request.is_open:
         raise AlreadyDecided(f"'{step.title}' was already decided; reload the request to see its state.")
-    at = f"; it is at '{current.title}'" if current is not None else ""
+    active = request.steps.filter(status__in=StepState.ACTIVE_STATUSES).order_by("position").first()
+    at = f"; it is at '{active.title}'" if active is not None else ""
     raise InvalidTransition(f"'{step.title}' has not started yet{at}.")
 
 
@@ -435,19 +353,6 @@ def _ensure_no_deployment_meanwhile(request: PromotionRequest, production_seen) 
         )
 
 
-def _approve_step(request: PromotionRequest, step: StepState) -> None:
-    if step.kind == StepState.Kind.DEPLOYMENT:
-        # The approval is the go-ahead; the worker performs the deployment.
-        step.status = Step.RUNNING
-        step.save(update_fields=["status"])
-        request.status = Status.IN_PROGRESS
-        request.save(update_fields=["status", "updated_at"])
-        job_enqueue(Job.Kind.EXECUTE_STEP, step.pk, again=True)
-        return
-    _finish_step(step, Step.APPROVED)
-    _advance(request, step)
-
-
 # ---------------------------------------------------------------------------------------------
 # Background work (called by tasks; each is idempotent)
 
@@ -459,7 +364,7 @@ def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
     the same time. A check that could not run raises ``TransientError`` until the last attempt,
     then is recorded as an error. Recording is a conditional update, so an outcome is written once.
     """
-    from approvals.jobs import TransientError
+    from jobs.runner import TransientError
 
     started = CheckRun.objects.filter(
         pk=check_run_id, status__in=[CheckRun.Status.PENDING, CheckRun.Status.RUNNING]
@@ -493,7 +398,7 @@ def check_run_record(*, check_run_id: int, status: str, summary: str, result=Non
             status=status, finished_at=timezone.now(), summary=summary, result=result or {}, log=log
         )
         if recorded:
-            job_enqueue(Job.Kind.CONCLUDE_CHECKS, check_run_id)
+            job_enqueue(JobKind.CONCLUDE_CHECKS, check_run_id)
 
 
 def check_run_fail(*, check_run_id: int, reason: str) -> None:
@@ -520,7 +425,7 @@ def checks_step_conclude(*, step_id: int) -> None:
         step = StepState.objects.select_related("request").get(pk=step_id)
         request = _lock_request(step.request_id)
         step.refresh_from_db()
-        if step.status != Step.RUNNING or request.current_step_id != step.pk:
+        if step.status != Step.RUNNING:
             return
         statuses = list(step.check_runs.values_list("status", flat=True))
         if any(status not in CheckRun.FINISHED_STATUSES for status in statuses):
@@ -528,7 +433,7 @@ def checks_step_conclude(*, step_id: int) -> None:
         passed = all(status == CheckRun.Status.PASSED for status in statuses)
         outcome = Step.PASSED if passed else Step.FAILED
         failing = list(step.check_runs.exclude(status=CheckRun.Status.PASSED).values_list("title", "summary"))
-        _finish_step(step, outcome)
+        finish_step(step, outcome)
         audit_record(
             actor=None,
             verb=f"checks.{outcome}",
@@ -540,10 +445,10 @@ def checks_step_conclude(*, step_id: int) -> None:
             data={"failing": [f"{title}: {summary}" for title, summary in failing]} if failing else {},
         )
         if passed:
-            _advance(request, step)
+            request_advance(request)
         else:
-            _close(request, Status.CHECKS_FAILED, actor=None)
-            _notify(request, Notification.Event.CHECKS_FAILED, step=step)
+            close_request(request, Status.CHECKS_FAILED, actor=None)
+            announce(request, RequestEvent.CHECKS_FAILED, step=step)
 
 
 def step_execute(*, step_id: int) -> None:
@@ -552,7 +457,7 @@ def step_execute(*, step_id: int) -> None:
         step = StepState.objects.get(pk=step_id)
         request = _lock_request(step.request_id)
         step.refresh_from_db()
-        if step.status != Step.RUNNING or request.current_step_id != step.pk:
+        if step.status != Step.RUNNING:
             return
         if step.kind == StepState.Kind.PROMOTION:
             target = step.config["to_stage"]
@@ -580,21 +485,22 @@ def step_execute(*, step_id: int) -> None:
                     to_state=ModelVersion.Stage.ARCHIVED,
                     data={"replaced_by": version.number},
                 )
-        previous_stage = model_version_set_stage(version=version, stage=target)
-        fault_point(f"during_{step.kind}")
-        audit_record(
-            actor=None,
-            verb="version.stage_changed",
-            obj=version,
-            model=request.model,
-            request=request,
-            from_state=previous_stage,
-            to_state=target,
-        )
-        _finish_step(step, Step.DONE)
+        if version.stage != target:  # a step run again (the request returned to an earlier step) moves nothing
+            previous_stage = model_version_set_stage(version=version, stage=target)
+            fault_point(f"during_{step.kind}")
+            audit_record(
+                actor=None,
+                verb="version.stage_changed",
+                obj=version,
+                model=request.model,
+                request=request,
+                from_state=previous_stage,
+                to_state=target,
+            )
+        finish_step(step, Step.DONE)
         if step.kind == StepState.Kind.DEPLOYMENT:
-            _notify(request, Notification.Event.DEPLOYED, step=step)
-        _advance(request, step)
+            announce(request, RequestEvent.DEPLOYED, step=step)
+        request_advance(request)
 
 
 def step_execution_fail(*, step_id: int, reason: str) -> None:
@@ -608,11 +514,11 @@ def step_execution_fail(*, step_id: int, reason: str) -> None:
         step = StepState.objects.get(pk=step_id)
         request = _lock_request(step.request_id)
         step.refresh_from_db()
-        if step.status != Step.RUNNING or request.current_step_id != step.pk:
+        if step.status != Step.RUNNING:
             return
         if step.kind != StepState.Kind.DEPLOYMENT:
-            _finish_step(step, Step.FAILED)
-            _close(request, Status.FAILED, actor=None, comment=f"'{step.title}' failed: {reason}")
+            finish_step(step, Step.FAILED)
+            close_request(request, Status.FAILED, actor=None, comment=f"'{step.title}' failed: {reason}")
             return
         step.status, step.round = Step.WAITING, step.round + 1
         step.note = f"The deployment failed: {reason.rstrip('.')}."
@@ -630,7 +536,7 @@ def step_execution_fail(*, step_id: int, reason: str) -> None:
             comment=reason,
             data={"step": step.name, "version": request.version.number, "round": step.round},
         )
-        _notify(request, Notification.Event.REVIEW_REQUESTED, step=step)
+        announce(request, RequestEvent.REVIEW_REQUESTED, step=step)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -715,7 +621,7 @@ def model_rollback(
                 data={"restored": restored.number, "replaced": current.number},
             )
         if deployed_by is not None:
-            _notify(deployed_by, Notification.Event.ROLLED_BACK, actor=actor)
+            announce(deployed_by, RequestEvent.ROLLED_BACK, actor=actor)
     return restored
 
 

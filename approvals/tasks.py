@@ -1,27 +1,6 @@
-"""Celery tasks: thin wrappers around the one job runner (``approvals.jobs``)."""
+"""Celery tasks of the approvals app (its jobs run through ``jobs.tasks.run_job``)."""
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
-
-from approvals import jobs
-
-
-# Every job ends within these limits; a hung check or SMTP server does not stop a worker. The
-# soft limit raises in the job (recorded as a failed attempt), the hard limit kills the process
-# (its heartbeat dies with it: the job's short lease then expires and the sweeper hands it over).
-@shared_task(bind=True, soft_time_limit=settings.SIGNOFF_JOB_SOFT_LIMIT, time_limit=settings.SIGNOFF_JOB_HARD_LIMIT)
-def run_job(self, job_id: int) -> None:
-    try:
-        jobs.job_run(job_id, retry_inline=bool(self.request.is_eager))
-    except SoftTimeLimitExceeded:
-        jobs.job_time_out(job_id)
-
-
-@shared_task
-def sweep_jobs() -> None:
-    """Run by Celery beat every 10 seconds, and by each worker as it starts."""
-    jobs.jobs_sweep()
 
 
 @shared_task

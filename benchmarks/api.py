@@ -4,9 +4,9 @@ Signoff (PostgreSQL, gunicorn with 2 sync workers, one Celery worker):
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/signoff_bench_api CELERY_BROKER_URL=redis://127.0.0.1:6379/3
     export CACHE_URL=redis://127.0.0.1:6379/4
-    .venv/bin/python manage.py migrate
-    export SIGNOFF_API_RATE_USER=100000/min  # the scenario's client is one user
     export SIGNOFF_DEFAULT_WORKFLOW=tests/workflows/basic.yaml  # the bench models have no datasets
+    .venv/bin/python manage.py migrate  # installs that default workflow
+    export SIGNOFF_API_RATE_USER=100000/min  # the scenario's client is one user
     .venv/bin/gunicorn config.wsgi --workers 2 --bind 127.0.0.1:8300 &
     .venv/bin/celery -A config worker --concurrency 1 &
     .venv/bin/python -m benchmarks.api --url http://127.0.0.1:8300 --models 20 --versions 10 --threads 4
@@ -25,7 +25,11 @@ a quarter then submitted; MLflow: ``runs/create``, ``runs/log-batch``, the artif
 artifact proxy and ``model-versions/create``, a quarter then given the alias ``candidate``,
 MLflow's nearest thing to a submission); then ANALYZE, as autovacuum would; read versions; list 50
 versions for review (Signoff: ``/api/requests/?awaiting=me`` and the queue page; MLflow:
-``model-versions/search``). It prints ops/s, p50 / p95 latency, the server CPU milliseconds per
+``model-versions/search``); and the governed life cycle of ``--lifecycles`` versions, one at a
+time (Signoff: register, submit, the basic workflow's checks in the worker, the manager's and
+the data analyst's approvals, the promotion to QA, the IT engineer's deployment and every
+e-mail, waiting for each step; MLflow: register, then the two stage transitions to Staging and
+Production, archiving the previous one). It prints ops/s, p50 / p95 latency, the server CPU milliseconds per
 operation summed over every application process (Signoff: gunicorn and celery; MLflow: the
 ``mlflow server`` process tree), and the PostgreSQL backends' CPU milliseconds per operation
 (from /proc, processes serving the benchmark's database). Run one server at a time, on an
@@ -36,6 +40,8 @@ import argparse
 import http.cookiejar
 import json
 import os
+import pickle
+import random
 import re
 import statistics
 import time
@@ -88,7 +94,8 @@ def spent(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def personas():
-    """Dana (data scientist) and Mona (manager) of a bench team, with API tokens."""
+    """Dana (data scientist), Mona (manager), Quinn (data analyst) and Ivan (IT engineer) of a
+    bench team, with API tokens (every scope)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -96,19 +103,22 @@ def personas():
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
+    from accounts.models import Scope
     from accounts.services import api_token_create
     from registry.models import Team
-    from registry.roles import DATA_SCIENTIST, MANAGER
+    from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
 
     group, _ = Group.objects.get_or_create(name="team bench")
     team, _ = Team.objects.get_or_create(slug="bench", defaults={"name": "Bench", "group": group})
     users = {}
-    for name, role in (("bench-dana", DATA_SCIENTIST), ("bench-mona", MANAGER)):
+    roles = (("bench-dana", DATA_SCIENTIST), ("bench-mona", MANAGER), ("bench-quinn", DATA_ANALYST),
+             ("bench-ivan", IT_ENGINEER))  # fmt: skip
+    for name, role in roles:
         user, created = get_user_model().objects.get_or_create(username=name, defaults={"email": f"{name}@example.com"})
         user.set_password("bench-password-1")
         user.save()
         user.groups.add(Group.objects.get(name=role), group)
-        users[name] = api_token_create(user=user, name=f"bench {uuid.uuid4().hex[:6]}")[1]
+        users[name] = api_token_create(user=user, name=f"bench {uuid.uuid4().hex[:6]}", scopes=list(Scope.values))[1]
     return users
 
 
@@ -214,7 +224,7 @@ def signoff(args, names):
 
         return task
 
-    from approvals.models import Job
+    from jobs.models import Job
 
     def worker_done():
         return not Job.objects.filter(status__in=[Job.Status.PENDING, Job.Status.RUNNING]).exists()
@@ -245,6 +255,57 @@ def signoff(args, names):
         "review queue page, 25 rows (HTML)",
         [lambda: call(f"{base}/requests/?view=all", opener=mona)[0] for _ in range(100)],
     )
+    governed_life_cycle(args, base, tokens, names, meter)
+
+
+def governed_life_cycle(args, base, tokens, names, meter):
+    """One version at a time from registration to production, the test client waiting for each
+    step as a person would (it reads the request's status from the database every 10 ms, which
+    the PostgreSQL figure includes)."""
+    from approvals.models import PromotionRequest
+
+    def wait(request_id, status, step=None):
+        while True:
+            row = PromotionRequest.objects.filter(pk=request_id).values("status", "current_step__name").first()
+            if row["status"] == status and (step is None or row["current_step__name"] == step):
+                return
+            if row["status"] not in PromotionRequest.OPEN_STATUSES:
+                raise RuntimeError(f"request #{request_id} ended {row['status']}")
+            time.sleep(0.01)
+
+    def decide(request_id, who):
+        body = json.dumps({"decision": "approve", "comment": "ok"}).encode()
+        took, status, payload = call(f"{base}/api/requests/{request_id}/decisions/", "POST", tokens[who], body,
+                                     "application/json")  # fmt: skip
+        assert status == 201, payload
+        return took
+
+    def life(name):
+        def task():
+            # A plain pickle of about 4 KB: the basic workflow's pickle scan passes it.
+            weights = pickle.dumps({"weights": [random.random() for _ in range(450)]})
+            body, content_type = multipart({"metrics": json.dumps({"accuracy": 0.9})}, weights)
+            took, _, payload = call(f"{base}/api/models/{name}/versions/", "POST", tokens["bench-dana"], body,
+                                    content_type)  # fmt: skip
+            number = json.loads(payload)["number"]
+            spent, _, payload = call(
+                f"{base}/api/models/{name}/versions/{number}/submit/", "POST", tokens["bench-dana"]
+            )
+            took, request_id = took + spent, json.loads(payload)["id"]
+            wait(request_id, "awaiting_review", "manager_review")
+            took += decide(request_id, "bench-mona")
+            wait(request_id, "awaiting_review", "qa_review")
+            took += decide(request_id, "bench-quinn")
+            wait(request_id, "awaiting_review", "deployment")
+            took += decide(request_id, "bench-ivan")
+            wait(request_id, "completed")
+            return took
+
+        return task
+
+    threads, meter.threads = meter.threads, 1
+    meter.phase("governed life cycle (basic workflow)", [life(names[i % len(names)]) for i in range(args.lifecycles)])
+    meter.threads = threads
 
 
 def mlflow(args, names):
@@ -301,6 +362,22 @@ def mlflow(args, names):
         [lambda: call(f"{api}/model-versions/search?max_results=50")[0] for _ in range(100)],
     )
 
+    def life(name):
+        def task():
+            took = register(name, 1)()
+            latest = json.loads(call(f"{api}/registered-models/get?name={name}")[2])["registered_model"]
+            version = max(int(v["version"]) for v in latest.get("latest_versions", [{"version": "1"}]))
+            for stage in ("Staging", "Production"):
+                took += post("model-versions/transition-stage", {"name": name, "version": str(version), "stage": stage,
+                             "archive_existing_versions": stage == "Production"})[0]  # fmt: skip
+            return took
+
+        return task
+
+    threads, meter.threads = meter.threads, 1
+    meter.phase("life cycle (register, 2 transitions)", [life(names[i % len(names)]) for i in range(args.lifecycles)])
+    meter.threads = threads
+
 
 def analyze(args, database):
     """Refresh the planner's statistics after the writes, as autovacuum would soon (a fresh
@@ -330,6 +407,7 @@ def main():
     parser.add_argument("--versions", type=int, default=10)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=10, help="throw-away models created first, unmeasured")
+    parser.add_argument("--lifecycles", type=int, default=20, help="versions taken through the whole life cycle")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:6]
     names = [f"bench-{run}-{i}" for i in range(args.models)]

@@ -4,35 +4,12 @@ import os
 import sys
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("signoff")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-
-@worker_process_init.connect
-def start_the_sandbox_fork_server(**_):
-    """Each pool process forks its sandboxed checks from a fork server that has the libraries
-    imported (``approvals.sandbox.zygote``); it starts importing now, while the worker waits."""
-    from approvals.sandbox import enable_zygote
-
-    enable_zygote()
-
-
-@worker_ready.connect
-def take_over_abandoned_jobs(sender=None, **_):
-    """A worker that starts (after a crash, say) sweeps at once rather than waiting for beat."""
-    sender.app.send_task("approvals.tasks.sweep_jobs")
-
-
-@worker_process_shutdown.connect
-def stop_the_sandbox_fork_server(**_):
-    from approvals.sandbox import disable_zygote
-
-    disable_zygote()
 
 
 def worker_command(*extra: str) -> list[str]:

@@ -112,8 +112,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "jobs",
     "registry",
     "approvals",
+    "notifications",
     "accounts",
 ]
 
@@ -129,7 +131,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
-    "config.middleware.RefuseUnsafeInputMiddleware",
+    "registry.middleware.RefuseUnsafeInputMiddleware",
     # Last, so that it sees the authenticated user and a failed login's outcome.
     "axes.middleware.AxesMiddleware",
 ]
@@ -280,7 +282,7 @@ SIGNOFF_CHECKS_PER_TEAM = int(os.environ.get("SIGNOFF_CHECKS_PER_TEAM", "1"))
 # Celery beat: the sweeper hands over lost or abandoned jobs and concludes finished checks steps.
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
-        "task": "approvals.tasks.sweep_jobs",
+        "task": "jobs.tasks.sweep_jobs",
         "schedule": float(os.environ.get("SIGNOFF_SWEEP_SECONDS", "10")),
     },
     # A signed chain head outside the database, so a deleted tail or a truncation is found.

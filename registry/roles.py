@@ -6,6 +6,8 @@ DATA_ANALYST = "data analyst"
 IT_ENGINEER = "IT engineer"
 
 ALL_ROLES = (DATA_SCIENTIST, MANAGER, DATA_ANALYST, IT_ENGINEER)
+# A role some organisations' workflows add (the demo's high-risk workflow): a group like the others.
+RISK_OFFICER = "risk officer"
 
 
 def _groups(user) -> dict[str, int]:

@@ -3,7 +3,7 @@
 Django quietly rewrites uploaded file names ("../../x.pkl" becomes "x.pkl", a NUL is
 dropped). Signoff refuses such uploads instead, so that a client learns its request was
 wrong; the name as sent is kept in ``client_name`` for ``registry.validation`` to judge.
-Multipart bodies of pages and of the API are parsed here (``config.middleware``).
+Multipart bodies of pages and of the API are parsed here (``registry.middleware``).
 
 Each uploaded file's SHA-256 is computed as its chunks arrive (``HashingUploadHandler``), so
 the artifact is read once, by the storage, and not again to be hashed.
@@ -62,7 +62,7 @@ class NameRecordingMultiPartParser(MultiPartParser):
 def parse_multipart_keeping_names(request) -> None:
     """Parse a multipart body now, as Django would, but with file names as sent.
 
-    Called by ``config.middleware`` before anything reads ``request.POST``; pages and DRF
+    Called by ``registry.middleware`` before anything reads ``request.POST``; pages and DRF
     (which falls back to ``request.POST`` / ``request.FILES``) then see the recorded names.
     """
     handlers = [HashingUploadHandler(request), *request.upload_handlers]

@@ -184,37 +184,54 @@ BASIC_WORKFLOW = Path(__file__).parent / "workflows" / "basic.yaml"
 SHIPPED_WORKFLOW = Path(__file__).parents[1] / "approvals" / "workflows" / "default.yaml"
 
 
+def install_workflow(text: str, *, default: bool = True, model=None):
+    """Save ``text`` as a revision of the workflow it names; make it the default, or ``model``'s."""
+    from approvals.definitions import parse_definition
+    from approvals.models import Workflow
+    from approvals.revisions import workflow_assign, workflow_revise, workflow_set_default
+
+    workflow_revise(source=text, actor=None, note="tests")
+    workflow = Workflow.objects.get(name=parse_definition(text).name)
+    if model is not None:
+        workflow_assign(model=model, workflow=workflow, actor=None)
+    elif default:
+        workflow_set_default(workflow=workflow, actor=None)
+    return workflow
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database follows the tests' workflow (tests/workflows/basic.yaml) by default;
+    ``shipped_workflow`` and ``use_workflow`` change it for one test."""
+    with django_db_blocker.unblock():
+        install_workflow(BASIC_WORKFLOW.read_text())
+
+
 @pytest.fixture(autouse=True)
 def basic_workflow(settings):
     """Tests of the approval loop run the four roles behind the checks that need no evaluation
-    dataset (tests/workflows/basic.yaml); ``shipped_workflow`` and ``use_workflow`` change it."""
-    from approvals.definitions import default_definition
-
+    dataset (tests/workflows/basic.yaml): also where a transactional test emptied the tables and
+    the default is installed again from ``SIGNOFF_DEFAULT_WORKFLOW``."""
     settings.SIGNOFF_DEFAULT_WORKFLOW = BASIC_WORKFLOW
-    default_definition.cache_clear()
-    yield
-    default_definition.cache_clear()
 
 
 @pytest.fixture
-def shipped_workflow(settings):
-    """The default workflow Signoff ships (approvals/workflows/default.yaml)."""
-    from approvals.definitions import default_definition
-
+def shipped_workflow(settings, db):
+    """The default workflow Signoff ships (approvals/workflows/default.yaml); for tests with
+    database access."""
     settings.SIGNOFF_DEFAULT_WORKFLOW = SHIPPED_WORKFLOW
-    default_definition.cache_clear()
+    for role in ALL_ROLES:  # transactional tests flush the groups the migration created
+        Group.objects.get_or_create(name=role)
+    install_workflow(SHIPPED_WORKFLOW.read_text())
 
 
 @pytest.fixture
-def use_workflow(settings, tmp_path):
-    """Make the YAML text given the default workflow for this test: ``use_workflow(text)``."""
-    from approvals.definitions import default_definition
+def use_workflow(request):
+    """Make the YAML text the default workflow for this test: ``use_workflow(text)``; with
+    ``model=``, that model's workflow instead."""
 
-    def use(text: str, name: str = "workflow.yaml"):
-        path = tmp_path / name
-        path.write_text(text)
-        settings.SIGNOFF_DEFAULT_WORKFLOW = path
-        default_definition.cache_clear()
+    def use(text: str, name: str = "", model=None):
+        request.getfixturevalue("people")  # the roles and users it names exist
+        return install_workflow(text, model=model)
 
-    yield use
-    default_definition.cache_clear()
+    return use

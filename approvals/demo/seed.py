@@ -4,6 +4,7 @@
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -13,9 +14,10 @@ from django.db import transaction
 from approvals import services
 from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
 from approvals.demo import training
-from approvals.models import PromotionRequest
+from approvals.models import PromotionRequest, Workflow
+from approvals.revisions import workflow_assign, workflow_revise
 from registry.models import Team
-from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
+from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER, RISK_OFFICER
 from registry.services import model_version_create, registered_model_create
 
 DEMO_PASSWORD = "signoff-demo"
@@ -25,7 +27,9 @@ ACCOUNTS = [
     ("dana", "Dana", "Okafor", DATA_SCIENTIST),
     ("mona", "Mona", "Lindqvist", MANAGER),
     ("quinn", "Quinn", "Harper", DATA_ANALYST),
+    ("priya", "Priya", "Nair", DATA_ANALYST),
     ("ivan", "Ivan", "Petrov", IT_ENGINEER),
+    ("rhea", "Rhea", "Castillo", RISK_OFFICER),
     ("admin", "Ada", "Admin", None),
 ]
 
@@ -72,6 +76,7 @@ BOOBY_TRAP = b"cposix\nsystem\n(Vecho this would have run when the model was loa
 MODELS = [
     {
         "name": "credit-risk",
+        "workflow": "high-risk",
         "description": "Probability that a loan applicant defaults within 12 months. Used by the underwriting service.",
         "generator": training.credit_applications,
         "target": "defaulted",
@@ -95,7 +100,9 @@ MODELS = [
                 "2026-06-30",
                 [
                     ("mona", "approve", "Solid baseline, calibrated scores. Promote to QA."),
+                    ("rhea", "approve", "Within the credit policy's risk appetite; age bands compared."),
                     ("quinn", "approve", "Backtested on Q2 applications; approval rate within policy."),
+                    ("priya", "approve", "Reproduced the hold-out figures independently."),
                     ("ivan", "approve", "Deployed to the underwriting cluster."),
                 ],
             ),
@@ -106,7 +113,9 @@ MODELS = [
                 "2026-09-30",
                 [
                     ("mona", "approve", "AUC up on the same hold-out; feature set unchanged."),
+                    ("rhea", "approve", "No change to the risk profile; fairness within limits."),
                     ("quinn", "approve", "Shadow-scored 12k applications, no drift alarms."),
+                    ("priya", "approve", "Spot-checked 200 declines with underwriting; all explainable."),
                     ("ivan", "approve", "Blue/green rollout complete."),
                 ],
             ),
@@ -134,6 +143,7 @@ MODELS = [
     },
     {
         "name": "customer-churn",
+        "workflow": "low-risk",
         "skops": True,  # its versions are skops files; the other models' are joblib
         "description": "Which subscribers are likely to cancel in the next 30 days; feeds the retention campaigns.",
         "generator": training.subscriber_activity,
@@ -240,6 +250,17 @@ def _accounts(team: Team) -> dict:
     return people
 
 
+WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+
+
+def _workflows(people) -> None:
+    """The demo's three workflows: the default everyone follows unless assigned another, the
+    low-risk one with its policy step, the high-risk one with its parallel review and 2-of-3 QA.
+    Saved by the demo's administrator, like an edit in the admin (audited)."""
+    for name in ("low-risk", "high-risk"):
+        workflow_revise(source=(WORKFLOWS / f"{name}.yaml").read_text(), actor=people["admin"], note="The demo's.")
+
+
 def _play(version, story, people) -> PromotionRequest:
     request = services.promotion_request_submit(version=version, actor=people["dana"])
     for username, verdict, comment in [step for step in story if step != "submit"]:
@@ -258,10 +279,13 @@ def seed_demo(log=print) -> bool:
         group = Group.objects.create(name=f"team {TEAM_NAME}")
         team = Team.objects.create(name=TEAM_NAME, slug="analytics", group=group)
         people = _accounts(team)
+        _workflows(people)
     for spec in MODELS:
         model = registered_model_create(
             name=spec["name"], description=spec["description"], team=team, created_by=people["dana"]
         )
+        if spec.get("workflow"):
+            workflow_assign(model=model, workflow=Workflow.objects.get(name=spec["workflow"]), actor=people["admin"])
         holdout = training.holdout_csv(
             spec["generator"], target=spec["target"], segment=spec.get("segment", training.region)
         )

@@ -37,7 +37,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from approvals.faults import fault_point
 from approvals.sandbox import jail
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -332,6 +331,8 @@ class Zygote:
                 os.close(fd)
         try:
             self._answer(self.STARTUP_SECONDS)  # the task has started
+            from jobs.faults import fault_point  # the worker's side; the jail binds only approvals/
+
             fault_point("during_sandbox", note=" ".join(map(str, _host_tree(self.process.pid))))
             stdout, stderr, finished = _exchange(stdin_write, stdout_read, stderr_read, data, limits.wall_seconds)
         finally:

@@ -53,3 +53,11 @@ def markdown_safe(text: str) -> str:
     cleaned = nh3.clean(html, tags=MARKDOWN_TAGS, attributes={"a": {"href", "title"}},
                         url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")  # fmt: skip
     return mark_safe(cleaned)  # noqa: S308 (sanitised by nh3 just above)
+
+
+@register.filter
+def step_panel(step) -> str:
+    """The template of the panel of ``step``'s kind (``approvals.engine.KINDS``)."""
+    from approvals.engine import kind_of
+
+    return kind_of(step).panel_template

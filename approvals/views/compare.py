@@ -7,13 +7,13 @@ from django.shortcuts import render
 from approvals import selectors, services
 from approvals.comparison import MAX_VERSIONS, SelectionError, parse_selection
 from approvals.forms import DecisionForm
-from approvals.views.requests import evidence_context, may_decide
+from approvals.views.requests import evidence_context, steps_to_decide
 from registry import selectors as registry_selectors
 
 
 def _decision_context(request, model, numbers) -> dict:
     """The decision form of ``?request=<id>`` when that request is about one of the compared
-    versions and the user may decide its current step."""
+    versions and the user may decide one of its waiting steps."""
     raw = request.GET.get("request", "")
     if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
         return {}
@@ -23,11 +23,13 @@ def _decision_context(request, model, numbers) -> dict:
         return {}
     if promotion_request.model_id != model.pk or promotion_request.version.number not in numbers:
         return {}
-    if not may_decide(request.user, promotion_request):
+    deciding = steps_to_decide(request.user, promotion_request)
+    if not deciding:
         return {"req": promotion_request}
     return {
         "req": promotion_request,
         "may_decide": True,
+        "deciding": deciding,
         "form": DecisionForm(),
         "production_seen": services.production_number(model.pk),
         **evidence_context(promotion_request),

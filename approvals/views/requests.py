@@ -34,17 +34,17 @@ def request_list(request):
     )
 
 
+def steps_to_decide(user, promotion_request) -> list[StepState]:
+    """The steps whose decision form the page offers ``user`` (the service decides in the end):
+    the prefetched steps that the permission policy's one expression lets them decide now."""
+    if promotion_request.status != PromotionRequest.Status.AWAITING_REVIEW:
+        return []
+    mine = permissions.steps_to_decide(user, promotion_request)
+    return [step for step in promotion_request.steps.all() if step.pk in mine]
+
+
 def may_decide(user, promotion_request) -> bool:
-    """Whether the page offers ``user`` the decision form (the service decides in the end)."""
-    # The prefetched step, which holds its request, approvers and all (``current_step`` is a
-    # bare row: asking it would read the request, version, model and approvers again).
-    step = next((s for s in promotion_request.steps.all() if s.pk == promotion_request.current_step_id), None)
-    return (
-        promotion_request.status == PromotionRequest.Status.AWAITING_REVIEW
-        and step is not None
-        and step.status == StepState.Status.WAITING
-        and permissions.can(user, permissions.DECIDE, step)
-    )
+    return bool(steps_to_decide(user, promotion_request))
 
 
 def evidence_context(promotion_request) -> dict:
@@ -63,14 +63,17 @@ def evidence_context(promotion_request) -> dict:
 
 def _request_context(request, promotion_request, form=None):
     steps = list(promotion_request.steps.all())
+    deciding = steps_to_decide(request.user, promotion_request)
     return {
         "req": promotion_request,
         "version": promotion_request.version,
         "model": promotion_request.model,
         "steps": steps,
+        "active_steps": [s for s in steps if s.is_active] if promotion_request.is_open else [],
         "live": any(s.status == StepState.Status.RUNNING for s in steps),
         "timeline": selectors.request_timeline(request=promotion_request),
-        "may_decide": may_decide(request.user, promotion_request),
+        "may_decide": bool(deciding),
+        "deciding": deciding,
         "may_fix": promotion_request.status in selectors.SENT_BACK
         and registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, promotion_request.model),
         "form": form or DecisionForm(),

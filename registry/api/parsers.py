@@ -1,6 +1,6 @@
 """The API's JSON parser, which refuses what cannot be stored.
 
-Multipart bodies are parsed once, by ``config.middleware`` (keeping file names as sent); DRF's
+Multipart bodies are parsed once, by ``registry.middleware`` (keeping file names as sent); DRF's
 ``MultiPartParser`` then hands the view that parsed ``request.POST`` / ``request.FILES``.
 """
 

@@ -30,7 +30,9 @@ def submitted(people, risk_model, background):
         "/admin/approvals/promotionrequest/",
         "/admin/approvals/stepstate/",
         "/admin/approvals/auditevent/",
-        "/admin/approvals/notification/",
+        "/admin/notifications/notification/",
+        "/admin/approvals/workflow/",
+        "/admin/approvals/workflowrevision/",
     ],
 )
 def test_the_admin_lists_open_for_superusers(client, admin_user, submitted, url):

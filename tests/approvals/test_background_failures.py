@@ -5,7 +5,8 @@ import os
 import pytest
 
 from approvals import services
-from approvals.models import CheckRun, Notification, PromotionRequest
+from approvals.models import CheckRun, PromotionRequest
+from notifications.models import Notification
 from tests import factories
 from tests.services import free_port
 

@@ -13,9 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from sklearn.linear_model import LogisticRegression
 
-from approvals import jobs
 from approvals.checks.evidence import Fairness, Reevaluate, SchemaCompatibility
-from approvals.models import AuditEvent, EvaluationDataset, Job
+from approvals.models import AuditEvent, EvaluationDataset, JobKind
+from jobs import runner as jobs
+from jobs.models import Job
 from tests import factories
 
 FEATURES = ["income", "debt_ratio", "age"]
@@ -54,7 +55,7 @@ def register(api, user, model_name="credit-risk", **fields):
 
 def read_uploads():
     """What the worker does with each upload waiting to be read."""
-    for job in Job.objects.filter(kind=Job.Kind.PROFILE_DATASET, status=Job.Status.PENDING):
+    for job in Job.objects.filter(kind=JobKind.PROFILE_DATASET, status=Job.Status.PENDING):
         jobs.job_run(job.pk, retry_inline=True)
 
 
@@ -74,7 +75,7 @@ def test_a_csv_dataset_is_accepted_then_read_by_the_worker_with_its_schema_and_h
     )
     assert response["Location"] == accepted["url"]
     assert AuditEvent.objects.filter(verb="dataset.uploaded", actor=people.dana).count() == 1
-    assert Job.objects.get(kind=Job.Kind.PROFILE_DATASET).status == Job.Status.PENDING
+    assert Job.objects.get(kind=JobKind.PROFILE_DATASET).status == Job.Status.PENDING
 
     read_uploads()
     body = api(people.dana).get(accepted["url"]).json()

@@ -1,8 +1,11 @@
 """Workflow definitions are validated on load, with errors that say what and where."""
 
+from pathlib import Path
+
 import pytest
 
-from approvals.definitions import DefinitionError, default_definition, load_definition, parse_definition
+from approvals.definitions import DefinitionError, load_definition, parse_definition
+from approvals.revisions import definition_for_model
 
 VALID = """
 name: strict
@@ -20,8 +23,8 @@ steps:
 """
 
 
-def test_the_default_definition_is_seed_002s_four_role_workflow(shipped_workflow):
-    definition = default_definition()
+def test_the_default_definition_is_seed_002s_four_role_workflow(shipped_workflow, risk_model):
+    _revision, definition = definition_for_model(risk_model)
     assert [check["type"] for check in definition.steps[0].checks] == [
         "pickle_scan",
         "reevaluate",
@@ -94,3 +97,176 @@ def test_broken_yaml_names_the_line():
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(DefinitionError, match="cannot read workflow file"):
         load_definition(tmp_path / "nope.yaml")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the definitions can say, and every kind of mistake refused at its line
+
+RICH = """
+name: rich
+steps:
+  - name: automated_checks
+    type: checks
+    checks:
+      - type: artifact_integrity
+  - name: reviews
+    parallel:
+      - name: manager_review
+        type: approval
+        approvers: [manager]
+      - name: risk_review
+        type: approval
+        approvers: [manager, data analyst]
+        require: {manager: 1, data analyst: 1}
+  - name: fast_lane
+    type: policy
+    when:
+      any:
+        - not: {check: artifact_integrity, is: failed}
+        - {metric: roc_auc, gte: 0.9}
+    then: {skip: qa_review}
+  - name: qa_review
+    type: approval
+    approvers: [data analyst]
+    on_reject: {return_to_step: manager_review}
+  - name: deploy
+    type: deployment
+    approvers: [IT engineer]
+"""
+
+
+def test_a_rich_definition_parses_into_its_parts():
+    definition = parse_definition(RICH)
+    by_name = {step.name: step for step in definition.steps}
+    assert by_name["manager_review"].group == by_name["risk_review"].group == "reviews"
+    assert by_name["risk_review"].require == (("manager", 1), ("data analyst", 1))
+    assert by_name["risk_review"].required_approvals == 2
+    assert by_name["fast_lane"].then == "skip" and by_name["fast_lane"].target == "qa_review"
+    assert by_name["qa_review"].on_reject == "return_to_step" and by_name["qa_review"].return_to == "manager_review"
+    assert parse_definition(RICH + "\n# a comment\n").digest == definition.digest  # what it says, not its layout
+
+
+RISK_REVIEW_BODY = (
+    "        type: approval\n        approvers: [manager, data analyst]\n        require: {manager: 1, data analyst: 1}"
+)
+
+
+@pytest.mark.parametrize(
+    "old, new, message, shown",
+    [
+        ("type: policy", "type: rule", "'type' must be one of", "type: rule"),
+        ("{metric: roc_auc, gte: 0.9}", "{metric: shininess, gte: 0.9}", "unknown metric 'shininess'", "shininess"),
+        ("{metric: roc_auc, gte: 0.9}", "{metric: roc_auc, gte: 1e400}", "'gte' must be a finite number", "1e400"),
+        ("{metric: roc_auc, gte: 0.9}", "{metric: roc_auc, gte: 0.9, lt: 1}", "exactly one comparison", "lt: 1"),
+        ("{return_to_step: manager_review}", "{return_to_step: deploy}", "earlier approval step", "deploy}"),
+        ("{return_to_step: manager_review}", "{return_to_step: nobody}", "earlier approval step", "nobody"),
+        ("{return_to_step: manager_review}", "send_back", "'on_reject' must be one of", "send_back"),
+        ("then: {skip: qa_review}", "then: {skip: automated_checks}", "later approval step", "skip: automated"),
+        ("then: {skip: qa_review}", "then: explode", "'then' must be 'approve'", "explode"),
+        (
+            "require: {manager: 1, data analyst: 1}",
+            "require: {IT engineer: 1}",
+            "not among its approvers",
+            "IT engineer",
+        ),
+        ("require: {manager: 1, data analyst: 1}", "require: {manager: 0}", "whole number from 1", "manager: 0"),
+        ("approvers: [manager, data analyst]", "approvers: manager", "must be a list of names", "approvers: manager"),
+        (
+            "        require: {manager: 1, data analyst: 1}\n",
+            "        required_approvals: 1\n        quorum: all\n",
+            "not both",
+            "quorum: all",
+        ),
+        (
+            "not: {check: artifact_integrity, is: failed}",
+            "not: {check: pickle_scan, is: failed}",
+            "which no earlier checks step runs",
+            "when:",
+        ),
+        (
+            RISK_REVIEW_BODY,
+            "        type: promotion\n        to_stage: qa",
+            "only approval steps run in parallel",
+            "name: risk_review",
+        ),
+    ],
+)
+def test_each_kind_of_mistake_is_refused_at_its_line(old, new, message, shown):
+    assert old in RICH
+    text = RICH.replace(old, new, 1)
+    with pytest.raises(DefinitionError, match=message) as error:
+        parse_definition(text)
+    assert error.value.line is not None and shown in text.splitlines()[error.value.line - 1], str(error.value)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: x\nsteps:\n" + "  - name: a\n    type: approval\n    approvers: [manager]\n" * 2, "used twice"),
+        ("\x00", "not valid YAML"),
+        ("name: x\u00e9\nsteps: []", "'name' must be lowercase"),
+        ("name: x\nsteps: " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+        ("name: x\nsteps: [" + "1," * 60000 + "]", "longer than"),
+        (
+            "name: x\nsteps:\n  - name: p\n    type: policy\n    when: "
+            + "{not: " * 30
+            + "{check: a, is: passed}"
+            + "}" * 30,
+            "nest at most",
+        ),
+        ("- a\n- b", "must be a mapping"),
+    ],
+)
+def test_hostile_texts_are_refused_with_a_message(text, message):
+    with pytest.raises(DefinitionError, match=message):
+        parse_definition(text)
+
+
+def test_approvals_nobody_could_give_are_refused_when_an_administrator_saves(people):
+    from approvals.revisions import workflow_validate
+
+    too_many = VALID.replace("required_approvals: 2", "required_approvals: 5")
+    with pytest.raises(DefinitionError, match="needs 5 approvals but only 3 people"):  # mona, mike, gary
+        workflow_validate(too_many)
+    with pytest.raises(DefinitionError, match="no role called 'auditor'"):
+        workflow_validate(VALID.replace("approvers: [manager]", "approvers: [auditor]"))
+    with pytest.raises(DefinitionError, match="no active user called 'zoe'"):
+        workflow_validate(VALID.replace("approvers: [manager]", "users: [zoe]"))
+
+
+def test_two_defaults_are_refused_by_the_database(people):
+    from django.db import IntegrityError, transaction
+
+    from approvals.models import Workflow
+
+    assert Workflow.objects.filter(is_default=True).count() == 1
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Workflow.objects.create(name="second", is_default=True)
+
+
+def test_a_revision_cannot_be_changed(people):
+    from django.db import DatabaseError, transaction
+
+    from approvals.models import WorkflowRevision
+
+    revision = WorkflowRevision.objects.order_by("pk").first()
+    with pytest.raises(ValueError, match="immutable"):
+        revision.save()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        WorkflowRevision.objects.filter(pk=revision.pk).update(source="name: hacked")
+
+
+def test_the_readme_reference_is_a_valid_definition():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("### Definition reference", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    definition = parse_definition(block)
+    kinds = {step.type for step in definition.steps}
+    assert kinds == {"checks", "approval", "promotion", "policy", "deployment"}
+    assert {step.group for step in definition.steps} == {"", "reviews"}
+
+
+def test_the_shipped_workflows_are_valid():
+    folder = Path(__file__).parents[2] / "approvals" / "workflows"
+    assert {path.name: load_definition(path).name for path in folder.glob("*.yaml")} == {
+        "default.yaml": "default", "low-risk.yaml": "low-risk", "high-risk.yaml": "high-risk",
+    }  # fmt: skip

@@ -10,8 +10,11 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.utils import timezone
 
-from approvals import jobs, services
-from approvals.models import Decision, Job, Notification, NotificationDelivery, PromotionRequest
+from approvals import services
+from approvals.models import Decision, JobKind, PromotionRequest
+from jobs import runner as jobs
+from jobs.models import Job
+from notifications.models import SEND_NOTIFICATION, Notification, NotificationDelivery
 from registry import services as registry_services
 from tests import factories
 from tests.services import free_port
@@ -22,7 +25,7 @@ def a_pending_check_job(people, risk_model):
         version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
     )
     return Job.objects.filter(
-        kind=Job.Kind.RUN_CHECK, target_id__in=request.current_step.check_runs.values("pk")
+        kind=JobKind.RUN_CHECK, target_id__in=request.current_step.check_runs.values("pk")
     ).first()
 
 
@@ -163,7 +166,15 @@ steps:
 
 
 def test_a_workflow_naming_unknown_people_is_refused_before_anything_is_written(people, risk_model, use_workflow):
+    """Saved while the role and the user existed; the role was deleted and bob left since."""
+    from django.contrib.auth.models import Group
+
+    Group.objects.create(name="managers")
+    bob = factories.make_user("bob")
     use_workflow(UNKNOWN_PEOPLE)
+    Group.objects.filter(name="managers").delete()
+    bob.is_active = False
+    bob.save()
     version = factories.make_version(model=risk_model, by=people.dana)
     with pytest.raises(services.InvalidTransition, match="no role called 'managers'.*no active user called 'bob'"):
         services.promotion_request_submit(version=version, actor=people.dana)
@@ -178,7 +189,7 @@ def test_a_running_job_renews_its_short_lease_until_it_ends(people, risk_model, 
     worker's job is free within seconds."""
     import time
 
-    from approvals import jobs as runner
+    from jobs import runner
 
     settings.SIGNOFF_JOB_LEASE_SECONDS = 1
     seen = []
@@ -198,7 +209,7 @@ def test_a_running_job_renews_its_short_lease_until_it_ends(people, risk_model, 
 
 
 def check_jobs(team_ids: list[int]) -> list[Job]:
-    return [Job.objects.create(kind=Job.Kind.RUN_CHECK, target_id=n, share=team) for n, team in enumerate(team_ids)]
+    return [Job.objects.create(kind=JobKind.RUN_CHECK, target_id=n, share=team) for n, team in enumerate(team_ids)]
 
 
 def test_a_team_at_its_share_steps_back_while_another_team_waits(db, settings, django_capture_on_commit_callbacks):
@@ -230,4 +241,4 @@ def test_teams_at_their_share_do_not_hold_each_other_back(db, settings):
 def test_a_submission_s_checks_take_their_team_s_share(people, risk_model):
     job = a_pending_check_job(people, risk_model)
     assert job.share == people.risk.pk
-    assert Job.objects.filter(kind=Job.Kind.SEND_NOTIFICATION, share__isnull=False).count() == 0
+    assert Job.objects.filter(kind=SEND_NOTIFICATION, share__isnull=False).count() == 0

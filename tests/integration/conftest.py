@@ -132,7 +132,8 @@ def worker_drained(request):
     yield
     if "celery_worker_process" not in request.fixturenames:
         return
-    from approvals.models import CheckRun, Notification, StepState
+    from approvals.models import CheckRun, StepState
+    from notifications.models import Notification
 
     def idle():
         return not (

@@ -6,7 +6,8 @@ are made slow (6 s each) while churn's run at their own speed."""
 import pytest
 
 from approvals import services
-from approvals.models import CheckRun, Job
+from approvals.models import CheckRun, JobKind
+from jobs.models import Job
 from tests import factories
 from tests.integration.conftest import wait_for
 from tests.integration.test_faults import state
@@ -39,4 +40,4 @@ def test_a_team_s_slow_checks_leave_a_worker_for_another_team(
     quick_finished = max(runs.filter(step__request=quick).values_list("finished_at", flat=True))
     slow_finished = sorted(runs.exclude(step__request=quick).values_list("finished_at", flat=True))
     assert quick_finished < slow_finished[0], (quick_finished, slow_finished)
-    assert not Job.objects.filter(kind=Job.Kind.RUN_CHECK).exclude(status=Job.Status.DONE).exists()
+    assert not Job.objects.filter(kind=JobKind.RUN_CHECK).exclude(status=Job.Status.DONE).exists()

@@ -14,8 +14,9 @@ from collections import Counter
 import pytest
 
 from approvals import services
-from approvals.models import AuditEvent, CheckRun, Decision, Measurement, NotificationDelivery, PromotionRequest
+from approvals.models import AuditEvent, CheckRun, Decision, Measurement, PromotionRequest
 from config.celery import app as celery_app
+from notifications.models import NotificationDelivery
 from registry.models import ModelVersion
 from tests import factories
 from tests.approvals.test_compare import bundle

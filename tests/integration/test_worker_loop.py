@@ -134,3 +134,35 @@ def test_failing_checks_send_the_request_back_with_the_results(people, risk_mode
     assert "failed its automated checks" in message["Subject"]
     assert "accuracy = 0.64 is below the minimum 0.8" in message.get_body(("plain",)).get_content()
     assert not smtp_server.to("mona@example.com")
+
+
+def test_a_request_finishes_under_the_revision_it_started_with(people, risk_model, celery_worker_process, use_workflow):
+    """Revision 2 of the workflow (saved while the request waits) drops the QA step and adds a
+    policy; the request started under revision 1 still goes through QA, run by the real worker."""
+    from approvals.models import Workflow
+    from tests.conftest import BASIC_WORKFLOW
+
+    dana, mona, quinn, ivan = (client_for(p) for p in (people.dana, people.mona, people.quinn, people.ivan))
+    worker = celery_worker_process
+    number = upload_version(dana, "credit-risk", accuracy=0.91)
+    request_id = dana.post(f"/api/models/credit-risk/versions/{number}/submit/").json()["id"]
+    wait_for(lambda: waiting_at(request_id, "manager_review"), what="the checks", worker=worker)
+    first = status_of(request_id).revision
+
+    basic = BASIC_WORKFLOW.read_text()
+    without_qa = basic[: basic.index("  - name: qa_review")] + basic[basic.index("  - name: deployment") :]
+    use_workflow(without_qa)
+    assert Workflow.objects.get(name="default").latest.number == first.number + 1
+
+    for client, next_step in ((mona, "qa_review"), (quinn, "deployment"), (ivan, None)):
+        response = client.post(f"/api/requests/{request_id}/decisions/", {"decision": "approve", "comment": "ok"})
+        assert response.status_code == 201, response.content
+        if next_step:
+            wait_for(lambda step=next_step: waiting_at(request_id, step), what=next_step, worker=worker)
+    wait_for(lambda: status_of(request_id).status == "completed", what="the deployment", worker=worker)
+    assert status_of(request_id).revision == first
+
+    later = dana.post(f"/api/models/credit-risk/versions/{upload_version(dana, 'credit-risk', 0.92)}/submit/").json()
+    assert PromotionRequest.objects.get(pk=later["id"]).revision.number == first.number + 1
+    wait_for(lambda: waiting_at(later["id"], "manager_review"), what="the second request's checks", worker=worker)
+    assert not PromotionRequest.objects.get(pk=later["id"]).steps.filter(name="qa_review").exists()

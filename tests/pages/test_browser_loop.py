@@ -3,8 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
-from approvals.jobs import job_run
-from approvals.models import Job, PromotionRequest
+from approvals.models import JobKind, PromotionRequest
+from jobs.models import Job
+from jobs.runner import job_run
 from registry.models import ModelVersion
 from tests import factories
 from tests.browser import log_in, log_out
@@ -69,7 +70,7 @@ def test_the_request_page_follows_the_checks_live(page, people, risk_model):
 
     request = PromotionRequest.objects.get(version=version)
     runs = request.current_step.check_runs.values("pk")
-    for kind in (Job.Kind.RUN_CHECK, Job.Kind.CONCLUDE_CHECKS):  # what the worker would run, in order
+    for kind in (JobKind.RUN_CHECK, JobKind.CONCLUDE_CHECKS):  # what the worker would run, in order
         for job in Job.objects.filter(kind=kind, target_id__in=runs):
             job_run(job.pk)
 

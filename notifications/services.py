@@ -1,78 +1,48 @@
-"""E-mail about requests: recipients → templates → context → send, one message per recipient.
+"""E-mail about requests: recipients → templates → context → send, one message per recipient
+(the notifier of each event, ``notifications.notifiers``, knows the first three).
 
-Templates live in ``templates/emails/<event>/`` as ``subject.txt``, ``body.txt`` and
-``body.html``. Every message links to the request page with an absolute URL built from
-``SIGNOFF_BASE_URL``. The actor of the change and users without an e-mail address are skipped.
+Every message links to the request page with an absolute URL built from ``SIGNOFF_BASE_URL``.
 """
 
 import smtplib
 import socket
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from approvals import permissions
-from approvals.faults import fault_point
-from approvals.models import CheckRun, Decision, Notification, NotificationDelivery
-from registry import permissions as registry_permissions
-from registry.models import ModelVersion
+from jobs.faults import fault_point
+from jobs.runner import TransientError, jobs_enqueue_new
+from notifications.models import SEND_NOTIFICATION, Notification, NotificationDelivery
+from notifications.notifiers import notifier_for
 
 # Errors worth retrying: the server may be back in a moment. Anything else is permanent.
 TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError)
 
 
+def notification_record(*, request, event: str, step=None, decision=None, actor=None) -> Notification:
+    """Write the e-mail to send about ``event`` and hand it to the worker after commit (called
+    inside the transaction of the change, by the receiver of ``approvals.signals.request_event``)."""
+    notifier_for(event)  # an event nobody can tell is refused now, not in the worker
+    notification = Notification.objects.create(
+        event=event,
+        request=request,
+        step=step,
+        decision=decision,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+    )
+    jobs_enqueue_new(SEND_NOTIFICATION, [notification.pk])
+    return notification
+
+
 def recipients(notification: Notification) -> list:
-    request = notification.request
-    User = get_user_model()
-    event = notification.event
-    if event == Notification.Event.REVIEW_REQUESTED:
-        users = list(permissions.users_who_can(permissions.DECIDE, notification.step, as_the_step_started=True))
-    elif event in (Notification.Event.DECISION, Notification.Event.CHECKS_FAILED):
-        users = [request.submitted_by]
-    elif event == Notification.Event.DEPLOYED:
-        approver_ids = Decision.objects.filter(
-            request=request, verdict=Decision.Verdict.APPROVE, step__kind="approval"
-        ).values("actor_id")
-        users = [request.submitted_by, *User.objects.filter(pk__in=approver_ids)]
-    elif event == Notification.Event.ROLLED_BACK:
-        users = list(registry_permissions.users_who_can(registry_permissions.ACT, request.model))
-    else:
-        raise ValueError(f"Unknown notification event {event!r}")
-    unique = {user.pk: user for user in users if user.is_active and user.email}
-    unique.pop(notification.actor_id, None)
-    return list(unique.values())
-
-
-def context_for(notification: Notification, recipient) -> dict:
-    request = notification.request
-    step = notification.step
-    failing = []
-    if notification.event == Notification.Event.CHECKS_FAILED and step is not None:
-        failing = list(step.check_runs.exclude(status=CheckRun.Status.PASSED))
-    return {
-        "notification": notification,
-        "request": request,
-        "version": request.version,
-        "model": request.model,
-        "step": step,
-        "decision": notification.decision,
-        "actor": notification.actor,
-        "failing_checks": failing,
-        "recipient": recipient,
-        "request_url": f"{settings.SIGNOFF_BASE_URL}{request.get_absolute_url()}",
-        "model_url": f"{settings.SIGNOFF_BASE_URL}{request.model.get_absolute_url()}",
-        "restored": ModelVersion.objects.filter(model=request.model, stage=ModelVersion.Stage.PRODUCTION).first()
-        if notification.event == Notification.Event.ROLLED_BACK
-        else None,
-    }
+    return notifier_for(notification.event).recipients(notification)
 
 
 def build_message(notification: Notification, recipient) -> EmailMultiAlternatives:
-    folder = f"emails/{notification.event}"
-    context = context_for(notification, recipient)
+    notifier = notifier_for(notification.event)
+    folder = notifier.templates
+    context = notifier.context(notification, recipient)
     subject = " ".join(render_to_string(f"{folder}/subject.txt", context).split())
     message = EmailMultiAlternatives(
         subject=f"[Signoff] {subject}",
@@ -90,7 +60,6 @@ def notification_send(notification_id: int) -> None:
     (``TransientError`` while any delivery is pending); those already sent are not sent again.
     Slow network I/O happens outside any transaction.
     """
-    from approvals.jobs import TransientError
 
     notification = Notification.objects.select_related(
         "request__version__created_by", "request__model", "request__submitted_by", "step", "decision", "actor"

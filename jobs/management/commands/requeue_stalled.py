@@ -1,6 +1,6 @@
 """Hand background work that never finished to the workers again, now.
 
-Celery beat runs the same sweep every 10 seconds (``approvals.jobs.jobs_sweep``), so nobody has
+Celery beat runs the same sweep every 10 seconds (``jobs.runner.jobs_sweep``), so nobody has
 to run this; it remains as a manual tool, e.g. right after a broker outage.
 """
 
@@ -8,7 +8,9 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
-from approvals.jobs import jobs_sweep
+from jobs.runner import jobs_sweep
+
+HANDED = ("handed_over", "expired_leases")
 
 
 class Command(BaseCommand):
@@ -19,7 +21,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, older_than, **options):
         swept = jobs_sweep(handover_after=timedelta(seconds=older_than))
+        others = "".join(f"; {kind}: {count} taken up" for kind, count in swept.items() if kind not in HANDED)
         self.stdout.write(
-            f"Re-queued {swept['handed_over']} pending jobs and {swept['expired_leases']} jobs whose worker died; "
-            f"concluded {swept['checks_steps']} checks steps."
+            f"Re-queued {swept['handed_over']} pending jobs and {swept['expired_leases']} jobs whose worker died"
+            f"{others}."
         )

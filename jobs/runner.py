@@ -5,8 +5,11 @@ broker after commit. The worker claims it with a conditional update and a lease;
 finishes, raises ``TransientError`` (retried with backoff up to ``MAX_ATTEMPTS``) or raises
 anything else (permanent: the kind's failure outcome, defined by the domain, is applied). The
 sweeper, run by Celery beat every 10 seconds, hands over jobs whose message was lost (broker down
-at commit) or whose worker died (expired lease), and concludes checks steps whose runs are all
-finished. Nobody has to run a command.
+at commit) or whose worker died (expired lease), and runs each kind's own ``sweep`` (the approvals
+app concludes checks steps whose runs are all finished). Nobody has to run a command.
+
+Apps register their kinds in ``AppConfig.ready()``: ``register(kind, run=, fail=, sweep=)``;
+this module imports no domain app.
 
 A job may belong to a share (a check: its model's team). While jobs of another share wait, a share
 runs at most ``SIGNOFF_CHECKS_PER_TEAM`` jobs of a kind at once; its further jobs step back for a
@@ -20,6 +23,7 @@ worker sweeps as it starts, and beat sweeps every 10 s.
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from approvals.models import Job
+from jobs.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +46,13 @@ class TransientError(Exception):
 
 @dataclass(frozen=True)
 class JobKind:
-    """How to run one kind of job: the handler, and the outcome when it fails for good."""
+    """How to run one kind of job: ``run(target_id, final_attempt=)``, ``fail(target_id, reason)``
+    when it fails for good, and ``sweep()`` (optional), run by the sweeper, which returns how many
+    stranded units of work it took up."""
 
-    run: callable
-    fail: callable
+    run: Callable[..., None]
+    fail: Callable[[int, str], None]
+    sweep: Callable[[], int] | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -56,13 +63,11 @@ class JobKind:
 _KINDS: dict[str, JobKind] = {}
 
 
-def register(kind: str, *, run, fail) -> None:
-    _KINDS[kind] = JobKind(run=run, fail=fail)
+def register(kind: str, *, run, fail, sweep=None) -> None:
+    _KINDS[kind] = JobKind(run=run, fail=fail, sweep=sweep)
 
 
 def kind_of(kind: str) -> JobKind:
-    if not _KINDS:
-        from approvals import job_kinds  # noqa: F401  (registers the kinds)
     return _KINDS[kind]
 
 
@@ -76,7 +81,7 @@ def job_enqueue(kind: str, target_id: int, *, again: bool = False) -> Job:
     One job per unit of work: enqueueing it twice returns the existing row; ``again`` makes a
     finished one due once more (a deployment retried).
     """
-    from approvals import tasks
+    from jobs import tasks
 
     job, created = Job.objects.get_or_create(kind=kind, target_id=target_id)
     if again and not created and job.status in (Job.Status.DONE, Job.Status.FAILED):
@@ -93,7 +98,7 @@ def jobs_enqueue_new(kind: str, target_ids: list[int], *, share: int | None = No
     """``job_enqueue`` for targets just created in the caller's transaction (no job can exist
     for them yet): one insert for all, each handed to a worker after commit; ``share`` is whose
     share of the workers they take (see the module's docstring)."""
-    from approvals import tasks
+    from jobs import tasks
 
     jobs = Job.objects.bulk_create(Job(kind=kind, target_id=target_id, share=share) for target_id in target_ids)
     for job in jobs:
@@ -117,7 +122,7 @@ def job_claim(job_id: int) -> Job | None:
             run_after=now + SHARE_RETRY
         )
         if stepped_back:
-            from approvals import tasks
+            from jobs import tasks
 
             countdown = SHARE_RETRY.total_seconds()
             transaction.on_commit(lambda: tasks.run_job.apply_async((job_id,), countdown=countdown), robust=True)
@@ -256,8 +261,7 @@ def jobs_sweep(*, now=None, handover_after: timedelta | None = None) -> dict[str
     """
     if handover_after is None:
         handover_after = timedelta(seconds=settings.SIGNOFF_JOB_HANDOVER_SECONDS)
-    from approvals import tasks
-    from approvals.services import checks_step_conclude, checks_steps_awaiting_conclusion
+    from jobs import tasks
 
     now = now or timezone.now()
     expired = list(Job.objects.filter(status=Job.Status.RUNNING, lease_expires_at__lt=now).values_list("pk", flat=True))
@@ -266,8 +270,8 @@ def jobs_sweep(*, now=None, handover_after: timedelta | None = None) -> dict[str
     )
     for job_id in expired + lost:
         tasks.run_job.delay(job_id)
-    # A step whose conclusion failed (e.g. a deadlock on its last attempt) is concluded here.
-    concluded = checks_steps_awaiting_conclusion()
-    for step_id in concluded:
-        checks_step_conclude(step_id=step_id)
-    return {"expired_leases": len(expired), "handed_over": len(lost), "checks_steps": len(concluded)}
+    swept = {"expired_leases": len(expired), "handed_over": len(lost)}
+    for name, kind in sorted(_KINDS.items()):
+        if kind.sweep is not None:
+            swept[name] = kind.sweep()
+    return swept

@@ -1,0 +1,354 @@
+"""The workflow engine: step kinds as classes, and one routine that moves a request on.
+
+Each kind of step (wagtail's ``Task`` subclasses) knows how to start (and may finish itself at
+once), take a decision, finish, and name the people eligible for it. ``request_advance`` starts
+the steps that are due (a parallel group starts together), re-enters when a step finished
+itself (a policy), and closes the request when nothing is left. Adding a kind is one class and
+an entry in ``KINDS``.
+
+Everything here runs inside the caller's transaction, which holds the request's row lock
+(``services._lock_request``); side effects are jobs enqueued after commit, and domain signals
+(``approvals.signals``) whose receivers (e-mail) write their own rows in the same transaction.
+"""
+
+from django.contrib.auth.models import Group
+from django.db.models import Q
+from django.utils import timezone
+
+from approvals import policy
+from approvals.audit import audit_record
+from approvals.checks import get_check
+from approvals.models import CheckRun, Decision, JobKind, PromotionRequest, StepState
+from approvals.signals import RequestEvent, announce
+from jobs.runner import job_enqueue, jobs_enqueue_new
+
+Status = PromotionRequest.Status
+Step = StepState.Status
+FINISHED = (Step.PASSED, Step.APPROVED, Step.DONE, Step.SKIPPED, Step.NOT_MET)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small writes every kind uses
+
+
+def finish_step(step: StepState, status: str) -> None:
+    step.status = status
+    step.finished_at = timezone.now()
+    step.save(update_fields=["status", "finished_at", "result"])
+
+
+def close_request(request: PromotionRequest, status: str, *, actor, comment: str = "") -> None:
+    previous = request.status
+    request.status = status
+    request.closed_at = timezone.now()
+    request.save(update_fields=["status", "closed_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        verb=f"request.{status}",
+        obj=request,
+        model=request.model,
+        request=request,
+        from_state=previous,
+        to_state=status,
+        comment=comment,
+    )
+
+
+def _started(request: PromotionRequest, step: StepState, status: str) -> None:
+    step.status = status
+    step.started_at = timezone.now()
+    step.save(update_fields=["status", "started_at", "required_approvals"])
+    audit_record(
+        actor=None,
+        verb="step.started",
+        obj=step,
+        model=request.model,
+        request=request,
+        to_state=step.status,
+        data={"step": step.name},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Step kinds
+
+
+class StepKind:
+    """What one kind of step does. Subclasses override what differs."""
+
+    kind = ""
+    human = False
+    panel_template = "requests/steps/_automated.html"
+
+    def start(self, request: PromotionRequest, step: StepState) -> None:
+        raise NotImplementedError
+
+    def eligible(self, step: StepState) -> Q:
+        """A filter on users: who could decide ``step`` by role or name (nobody, for an automated
+        step). ``approvals.permissions`` adds everything else a decision needs."""
+        return Q(pk__in=[])
+
+    def approved(self, request: PromotionRequest, step: StepState, decision: Decision) -> None:
+        raise NotImplementedError(f"A {self.kind} step is not decided by people.")
+
+
+class ChecksKind(StepKind):
+    """Automated checks: one ``CheckRun`` per check, each run by the worker; concluded by
+    ``services.checks_step_conclude`` once all have finished."""
+
+    kind = StepState.Kind.CHECKS
+    panel_template = "requests/steps/_checks.html"
+
+    def start(self, request, step):
+        runs = []
+        for position, check in enumerate(step.config["checks"]):
+            config = {key: value for key, value in check.items() if key != "type"}
+            title = get_check(check["type"]).describe(config)
+            runs.append(CheckRun(step=step, position=position, check_type=check["type"], config=config, title=title))
+        runs = CheckRun.objects.bulk_create(runs)
+        _started(request, step, Step.RUNNING)
+        jobs_enqueue_new(JobKind.RUN_CHECK, [run.pk for run in runs], share=request.model.team_id)
+
+
+class PromotionKind(StepKind):
+    """Moves the version to a stage; carried out by the worker (``services.step_execute``)."""
+
+    kind = StepState.Kind.PROMOTION
+
+    def start(self, request, step):
+        _started(request, step, Step.RUNNING)
+        job_enqueue(JobKind.EXECUTE_STEP, step.pk)
+
+
+class ApprovalKind(StepKind):
+    """People decide: roles and named users, N approvals (per-role minimums, or everyone)."""
+
+    kind = StepState.Kind.APPROVAL
+    human = True
+    panel_template = "requests/steps/_human.html"
+
+    def eligible(self, step):
+        return Q(groups__in=step.approver_groups.all()) | Q(pk__in=step.approver_users.all())
+
+    def start(self, request, step):
+        if step.config.get("quorum") == "all":
+            from approvals import permissions
+
+            # Everyone who may decide it now: fixed at the start, so nobody can shrink it later.
+            step.required_approvals = max(1, len(permissions.users_who_can(permissions.DECIDE, step, as_started=True)))
+        _started(request, step, Step.WAITING)
+        announce(request, RequestEvent.REVIEW_REQUESTED, step=step)
+
+    def approved(self, request, step, decision):
+        if quorum_met(step):
+            finish_step(step, Step.APPROVED)
+
+
+class DeploymentKind(ApprovalKind):
+    """An IT engineer's go-ahead, then the worker deploys (``services.step_execute``)."""
+
+    kind = StepState.Kind.DEPLOYMENT
+
+    def approved(self, request, step, decision):
+        if quorum_met(step):
+            step.status = Step.RUNNING
+            step.save(update_fields=["status"])
+            job_enqueue(JobKind.EXECUTE_STEP, step.pk, again=True)
+
+
+class PolicyKind(StepKind):
+    """Decides itself on start (seed 001): when its condition holds over the recorded evidence,
+    the step it names is skipped as "approved by policy"; otherwise that step runs. The verdict,
+    the values read and the evidence digest are recorded on the policy step and audited; no
+    ``Decision`` row is written (those are people's)."""
+
+    kind = StepState.Kind.POLICY
+    panel_template = "requests/steps/_policy.html"
+
+    def start(self, request, step):
+        from approvals import comparison, selectors
+
+        _started(request, step, Step.RUNNING)
+        met, read = policy.evaluate(step.config["when"], policy_facts(request))
+        target = request.steps.get(name=step.config["target"])
+        evidence = selectors.request_evidence(request=request)
+        step.result = {
+            "met": met,
+            "read": read,
+            "condition": policy.describe(step.config["when"]),
+            "target": target.name,
+            "evidence_digest": comparison.digest(evidence),
+        }
+        finish_step(step, Step.APPROVED if met else Step.NOT_MET)
+        audit_record(
+            actor=None,
+            verb="policy.met" if met else "policy.not_met",
+            obj=step,
+            model=request.model,
+            request=request,
+            from_state=Step.RUNNING,
+            to_state=step.status,
+            data={"step": step.name, **step.result},
+        )
+        if met:
+            target.result = {"by_policy": step.name, "policy_title": step.title, "read": read}
+            finish_step(target, Step.SKIPPED)
+            audit_record(
+                actor=None,
+                verb="step.skipped",
+                obj=target,
+                model=request.model,
+                request=request,
+                from_state=Step.PENDING,
+                to_state=Step.SKIPPED,
+                comment=f"Approved by policy {step.title}: {step.result['condition']}.",
+                data={"step": target.name, "policy": step.name},
+            )
+
+
+KINDS: dict[str, StepKind] = {
+    kind.kind: kind for kind in (ChecksKind(), PromotionKind(), ApprovalKind(), DeploymentKind(), PolicyKind())
+}
+
+
+def kind_of(step: StepState) -> StepKind:
+    return KINDS[step.kind]
+
+
+# ---------------------------------------------------------------------------------------------
+# Approvals needed
+
+
+def quorum_met(step: StepState) -> bool:
+    """Whether the approvals of the step's current round suffice: ``required_approvals`` people,
+    and for each role of ``require`` its minimum, each person counted for one role only."""
+    approvers = list(
+        Decision.objects.filter(step=step, round=step.round, verdict=Decision.Verdict.APPROVE).values_list(
+            "actor_id", flat=True
+        )
+    )
+    if len(approvers) < step.required_approvals:
+        return False
+    require = step.config.get("require") or {}
+    if not require:
+        return True
+    held = {}
+    for user_id, role in Group.objects.filter(user__in=approvers, name__in=require).values_list("user", "name"):
+        held.setdefault(user_id, set()).add(role)
+    slots = [role for role, needed in require.items() for _ in range(needed)]
+    return _matching(slots, held) == len(slots)
+
+
+def _matching(slots: list[str], held: dict[int, set[str]]) -> int:
+    """How many role slots distinct people can fill (bipartite matching, augmenting paths)."""
+    taken: dict[int, int] = {}  # person → slot
+
+    def place(slot: int, seen: set[int]) -> bool:
+        for person, roles in held.items():
+            if slots[slot] in roles and person not in seen:
+                seen.add(person)
+                if person not in taken or place(taken[person], seen):
+                    taken[person] = slot
+                    return True
+        return False
+
+    return sum(place(slot, set()) for slot in range(len(slots)))
+
+
+# ---------------------------------------------------------------------------------------------
+# What a policy reads
+
+
+def policy_facts(request: PromotionRequest) -> policy.Facts:
+    from approvals.models import Measurement
+
+    version = request.version
+    measured = {}
+    if request.dataset_id is not None:
+        found = Measurement.objects.filter(version=version, dataset_id=request.dataset_id).first()
+        measured = found.metrics if found else {}
+    checks = {}
+    for check_type, status in CheckRun.objects.filter(step__request=request).values_list("check_type", "status"):
+        checks[check_type] = status if checks.get(check_type, status) == status else CheckRun.Status.FAILED
+    return policy.Facts(
+        measured=measured,
+        reported=version.metrics or {},
+        checks=checks,
+        model_card=version.model_card or {},
+        dataset_rows=request.dataset.row_count if request.dataset_id else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Moving on
+
+
+def _sync(request: PromotionRequest, active: list[StepState]) -> None:
+    """The request's status and first active step follow its active steps."""
+    status = Status.AWAITING_REVIEW if any(s.status == Step.WAITING for s in active) else Status.IN_PROGRESS
+    if request.status != status or request.current_step_id != active[0].pk:
+        request.status, request.current_step = status, active[0]
+        request.save(update_fields=["status", "current_step", "updated_at"])
+
+
+def request_advance(request: PromotionRequest) -> None:
+    """Start what is due, until some step waits or runs, or close the request as completed."""
+    for _ in range(2 * StepState.objects.filter(request=request).count() + 2):
+        if not request.is_open:
+            return
+        steps = list(request.steps.order_by("position"))
+        active = [s for s in steps if s.is_active]
+        if active:
+            _sync(request, active)
+            return
+        pending = [s for s in steps if s.status == Step.PENDING]
+        if not pending:
+            close_request(request, Status.COMPLETED, actor=None)
+            return
+        first = pending[0]
+        due = [s for s in pending if s.group == first.group] if first.group else [first]
+        for step in due:
+            kind_of(step).start(request, step)
+    raise RuntimeError(f"Request #{request.pk} did not settle; a step kind finishes without moving on.")
+
+
+def request_reject(request: PromotionRequest, step: StepState, decision: Decision) -> None:
+    """A decision that does not approve: the step's ``on_reject`` says where the request goes."""
+    verdict = decision.verdict
+    finish_step(step, Step.REJECTED if verdict == Decision.Verdict.REJECT else Step.CHANGES_REQUESTED)
+    # Parallel steps still waiting stop: the group cannot pass any more.
+    for other in request.steps.filter(status__in=StepState.ACTIVE_STATUSES).exclude(pk=step.pk):
+        finish_step(other, Step.CANCELLED)
+    on_reject = step.config.get("on_reject") or "return_to_author"
+    if on_reject == "return_to_step":
+        _return_to(request, step, decision)
+        return
+    if on_reject == "reject" or verdict == Decision.Verdict.REJECT:
+        close_request(request, Status.REJECTED, actor=decision.actor, comment=decision.comment)
+    else:
+        close_request(request, Status.CHANGES_REQUESTED, actor=decision.actor, comment=decision.comment)
+
+
+def _return_to(request: PromotionRequest, step: StepState, decision: Decision) -> None:
+    """``on_reject: {return_to_step: NAME}``: NAME and every step after it start again, people's
+    steps in a new round (earlier decisions stay recorded, and count no more)."""
+    target = request.steps.get(name=step.config["return_to"])
+    again = request.steps.filter(position__gte=target.position).exclude(status=Step.PENDING)
+    for later in again:
+        later.status, later.started_at, later.finished_at, later.result = Step.PENDING, None, None, {}
+        if later.is_human:
+            later.round += 1
+            later.note = f"Returned by {decision.actor.username} from '{step.title}': {decision.comment}"
+        later.save(update_fields=["status", "started_at", "finished_at", "result", "round", "note"])
+    audit_record(
+        actor=decision.actor,
+        verb="request.returned_to_step",
+        obj=request,
+        model=request.model,
+        request=request,
+        from_state=step.name,
+        to_state=target.name,
+        comment=decision.comment,
+        data={"from": step.name, "to": target.name},
+    )
+    request_advance(request)

@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+
+
+def record_notification(sender, *, event, request, step=None, decision=None, actor=None, **kwargs):
+    """Receiver of ``approvals.signals.request_event``: an e-mail row, in the change's transaction."""
+    from notifications.services import notification_record
+
+    notification_record(request=request, event=event, step=step, decision=decision, actor=actor)
+
+
+class NotificationsConfig(AppConfig):
+    """E-mail about requests, fed by the engine's domain signals."""
+
+    name = "notifications"
+    verbose_name = "Notifications"
+
+    def ready(self):
+        from approvals.signals import request_event
+        from jobs import runner
+        from notifications import services
+        from notifications.models import SEND_NOTIFICATION
+
+        request_event.connect(record_notification, weak=False, dispatch_uid="notifications.record")
+        runner.register(
+            SEND_NOTIFICATION,
+            run=lambda notification_id, *, final_attempt: services.notification_send(notification_id),
+            fail=lambda pk, reason: services.notification_give_up(notification_id=pk, reason=reason),
+        )

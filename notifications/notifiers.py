@@ -1,0 +1,115 @@
+"""One notifier per event (wagtail's admin mail): who is told, what the templates are given, and
+the templates themselves (``templates/emails/<event>/subject.txt``, ``body.txt``, ``body.html``).
+The actor of the change and people without an e-mail address are never told."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from approvals import permissions
+from approvals.models import CheckRun, Decision
+from approvals.signals import RequestEvent
+from registry import permissions as registry_permissions
+from registry.models import ModelVersion
+
+
+class Notifier:
+    """What every notifier shares; a subclass names its ``event`` and its ``people``."""
+
+    event = ""
+
+    def people(self, notification) -> list:
+        raise NotImplementedError
+
+    def extra_context(self, notification) -> dict:
+        return {}
+
+    def recipients(self, notification) -> list:
+        unique = {user.pk: user for user in self.people(notification) if user.is_active and user.email}
+        unique.pop(notification.actor_id, None)
+        return list(unique.values())
+
+    def context(self, notification, recipient) -> dict:
+        request = notification.request
+        return {
+            "notification": notification,
+            "request": request,
+            "version": request.version,
+            "model": request.model,
+            "step": notification.step,
+            "decision": notification.decision,
+            "actor": notification.actor,
+            "failing_checks": [],
+            "restored": None,
+            "recipient": recipient,
+            "request_url": f"{settings.SIGNOFF_BASE_URL}{request.get_absolute_url()}",
+            "model_url": f"{settings.SIGNOFF_BASE_URL}{request.model.get_absolute_url()}",
+            **self.extra_context(notification),
+        }
+
+    @property
+    def templates(self) -> str:
+        return f"emails/{self.event}"
+
+
+class ReviewRequested(Notifier):
+    """Everyone who may decide the step, as the permission policy says (as when it started)."""
+
+    event = RequestEvent.REVIEW_REQUESTED
+
+    def people(self, notification):
+        return list(permissions.users_who_can(permissions.DECIDE, notification.step, as_started=True))
+
+
+class DecisionMade(Notifier):
+    event = RequestEvent.DECISION
+
+    def people(self, notification):
+        return [notification.request.submitted_by]
+
+
+class ChecksFailed(Notifier):
+    event = RequestEvent.CHECKS_FAILED
+
+    def people(self, notification):
+        return [notification.request.submitted_by]
+
+    def extra_context(self, notification):
+        step = notification.step
+        return {"failing_checks": list(step.check_runs.exclude(status=CheckRun.Status.PASSED)) if step else []}
+
+
+class Deployed(Notifier):
+    """The author and everyone who approved a step."""
+
+    event = RequestEvent.DEPLOYED
+
+    def people(self, notification):
+        request = notification.request
+        approvers = Decision.objects.filter(
+            request=request, verdict=Decision.Verdict.APPROVE, step__kind="approval"
+        ).values("actor_id")
+        return [request.submitted_by, *get_user_model().objects.filter(pk__in=approvers)]
+
+
+class RolledBack(Notifier):
+    """Everyone with access to the model."""
+
+    event = RequestEvent.ROLLED_BACK
+
+    def people(self, notification):
+        return list(registry_permissions.users_who_can(registry_permissions.ACT, notification.request.model))
+
+    def extra_context(self, notification):
+        model = notification.request.model
+        return {"restored": ModelVersion.objects.filter(model=model, stage=ModelVersion.Stage.PRODUCTION).first()}
+
+
+NOTIFIERS = {notifier.event: notifier for notifier in (ReviewRequested(), DecisionMade(), ChecksFailed(), Deployed(),
+                                                       RolledBack())}  # fmt: skip
+
+
+def notifier_for(event: str) -> Notifier:
+    try:
+        return NOTIFIERS[event]
+    except KeyError:
+        raise ValueError(f"Unknown notification event {event!r}") from None
