@@ -25,8 +25,8 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py rundemo --port $(PORT)
+	SIGNOFF_DEMO=1 $(BIN)/python manage.py seed_demo
+	SIGNOFF_DEMO=1 $(BIN)/python manage.py rundemo --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,7 +16,7 @@ from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 
 from accounts.models import PasswordSetByOther
-from approvals.audit import audit_record
+from audit.services import audit_record
 
 _actor = contextvars.ContextVar("signoff_audit_actor", default=None)
 WATCHED = ("username", "email", "is_active", "is_staff", "is_superuser")

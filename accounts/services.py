@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Scope, default_scopes, key_digest
 from accounts.selectors import api_token_by_prefix
-from approvals.audit import audit_record
+from audit.services import audit_record
 
 _PREFIX = re.compile(r"[0-9a-f]{8}")  # secrets.token_hex(4), as api_token_create makes it
 MAX_TOKEN_DAYS = 366

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.dispatch import receiver
 from django.utils import timezone
 
-from approvals.audit import audit_record
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
+from audit.services import audit_record
 
 
 @receiver(user_locked_out)

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST
 from accounts import services
 from accounts.forms import TokenForm
 from accounts.models import ApiToken, PasswordSetByOther
-from approvals.views.common import form_errors_from
 from config.errors import error_response
+from config.pages import form_errors_from
 from registry.permissions import teams_of
 from registry.roles import role_names
 

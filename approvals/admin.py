@@ -14,7 +14,6 @@ from django.utils.html import format_html, format_html_join
 from approvals import revisions
 from approvals.definitions import DefinitionError
 from approvals.models import (
-    AuditEvent,
     CheckRun,
     Decision,
     PromotionRequest,
@@ -23,18 +22,8 @@ from approvals.models import (
     WorkflowAssignment,
     WorkflowRevision,
 )
+from config.admin import ReadOnlyAdmin
 from registry.models import RegisteredModel
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -79,15 +68,6 @@ class StepStateAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "status"]
     list_select_related = ["request__version__model"]
     inlines = [CheckRunInline]
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "actor", "verb", "object_repr", "from_state", "to_state"]
-    list_filter = ["verb"]
-    search_fields = ["object_repr", "actor__username", "comment"]
-    list_select_related = ["actor"]
-    date_hierarchy = "created_at"
 
 
 class WorkflowForm(forms.ModelForm):

@@ -52,14 +52,6 @@ class ApprovalsConfig(AppConfig):
         load_definition(settings.SIGNOFF_DEFAULT_WORKFLOW)
         post_migrate.connect(_install_default_workflow, sender=self, dispatch_uid="approvals.default_workflow")
 
-        from approvals.audit import audit_record
-        from registry.signals import registry_changed
-
-        def record_registry_change(sender, *, actor, verb, obj, model, data, comment, **kwargs):
-            audit_record(actor=actor, verb=verb, obj=obj, model=model, data=data, comment=comment)
-
-        registry_changed.connect(record_registry_change, weak=False, dispatch_uid="approvals.audit.registry")
-
         from django.core import checks as system_checks
 
         @system_checks.register(system_checks.Tags.database)

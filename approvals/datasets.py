@@ -9,11 +9,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from approvals.audit import audit_record
 from approvals.measurements import stored_file_opener
 from approvals.models import EvaluationDataset, JobKind
 from approvals.sandbox import SandboxInput, run_in_sandbox
 from approvals.sandbox.evaluation import missing_columns_problem
+from audit.services import audit_record
 from config.errors import Busy
 from jobs import runner as jobs
 from registry import permissions as registry_permissions

@@ -16,10 +16,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals import policy
-from approvals.audit import audit_record
 from approvals.checks import get_check
 from approvals.models import CheckRun, Decision, JobKind, PromotionRequest, StepState
 from approvals.signals import RequestEvent, announce
+from audit.services import audit_record
 from jobs.runner import job_enqueue, jobs_enqueue_new
 
 Status = PromotionRequest.Status
@@ -54,19 +54,17 @@ def close_request(request: PromotionRequest, status: str, *, actor, comment: str
     )
 
 
+def audit_step(request: PromotionRequest, step: StepState, verb: str, *, actor=None, **fields) -> None:
+    """An audit event about ``step`` of ``request`` (the system's unless ``actor`` is given)."""
+    fields.setdefault("data", {"step": step.name})
+    audit_record(actor=actor, verb=verb, obj=step, model=request.model, request=request, **fields)
+
+
 def _started(request: PromotionRequest, step: StepState, status: str) -> None:
     step.status = status
     step.started_at = timezone.now()
     step.save(update_fields=["status", "started_at", "required_approvals"])
-    audit_record(
-        actor=None,
-        verb="step.started",
-        obj=step,
-        model=request.model,
-        request=request,
-        to_state=step.status,
-        data={"step": step.name},
-    )
+    audit_step(request, step, "step.started", to_state=step.status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,30 +178,18 @@ class PolicyKind(StepKind):
             "evidence_digest": comparison.digest(evidence),
         }
         finish_step(step, Step.APPROVED if met else Step.NOT_MET)
-        audit_record(
-            actor=None,
-            verb="policy.met" if met else "policy.not_met",
-            obj=step,
-            model=request.model,
-            request=request,
-            from_state=Step.RUNNING,
-            to_state=step.status,
-            data={"step": step.name, **step.result},
+        verb = "policy.met" if met else "policy.not_met"
+        audit_step(
+            request, step, verb, from_state=Step.RUNNING, to_state=step.status, data={"step": step.name, **step.result}
         )
         if met:
             target.result = {"by_policy": step.name, "policy_title": step.title, "read": read}
             finish_step(target, Step.SKIPPED)
-            audit_record(
-                actor=None,
-                verb="step.skipped",
-                obj=target,
-                model=request.model,
-                request=request,
-                from_state=Step.PENDING,
-                to_state=Step.SKIPPED,
+            audit_step(
+                request, target, "step.skipped", from_state=Step.PENDING, to_state=Step.SKIPPED,
                 comment=f"Approved by policy {step.title}: {step.result['condition']}.",
                 data={"step": target.name, "policy": step.name},
-            )
+            )  # fmt: skip
 
 
 KINDS: dict[str, StepKind] = {

@@ -10,10 +10,10 @@ import os
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from approvals.audit import audit_record
 from approvals.checks.base import CheckOutcome, TransientCheckError
 from approvals.models import EvaluationDataset, Measurement
 from approvals.sandbox import SandboxInput, run_in_sandbox
+from audit.services import audit_record
 from jobs.faults import fault_task
 
 

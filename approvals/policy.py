@@ -166,8 +166,9 @@ def describe(condition: dict) -> str:
     if "check" in condition:
         return f"check {condition['check']} {condition['is']}"
     if "model_card" in condition:
-        allowed = [condition["equals"]] if "equals" in condition else condition["in"]
-        return f"model card {condition['model_card']} in {', '.join(allowed)}"
+        if "equals" in condition:
+            return f"model card {condition['model_card']} = {condition['equals']}"
+        return f"model card {condition['model_card']} in {', '.join(condition['in'])}"
     op = next(key for key in condition if key in COMPARISONS)
     what = "dataset rows" if "dataset" in condition else f"{condition.get('source', 'measured')} {condition['metric']}"
     return f"{what} {symbols[op]} {condition[op]:g}"

@@ -11,9 +11,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
-from approvals.audit import audit_record
 from approvals.definitions import DefinitionError, WorkflowDefinition, parse_definition, reference_problems
 from approvals.models import Workflow, WorkflowAssignment, WorkflowRevision
+from audit.services import audit_record
 from registry.models import RegisteredModel
 
 MAX_NOTE = 500

@@ -3,8 +3,9 @@
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404
 
-from approvals.models import AuditEvent, CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
+from approvals.models import CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
 from approvals.permissions import requests_awaiting, requests_visible_to
+from audit.models import AuditEvent
 from registry.permissions import VIEW, model_filter, note_visible
 
 REQUEST_LIST_RELATED = ("model", "version", "submitted_by", "current_step")
@@ -86,7 +87,7 @@ def request_get(*, user, pk: int) -> PromotionRequest:
     )
     related = (
         "model__team", "version__created_by", "submitted_by", "current_step", "resubmission_of__version",
-        "dataset__created_by",
+        "dataset__created_by", "revision",
     )  # fmt: skip
     return _visible_request(user, pk, steps, *related)
 
@@ -135,21 +136,6 @@ def version_check_runs(*, version) -> QuerySet[CheckRun]:
     """Check runs of the version's latest request."""
     latest = version.promotion_requests.order_by("-submitted_at").values("pk")[:1]
     return CheckRun.objects.filter(step__request__in=latest).order_by("step__position", "position")
-
-
-def audit_events(
-    *, user, model_name: str | None = None, actor: str | None = None, verb: str | None = None
-) -> QuerySet[AuditEvent]:
-    """Audit events about models ``user`` may see (superusers: all), newest first."""
-    events = AuditEvent.objects.select_related("actor", "model")
-    events = events.filter(model_filter(user, VIEW, "model"))
-    if model_name:
-        events = events.filter(model__name=model_name)
-    if actor:
-        events = events.filter(actor__username=actor)
-    if verb:
-        events = events.filter(verb=verb)
-    return events.order_by("-created_at", "-pk")
 
 
 def dataset_list(*, model) -> QuerySet[EvaluationDataset]:

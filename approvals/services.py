@@ -16,12 +16,10 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from approvals import comparison, permissions, selectors
-from approvals.audit import audit_record
 from approvals.checks import TransientCheckError, get_check
 from approvals.definitions import DefinitionError, WorkflowDefinition
-from approvals.engine import close_request, finish_step, kind_of, request_advance, request_reject
+from approvals.engine import audit_step, close_request, finish_step, kind_of, request_advance, request_reject
 from approvals.models import (
-    AuditEvent,
     CheckRun,
     Decision,
     EvaluationDataset,
@@ -31,6 +29,8 @@ from approvals.models import (
     StepState,
 )
 from approvals.signals import RequestEvent, announce
+from audit.models import AuditEvent
+from audit.services import audit_record
 from config.errors import Conflict
 from jobs.faults import fault_pause, fault_point
 from jobs.runner import job_enqueue
@@ -286,16 +286,10 @@ def step_decide(
             request=locked, step=step, actor=actor, verdict=verdict, comment=comment, round=step.round,
             evidence=evidence, evidence_digest=shown,
         )  # fmt: skip
-        audit_record(
-            actor=actor,
-            verb=f"decision.{verdict}",
-            obj=step,
-            model=locked.model,
-            request=locked,
-            from_state=step.status,
-            comment=comment,
+        audit_step(
+            locked, step, f"decision.{verdict}", actor=actor, from_state=step.status, comment=comment,
             data={"step": step.name, "version": locked.version.number, "evidence_digest": shown},
-        )
+        )  # fmt: skip
         announce(locked, RequestEvent.DECISION, step=step, decision=decision, actor=actor)
         if verdict == Decision.Verdict.APPROVE:
             kind_of(step).approved(locked, step, decision)
@@ -434,16 +428,10 @@ def checks_step_conclude(*, step_id: int) -> None:
         outcome = Step.PASSED if passed else Step.FAILED
         failing = list(step.check_runs.exclude(status=CheckRun.Status.PASSED).values_list("title", "summary"))
         finish_step(step, outcome)
-        audit_record(
-            actor=None,
-            verb=f"checks.{outcome}",
-            obj=step,
-            model=request.model,
-            request=request,
-            from_state=Step.RUNNING,
-            to_state=outcome,
+        audit_step(
+            request, step, f"checks.{outcome}", from_state=Step.RUNNING, to_state=outcome,
             data={"failing": [f"{title}: {summary}" for title, summary in failing]} if failing else {},
-        )
+        )  # fmt: skip
         if passed:
             request_advance(request)
         else:
@@ -525,17 +513,10 @@ def step_execution_fail(*, step_id: int, reason: str) -> None:
         step.save(update_fields=["status", "round", "note"])
         request.status = Status.AWAITING_REVIEW
         request.save(update_fields=["status", "updated_at"])
-        audit_record(
-            actor=None,
-            verb="deployment.failed",
-            obj=step,
-            model=request.model,
-            request=request,
-            from_state=Step.RUNNING,
-            to_state=Step.WAITING,
-            comment=reason,
+        audit_step(
+            request, step, "deployment.failed", from_state=Step.RUNNING, to_state=Step.WAITING, comment=reason,
             data={"step": step.name, "version": request.version.number, "round": step.round},
-        )
+        )  # fmt: skip
         announce(request, RequestEvent.REVIEW_REQUESTED, step=step)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.views import audit, compare, home, models, requests
+from approvals.views import compare, home, models, requests
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
@@ -15,8 +15,6 @@ urlpatterns = [
     path("models/<str:name>/versions/<int:number>/artifact/", models.version_artifact, name="version-artifact"),
     path("models/<str:name>/versions/<int:number>/card/", models.version_card, name="version-card"),
     path("models/<str:name>/versions/<int:number>/submit/", models.version_submit, name="version-submit"),
-    path("audit/", audit.audit_log, name="audit-log"),
-    path("audit/export.csv", audit.audit_export, name="audit-export"),
     path("requests/", requests.request_list, name="request-list"),
     path("requests/<int:pk>/", requests.request_detail, name="request-detail"),
     path("requests/<int:pk>/progress/", requests.request_progress, name="request-progress"),

@@ -97,7 +97,7 @@ def evidence_at_size(people, team, rows: int, label: str) -> dict:
 
     from approvals import services
     from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
-    from approvals.demo import seed, training
+    from demo import seed, training
     from registry.services import model_version_create, model_version_set_stage, registered_model_create
 
     estimator, params = SIZED_ESTIMATORS[label]
@@ -175,7 +175,7 @@ def main():
 
     from approvals import services
     from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
-    from approvals.demo import seed, training
+    from demo import seed, training
     from registry.models import Team
     from registry.services import model_version_create, model_version_set_stage, registered_model_create
 

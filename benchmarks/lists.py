@@ -146,7 +146,8 @@ def main():
         f"in {time.perf_counter() - started:.1f} s"
     )
 
-    from approvals.models import AuditEvent, PromotionRequest
+    from approvals.models import PromotionRequest
+    from audit.models import AuditEvent
     from registry.models import ModelVersion
 
     print(

@@ -47,7 +47,7 @@ def secret_from_env_or_file(name: str, filename: str) -> str:
 # Safe by default: the debug page (settings, SQL, tracebacks) only when asked for.
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = secret_from_env_or_file("SECRET_KEY", "secret-key")
-# The key of the audit chain's HMAC digests; never stored in the database (approvals.audit).
+# The key of the audit chain's HMAC digests; never stored in the database (audit.services).
 SIGNOFF_AUDIT_KEY = secret_from_env_or_file("SIGNOFF_AUDIT_KEY", "audit-key")
 # Signed chain heads written by `manage.py audit_checkpoint`, outside the database.
 SIGNOFF_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("SIGNOFF_AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
@@ -114,10 +114,14 @@ INSTALLED_APPS = [
     "axes",
     "jobs",
     "registry",
+    "audit",
     "approvals",
     "notifications",
     "accounts",
 ]
+# The demo's seeding and runner: `make demo` and the tests set SIGNOFF_DEMO; production does not.
+if os.environ.get("SIGNOFF_DEMO", "").lower() in {"1", "true", "yes"}:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -287,7 +291,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # A signed chain head outside the database, so a deleted tail or a truncation is found.
     "audit-checkpoint": {
-        "task": "approvals.tasks.audit_checkpoint",
+        "task": "audit.tasks.audit_checkpoint",
         "schedule": float(os.environ.get("SIGNOFF_AUDIT_CHECKPOINT_SECONDS", "3600")),
     },
     "sweep-kept-uploads": {"task": "registry.tasks.sweep_kept_uploads", "schedule": 900.0},

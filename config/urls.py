@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("", include("accounts.urls")),
     path("", include("approvals.urls")),
+    path("", include("audit.urls")),
 ]

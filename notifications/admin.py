@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from approvals.admin import ReadOnlyAdmin
+from config.admin import ReadOnlyAdmin
 from notifications.models import Notification
 
 

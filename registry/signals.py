@@ -1,6 +1,6 @@
 """The registry announces each write it makes; the approvals app records it in the audit log.
 
-The registry knows nothing of approvals, so it cannot call ``approvals.audit`` itself. A signal
+The registry knows nothing of approvals, so it cannot call ``audit.services`` itself. A signal
 is synchronous: the receiver writes the audit event inside the service's transaction, so the
 change and its record commit or roll back together.
 """

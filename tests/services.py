@@ -44,6 +44,8 @@ if "SIGNOFF_VAR_DIR" not in os.environ:
     os.environ["SIGNOFF_VAR_DIR"] = tempfile.mkdtemp(prefix="signoff-tests-")
     atexit.register(shutil.rmtree, os.environ["SIGNOFF_VAR_DIR"], ignore_errors=True)
 os.environ.setdefault("SIGNOFF_BASE_URL", "http://testserver")
+# The demo app (seed_demo, rundemo) is installed for the demo's own tests.
+os.environ.setdefault("SIGNOFF_DEMO", "1")
 # Playwright's sync API runs an event loop; Django's live server is used from the same thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

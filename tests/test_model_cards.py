@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from approvals.checks.builtin import ModelCardComplete
 from approvals.definitions import DefinitionError, parse_definition
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
 from registry.models import ModelVersion
 from tests import factories
 

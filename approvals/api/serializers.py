@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
-from approvals.models import AuditEvent, CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
+from approvals.models import CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
 from registry.api.serializers import SafeJSONField, StrictInputSerializer
 
 _DATETIME = serializers.DateTimeField()
@@ -147,11 +147,19 @@ class StepOutputSerializer(serializers.ModelSerializer):
             "status",
             "approvers",
             "required_approvals",
+            "group",
+            "round",
+            "result",
             "started_at",
             "finished_at",
             "check_runs",
             "decisions",
         ]
+        extra_kwargs = {
+            "group": {"help_text": "The parallel group the step belongs to (its steps wait together); empty for none."},
+            "result": {"help_text": "A policy step's verdict, the condition, the values it read and the evidence "
+                       "digest; on a step a policy skipped, which policy."},
+        }  # fmt: skip
 
     def get_approvers(self, step) -> list[str]:
         return [group.name for group in step.approver_groups.all()] + [
@@ -167,9 +175,12 @@ class StepOutputSerializer(serializers.ModelSerializer):
 
 class RequestDetailOutputSerializer(RequestOutputSerializer):
     steps = StepOutputSerializer(many=True)
+    workflow_revision = serializers.IntegerField(
+        source="revision.number", allow_null=True, default=None, help_text="The workflow revision the request runs."
+    )
 
     class Meta(RequestOutputSerializer.Meta):
-        fields = RequestOutputSerializer.Meta.fields + ["steps"]
+        fields = RequestOutputSerializer.Meta.fields + ["workflow_revision", "steps"]
 
 
 class DecisionInputSerializer(StrictInputSerializer):
@@ -201,35 +212,6 @@ class RequestFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=PromotionRequest.Status.choices, required=False)
     awaiting = serializers.ChoiceField(choices=["me"], required=False)
     model = serializers.CharField(required=False, max_length=100)
-
-
-class AuditEventOutputSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
-    model = serializers.CharField(source="model.name", allow_null=True, default=None)
-
-    class Meta:
-        model = AuditEvent
-        fields = [
-            "id",
-            "created_at",
-            "actor",
-            "verb",
-            "object_type",
-            "object_id",
-            "object_repr",
-            "model",
-            "request",
-            "from_state",
-            "to_state",
-            "comment",
-            "data",
-        ]
-
-
-class AuditFilterSerializer(serializers.Serializer):
-    model = serializers.CharField(required=False, max_length=100)
-    actor = serializers.CharField(required=False, max_length=150)
-    verb = serializers.CharField(required=False, max_length=50)
 
 
 class RollbackInputSerializer(StrictInputSerializer):

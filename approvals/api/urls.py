@@ -19,5 +19,4 @@ urlpatterns = [
     path("requests/<int:pk>/", views.RequestDetailView.as_view(), name="api-request-detail"),
     path("requests/<int:pk>/evidence/", views.RequestEvidenceView.as_view(), name="api-request-evidence"),
     path("requests/<int:pk>/decisions/", views.DecisionCreateView.as_view(), name="api-decision-create"),
-    path("audit-events/", views.AuditEventListView.as_view(), name="api-audit-events"),
 ]

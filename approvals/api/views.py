@@ -1,4 +1,4 @@
-"""Approvals endpoints: submit, requests, decisions, rollback and the audit log.
+"""Approvals endpoints: submit, requests, decisions, rollback.
 
 Views parse input, call one service, and render; refusals come back as 403 / 404 (not
 allowed or not visible), 409 (wrong state) or 400 (bad input) through config.api.
@@ -8,15 +8,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts.models import Scope
 from accounts.scopes import token_allows
 from approvals import comparison, datasets, selectors, services
 from approvals.api.serializers import (
-    AuditEventOutputSerializer,
-    AuditFilterSerializer,
     DatasetInputSerializer,
     DatasetOutputSerializer,
     DecisionInputSerializer,
@@ -141,36 +138,6 @@ class ModelRollbackView(generics.GenericAPIView):
             production_seen=data.validated_data.get("from_version"),
         )
         return Response(VersionOutputSerializer(restored).data)
-
-
-class AuditEventPagination(CursorPagination):
-    """Cursor pages: as fast on the millionth event as on the first (no OFFSET scan)."""
-
-    ordering = "-created_at"
-    page_size = 50
-
-
-class AuditEventListView(generics.GenericAPIView):
-    serializer_class = AuditEventOutputSerializer
-    pagination_class = AuditEventPagination
-
-    @extend_schema(
-        parameters=[AuditFilterSerializer],
-        responses={200: AuditEventOutputSerializer(many=True), 400: None},
-        operation_id="audit_events_list",
-        summary="Audit events, newest first",
-    )
-    def get(self, request):
-        filters = AuditFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        events = selectors.audit_events(
-            user=request.user,
-            model_name=filters.validated_data.get("model"),
-            actor=filters.validated_data.get("actor"),
-            verb=filters.validated_data.get("verb"),
-        )
-        page = self.paginate_queryset(events)
-        return self.get_paginated_response(AuditEventOutputSerializer(page, many=True).data)
 
 
 class DatasetListView(generics.GenericAPIView):

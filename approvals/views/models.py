@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from approvals import datasets, permissions, selectors, services
 from approvals.forms import DatasetForm, RollbackForm
 from approvals.models import PromotionRequest
-from approvals.views.common import form_errors_from, paginate
+from config.pages import form_errors_from, paginate
 from registry import kept_uploads, model_cards
 from registry import permissions as registry_permissions
 from registry import selectors as registry_selectors

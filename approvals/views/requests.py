@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from approvals import comparison, permissions, selectors, services
 from approvals.forms import DecisionForm, RequestFilterForm
 from approvals.models import PromotionRequest, StepState
-from approvals.views.common import form_errors_from, paginate, valid_query
+from config.pages import form_errors_from, paginate, valid_query
 from config.pagination import CappedPaginator
 from registry import permissions as registry_permissions
 

@@ -29,7 +29,7 @@ def submitted(people, risk_model, background):
         "/admin/registry/modelversion/",
         "/admin/approvals/promotionrequest/",
         "/admin/approvals/stepstate/",
-        "/admin/approvals/auditevent/",
+        "/admin/audit/auditevent/",
         "/admin/notifications/notification/",
         "/admin/approvals/workflow/",
         "/admin/approvals/workflowrevision/",
@@ -53,7 +53,7 @@ def test_workflow_runs_cannot_be_edited_in_the_admin(client, admin_user, submitt
     detail = client.get(f"/admin/approvals/promotionrequest/{submitted.pk}/change/")
     assert detail.status_code == 200
     assert b'name="_save"' not in detail.content
-    assert client.post(f"/admin/approvals/auditevent/{submitted.audit_events.first().pk}/delete/").status_code == 403
+    assert client.post(f"/admin/audit/auditevent/{submitted.audit_events.first().pk}/delete/").status_code == 403
 
 
 def test_people_without_staff_status_are_kept_out(client, people):

@@ -4,7 +4,8 @@ dry run, assignments; and the same through manage.py for teams that keep workflo
 import pytest
 from django.core.management import CommandError, call_command
 
-from approvals.models import AuditEvent, Workflow, WorkflowAssignment, WorkflowRevision
+from approvals.models import Workflow, WorkflowAssignment, WorkflowRevision
+from audit.models import AuditEvent
 from tests import factories
 from tests.conftest import BASIC_WORKFLOW
 

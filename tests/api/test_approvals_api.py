@@ -150,7 +150,7 @@ def test_the_openapi_schema_and_docs_are_served_locally(people, api):
 
 
 def test_the_audit_log_pages_by_cursor_without_gaps_or_repeats(people, risk_model, api):
-    from approvals.audit import audit_record
+    from audit.services import audit_record
 
     for number in range(120):
         audit_record(actor=people.dana, verb="test.event", obj=risk_model, model=risk_model, data={"n": number})

@@ -14,7 +14,8 @@ from django.db import transaction
 from sklearn.linear_model import LogisticRegression
 
 from approvals.checks.evidence import Fairness, Reevaluate, SchemaCompatibility
-from approvals.models import AuditEvent, EvaluationDataset, JobKind
+from approvals.models import EvaluationDataset, JobKind
+from audit.models import AuditEvent
 from jobs import runner as jobs
 from jobs.models import Job
 from tests import factories

@@ -266,7 +266,8 @@ def test_the_readme_reference_is_a_valid_definition():
 
 
 def test_the_shipped_workflows_are_valid():
-    folder = Path(__file__).parents[2] / "approvals" / "workflows"
-    assert {path.name: load_definition(path).name for path in folder.glob("*.yaml")} == {
+    root = Path(__file__).parents[2]
+    paths = [*(root / "approvals" / "workflows").glob("*.yaml"), *(root / "demo" / "workflows").glob("*.yaml")]
+    assert {path.name: load_definition(path).name for path in paths} == {
         "default.yaml": "default", "low-risk.yaml": "low-risk", "high-risk.yaml": "high-risk",
     }  # fmt: skip

@@ -7,8 +7,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
 from approvals import permissions, selectors, services
-from approvals.models import AuditEvent, Decision, PromotionRequest, StepState
+from approvals.models import Decision, PromotionRequest, StepState
 from approvals.views.requests import steps_to_decide
+from audit.models import AuditEvent
 from registry.roles import DATA_ANALYST, MANAGER
 from tests import factories
 
@@ -368,3 +369,22 @@ def test_no_manager_in_the_team_means_nobody_is_asked(people, risk_model, submit
     people.mike.groups.remove(Group.objects.get(name=MANAGER))
     people.mike = type(people.mike).objects.get(pk=people.mike.pk)
     assert set(permissions.users_who_can(permissions.DECIDE, step)) == {people.mona}
+
+
+def test_the_api_shows_the_revision_the_groups_and_the_policy_verdict(
+    people, risk_officers, risk_model, submit, use_workflow, background, api
+):
+    use_workflow(FAST_LANE)
+    version = factories.make_version(model=risk_model, by=people.dana, accuracy=0.97, model_card=card("low"))
+    request = submit(version, people.dana)
+    decide(background, request, people.mona)
+    body = api(people.quinn).get(f"/api/requests/{request.pk}/").json()
+    assert body["workflow_revision"] == request.revision.number
+    steps = {step["name"]: step for step in body["steps"]}
+    assert steps["qa_policy"]["result"]["met"] is True and steps["qa_review"]["status"] == "skipped"
+    assert steps["qa_review"]["result"]["by_policy"] == "qa_policy"
+
+    use_workflow(PARALLEL)
+    parallel = submit(factories.make_version(model=risk_model, by=people.dana), people.dana)
+    body = api(people.rita).get(f"/api/requests/{parallel.pk}/").json()
+    assert {s["name"]: s["group"] for s in body["steps"]}["risk_review"] == "reviews"

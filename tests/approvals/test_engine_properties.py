@@ -127,7 +127,8 @@ def allowed_pairs_of(text: str) -> set[tuple[str, str]]:
     return {(s.name, other) for s in parse_definition(text).steps for other in s.allow_deciders_of}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# The same examples on every run (CI reproducible); raise max_examples locally to explore further.
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=workflows(), seed=st.integers(min_value=0, max_value=2**32 - 1), accuracy=st.sampled_from([0.6, 0.95]))
 def test_generated_workflows_and_random_decisions_keep_every_rule(crowd, risk_model, people, text, seed, accuracy):
     rng = random.Random(seed)
@@ -156,7 +157,8 @@ def test_generated_workflows_and_random_decisions_keep_every_rule(crowd, risk_mo
                 break
             person, step = rng.choice(options)
             late = count > MAX_DECISIONS // 2  # approve from then on, so loops end
-            verdict = "approve" if late else rng.choice(["approve", "approve", "approve", "reject", "request_changes"])
+            # Mostly approvals, so requests get deep into their workflow; now and then a rejection.
+            verdict = "approve" if late or rng.random() > 0.15 else rng.choice(["reject", "request_changes"])
             services.step_decide(request=request, actor=person, step=step, verdict=verdict, comment="Because.")
         request.refresh_from_db()
         if request.status in TERMINAL:

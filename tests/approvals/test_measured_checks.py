@@ -7,7 +7,8 @@ from django.db.models import ProtectedError
 
 from approvals.checks.evidence import MetricThreshold, Reevaluate, RegressionVsProduction
 from approvals.definitions import DefinitionError, parse_definition
-from approvals.models import AuditEvent, EvaluationDataset, Measurement
+from approvals.models import EvaluationDataset, Measurement
+from audit.models import AuditEvent
 from registry.services import model_version_set_stage
 from tests.approvals.test_compare import bundle
 from tests.approvals.test_datasets import FEATURES, register, version_with

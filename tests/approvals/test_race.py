@@ -8,7 +8,8 @@ from django.db import connections
 
 from approvals import measurements, services
 from approvals.measurements import measurement_for
-from approvals.models import AuditEvent, Decision, EvaluationDataset, Measurement, PromotionRequest
+from approvals.models import Decision, EvaluationDataset, Measurement, PromotionRequest
+from audit.models import AuditEvent
 from tests import factories
 from tests.approvals.test_compare import bundle
 from tests.approvals.test_datasets import FEATURES, register, version_with

@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from approvals import services
-from approvals.models import AuditEvent, PromotionRequest
+from approvals.models import PromotionRequest
+from audit.models import AuditEvent
 from registry.models import ModelVersion
 from tests import factories
 

@@ -5,7 +5,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from approvals import services
-from approvals.models import AuditEvent, CheckRun, Decision, PromotionRequest, StepState
+from approvals.models import CheckRun, Decision, PromotionRequest, StepState
+from audit.models import AuditEvent
 from notifications.models import Notification
 from registry.models import ModelVersion
 from registry.roles import MANAGER

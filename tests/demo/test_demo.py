@@ -9,9 +9,10 @@ import skops.io
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from approvals.demo.seed import DEMO_PASSWORD
-from approvals.management.commands.rundemo import start_worker, stop_worker
-from approvals.models import AuditEvent, CheckRun, EvaluationDataset, Measurement, PromotionRequest
+from approvals.models import CheckRun, EvaluationDataset, Measurement, PromotionRequest
+from audit.models import AuditEvent
+from demo.management.commands.rundemo import start_worker, stop_worker
+from demo.seed import DEMO_PASSWORD
 from registry.models import ModelVersion, RegisteredModel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,6 +31,7 @@ def test_the_demo(seeded, rf, capsys):
     each_demo_model_has_a_hold_out_dataset()
     the_demo_leaves_requests_in_each_state()
     the_demo_shows_each_kind_of_failure_next_to_clean_versions()
+    the_demo_runs_three_workflows()
     seeding_twice_changes_nothing(capsys)
 
 
@@ -113,6 +115,23 @@ def the_demo_shows_each_kind_of_failure_next_to_clean_versions():
     assert resubmitted.resubmission_of.version.number == 1 and churn.derived_from.number == 1
     measured = Measurement.objects.get(version__model__name="credit-risk", version__number=2)
     assert set(measured.metrics) >= {"accuracy", "roc_auc", "log_loss"} and measured.details["fairness"]["segment"]
+
+
+def the_demo_runs_three_workflows():
+    from approvals.models import Decision, Workflow, WorkflowAssignment
+
+    assert set(Workflow.objects.values_list("name", flat=True)) == {"default", "low-risk", "high-risk"}
+    assert Workflow.objects.get(is_default=True).name == "default"
+    assigned = dict(WorkflowAssignment.objects.values_list("model__name", "workflow__name"))
+    assert assigned == {"credit-risk": "high-risk", "customer-churn": "low-risk"}
+    deployed = PromotionRequest.objects.get(version__model__name="credit-risk", version__number=2)
+    assert deployed.revision.workflow.name == "high-risk"
+    deciders = {(d.step.name, d.actor.username) for d in Decision.objects.filter(request=deployed)}
+    assert deciders == {("manager_review", "mona"), ("risk_review", "rhea"), ("qa_review", "quinn"),
+                        ("qa_review", "priya"), ("deployment", "ivan")}  # fmt: skip
+    churn = PromotionRequest.objects.get(version__model__name="customer-churn", version__number=2)
+    assert churn.steps.filter(kind="policy").exists()
+    assert AuditEvent.objects.filter(verb="workflow.assigned", actor__username="admin").count() == 2
 
 
 def seeding_twice_changes_nothing(capsys):

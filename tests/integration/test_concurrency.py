@@ -14,8 +14,9 @@ from rest_framework.test import APIClient
 from accounts.models import Scope
 from accounts.services import api_token_create
 from approvals import services
-from approvals.audit import audit_chain_first_break
-from approvals.models import AuditEvent, PromotionRequest, StepState
+from approvals.models import PromotionRequest, StepState
+from audit.models import AuditEvent
+from audit.services import audit_chain_first_break
 from registry.models import ModelVersion, RegisteredModel
 from tests import factories
 from tests.integration.conftest import wait_for

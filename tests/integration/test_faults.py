@@ -14,7 +14,8 @@ from collections import Counter
 import pytest
 
 from approvals import services
-from approvals.models import AuditEvent, CheckRun, Decision, Measurement, PromotionRequest
+from approvals.models import CheckRun, Decision, Measurement, PromotionRequest
+from audit.models import AuditEvent
 from config.celery import app as celery_app
 from notifications.models import NotificationDelivery
 from registry.models import ModelVersion

@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Scope
 from accounts.services import api_token_create
-from approvals.models import AuditEvent, CheckRun, PromotionRequest
+from approvals.models import CheckRun, PromotionRequest
+from audit.models import AuditEvent
 from registry.models import ModelVersion
 from registry.services import model_version_set_stage
 from tests import factories

@@ -5,8 +5,8 @@ import io
 
 import pytest
 
-from approvals.audit import audit_record
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
+from audit.services import audit_record
 
 
 def test_the_audit_log_shows_only_events_of_visible_models(client, people, awaiting_manager, growth_model):

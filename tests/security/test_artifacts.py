@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.base import ContentFile
 
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
 from tests import factories
 
 HTML = b"<html><script>fetch('/requests/1/decide/', {method: 'POST'})</script></html>"

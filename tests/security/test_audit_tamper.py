@@ -13,8 +13,9 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
 from approvals import services
-from approvals.audit import audit_chain_first_break, audit_log_problems, checkpoint_write
-from approvals.models import AuditEvent, StepState
+from approvals.models import StepState
+from audit.models import AuditEvent
+from audit.services import audit_chain_first_break, audit_log_problems, checkpoint_write
 from registry.models import ModelVersion
 from tests import factories
 
@@ -113,7 +114,7 @@ def test_deleting_the_newest_events_is_found(history):
 @pytest.mark.postgres
 def test_an_edit_with_the_chain_recomputed_without_the_key_is_found(history, settings):
     """The attacker edits a comment and recomputes every digest after it, but has no audit key."""
-    from approvals import audit
+    from audit import services as audit
 
     decision = next(event for event in history if event.verb == "decision.reject")
     as_database_superuser("UPDATE approvals_auditevent SET comment = 'Fine.' WHERE id = %s", [decision.pk])
@@ -192,7 +193,7 @@ def test_a_checkpoint_is_also_e_mailed_to_the_auditors(history, settings, mailou
 
 
 def test_beat_writes_a_checkpoint_every_hour_by_default(history, settings, tmp_path):
-    from approvals import tasks
+    from audit import tasks
     from config.celery import app as celery_app
 
     entry = settings.CELERY_BEAT_SCHEDULE["audit-checkpoint"]
@@ -209,7 +210,7 @@ def test_beat_writes_a_checkpoint_every_hour_by_default(history, settings, tmp_p
 def test_each_model_has_its_own_chain_and_they_append_in_parallel(people, risk_model, growth_model):
     import threading
 
-    from approvals.audit import audit_record
+    from audit.services import audit_record
 
     finished = threading.Event()
 

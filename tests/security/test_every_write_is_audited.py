@@ -1,6 +1,6 @@
 """Every write leaves an audit event (finding 8), and a team change moves access (finding 9)."""
 
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
 from registry import permissions
 from registry.models import RegisteredModel
 from tests import factories

@@ -6,7 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import encode_multipart
 
-from approvals.models import AuditEvent, Decision
+from approvals.models import Decision
+from audit.models import AuditEvent
 from registry.models import ModelVersion, RegisteredModel
 from tests import factories
 

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from approvals import permissions, selectors, services
-from approvals.audit import audit_chain_first_break
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
+from audit.services import audit_chain_first_break
 from registry.roles import MANAGER
 from tests import factories
 

@@ -4,7 +4,7 @@ throttles (finding 10)."""
 import pytest
 from django.core.cache import cache
 
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
 from config.cache import RedisCache
 from tests.factories import PASSWORD
 

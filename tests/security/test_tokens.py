@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken
 from accounts.services import api_token_create, api_token_revoke
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
 
 
 def authorised(client, key):

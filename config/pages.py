@@ -1,4 +1,4 @@
-"""Helpers shared by the pages."""
+"""Helpers shared by the pages of every app: pagination, a service's errors on a form, strict query filters."""
 
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator

@@ -8,8 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
-from approvals import selectors
-from approvals.views.common import valid_query
+from audit.selectors import audit_events
+from config.pages import valid_query
 
 AUDIT_PAGE_SIZE = 50
 
@@ -52,7 +52,7 @@ def audit_log(request):
     """The audit log, newest first, filterable; pages by id so the millionth event is as quick as the first."""
     cleaned = valid_query(request, AuditFilterForm)
     filters = {key: cleaned[key] or None for key in ("model", "actor", "verb")}
-    events = selectors.audit_events(
+    events = audit_events(
         user=request.user, model_name=filters["model"], actor=filters["actor"], verb=filters["verb"]
     ).order_by("-pk")
     if cleaned["before"]:
@@ -82,7 +82,7 @@ class _Echo:
 def audit_export(request):
     """Every audit event the filters select, as CSV, streamed so the export's size does not matter."""
     filters = valid_query(request, AuditFilterForm)
-    events = selectors.audit_events(
+    events = audit_events(
         user=request.user,
         model_name=filters["model"] or None,
         actor=filters["actor"] or None,

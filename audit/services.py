@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
 
 # First key of the PostgreSQL advisory locks that serialise appends to each audit chain.
 CHAIN_LOCK = 0x5167

@@ -13,9 +13,9 @@ from django.db import transaction
 
 from approvals import services
 from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
-from approvals.demo import training
 from approvals.models import PromotionRequest, Workflow
 from approvals.revisions import workflow_assign, workflow_revise
+from demo import training
 from registry.models import Team
 from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER, RISK_OFFICER
 from registry.services import model_version_create, registered_model_create
@@ -250,7 +250,7 @@ def _accounts(team: Team) -> dict:
     return people
 
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+WORKFLOWS = Path(__file__).resolve().parent / "workflows"
 
 
 def _workflows(people) -> None:

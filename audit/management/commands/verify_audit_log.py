@@ -3,8 +3,8 @@ exit 1 naming the first event edited, removed or rewritten."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from approvals.audit import audit_log_problems
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
+from audit.services import audit_log_problems
 
 
 class Command(BaseCommand):

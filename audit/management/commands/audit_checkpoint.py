@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.core.management.base import BaseCommand
 
-from approvals.audit import checkpoint_write
+from audit.services import checkpoint_write
 
 
 class Command(BaseCommand):

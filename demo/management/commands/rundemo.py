@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from approvals.demo.seed import ACCOUNTS, DEMO_PASSWORD
 from config.celery import beat_command, worker_command
+from demo.seed import ACCOUNTS, DEMO_PASSWORD
 
 
 def start_worker() -> subprocess.Popen:
