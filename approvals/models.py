@@ -248,6 +248,12 @@ class StepState(models.Model):
     class Meta:
         ordering = ["request", "position"]
         constraints = [models.UniqueConstraint(fields=["request", "position"], name="step_position_unique_per_request")]
+        # Who may decide what starts from the few steps that wait or run (approvals.permissions).
+        indexes = [
+            models.Index(
+                fields=["status"], condition=models.Q(status__in=["waiting", "running"]), name="step_active_idx"
+            )
+        ]
 
     def __str__(self):
         return f"{self.title} ({self.get_status_display()})"

@@ -15,8 +15,7 @@ human step of a request; roles come from the groups a person holds, never from s
 """
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef, QuerySet, Value
-from django.db.models.functions import Concat, StrIndex
+from django.db.models import Exists, Q, QuerySet
 
 from accounts.models import PasswordSetByOther
 from approvals.models import Decision, PromotionRequest, RequestAuthor, StepState
@@ -94,7 +93,7 @@ def _twin_authorship(user, request: PromotionRequest) -> str | None:
     )
 
 
-def decidable_steps(user, *, as_started: bool = False) -> QuerySet[StepState]:
+def decidable_steps(user, *, as_started: bool = False, request_id: int | None = None) -> QuerySet[StepState]:
     """The steps ``user`` may decide now: the one eligibility expression from which ``can``,
     ``restrict`` (the queue) and ``users_who_can`` (the e-mail recipients) derive, so buttons,
     "Waiting for me", e-mails, the API and the services cannot disagree.
@@ -106,40 +105,55 @@ def decidable_steps(user, *, as_started: bool = False) -> QuerySet[StepState]:
     (one person decides at most one, unless the step's ``allow_deciders_of`` names that one).
 
     ``as_started``: as when the step started, before anyone decided it (the e-mail asking for a
-    review is sent after the fact)."""
+    review is sent after the fact). ``request_id``: only that request's steps (pages, services,
+    e-mail); without it, every open request's (the queue)."""
     if not _active(user):
         return StepState.objects.none()
-    covered = Exists(
-        StepState.approver_groups.through.objects.filter(stepstate_id=OuterRef("pk"), group_id__in=group_ids(user))
-    ) | Exists(StepState.approver_users.through.objects.filter(stepstate_id=OuterRef("pk"), user_id=user.pk))
-    steps = StepState.objects.filter(kind__in=HUMAN_KINDS).filter(covered)
+    # Joins and uncorrelated IN lists where they serve: cheap for the ORM to build on every
+    # request, and PostgreSQL starts from the few active steps (step_active_idx).
+    steps = StepState.objects.filter(
+        Q(approver_groups__in=group_ids(user)) | Q(approver_users=user.pk),
+        registry_permissions.model_filter(user, registry_permissions.ACT, "request__model"),
+        kind__in=HUMAN_KINDS,
+    )
+    if request_id is not None:
+        steps = steps.filter(request_id=request_id)
     if not as_started:
         steps = steps.filter(status=StepState.Status.WAITING, request__status=PromotionRequest.Status.AWAITING_REVIEW)
-        steps = steps.exclude(
-            Exists(Decision.objects.filter(step_id=OuterRef("pk"), actor_id=user.pk, round=OuterRef("round")))
-        )
-    # Decisions on other steps of the request, less those this step allows (",name," in its list).
-    other_steps = (
-        Decision.objects.filter(request_id=OuterRef("request_id"), actor_id=user.pk)
-        .exclude(step_id=OuterRef("pk"))
-        .annotate(allowed=StrIndex(OuterRef("allow_deciders_of"), Concat(Value(","), F("step__name"), Value(","))))
-        .filter(allowed=0)
+    authored = RequestAuthor.objects.filter(user_id=user.pk).values("request_id")
+    own_artifacts = ModelVersion.objects.filter(created_by_id=user.pk).values("artifact_sha256")
+    return steps.exclude(
+        Q(Exists(PasswordSetByOther.objects.filter(user_id=user.pk)))
+        | Q(request__submitted_by_id=user.pk)
+        | Q(request__version__created_by_id=user.pk)
+        | Q(request_id__in=authored)
+        | Q(request__version__artifact_sha256__in=own_artifacts)
+        | _decided(user, as_started=as_started, request_id=request_id)
     )
-    # A deployment that failed waits again in a new round: its own earlier rounds do not count.
-    return (
-        steps.filter(registry_permissions.model_filter(user, registry_permissions.ACT, "request__model"))
-        .exclude(Exists(PasswordSetByOther.objects.filter(user_id=user.pk)))
-        .exclude(request__submitted_by_id=user.pk)
-        .exclude(request__version__created_by_id=user.pk)
-        .exclude(Exists(RequestAuthor.objects.filter(request_id=OuterRef("request_id"), user_id=user.pk)))
-        .exclude(Exists(_same_artifact(OuterRef("request__version__artifact_sha256")).filter(created_by_id=user.pk)))
-        .exclude(Exists(other_steps))
-    )
+
+
+def _decided(user, *, as_started: bool, request_id: int | None) -> Q:
+    """The steps ``user``'s own decisions on open requests rule out: the step they decided in its
+    current round, and every other step of that request whose ``allow_deciders_of`` does not name
+    the step they decided (a deployment that failed waits again in a new round, where its own
+    earlier decisions do not count). Read in one small query (a person's decisions on open
+    requests, or on the one request asked about) rather than a correlated subquery per step."""
+    ruled_out = Q(pk__in=[])
+    decisions = Decision.objects.filter(actor_id=user.pk)
+    if request_id is not None:
+        decisions = decisions.filter(request_id=request_id)
+    else:
+        decisions = decisions.filter(request__status__in=PromotionRequest.OPEN_STATUSES)
+    for request_id, step_id, round_, name in decisions.values_list("request_id", "step_id", "round", "step__name"):
+        if not as_started:
+            ruled_out |= Q(pk=step_id, round=round_)
+        ruled_out |= Q(request_id=request_id) & ~Q(pk=step_id) & ~Q(allow_deciders_of__contains=f",{name},")
+    return ruled_out
 
 
 def steps_to_decide(user, request: PromotionRequest) -> set[int]:
     """Ids of the steps of ``request`` that ``user`` may decide now (one query, for pages)."""
-    return set(decidable_steps(user).filter(request_id=request.pk).values_list("pk", flat=True))
+    return set(decidable_steps(user, request_id=request.pk).values_list("pk", flat=True).distinct())
 
 
 def _decide_refusal(user, step: StepState) -> str | None:
@@ -147,7 +161,7 @@ def _decide_refusal(user, step: StepState) -> str | None:
     reads (the expression decides; the reasons only explain)."""
     if not step.is_human:
         return "This step is automated; nobody decides it."
-    if decidable_steps(user).filter(pk=step.pk).exists():
+    if decidable_steps(user, request_id=step.request_id).filter(pk=step.pk).exists():
         return None
     request = step.request
     authored = _authorship(user, request) or _twin_authorship(user, request)
@@ -209,8 +223,8 @@ def restrict(queryset: QuerySet[PromotionRequest], user, action: str) -> QuerySe
     if action != DECIDE:
         raise ValueError(f"restrict() does not apply to {action!r}")
     # The status first: the partial index request_awaiting_idx serves the queue, newest first.
-    return queryset.filter(status=PromotionRequest.Status.AWAITING_REVIEW).filter(
-        Exists(decidable_steps(user).filter(request_id=OuterRef("pk")))
+    return queryset.filter(
+        status=PromotionRequest.Status.AWAITING_REVIEW, pk__in=decidable_steps(user).values("request_id")
     )
 
 
@@ -227,7 +241,9 @@ def users_who_can(action: str, obj: StepState, *, as_started: bool = False, as_t
     as_started = as_started or as_the_step_started
     candidates = get_user_model().objects.filter(is_active=True).filter(kind_of(obj).eligible(obj)).distinct()
     allowed = [
-        user.pk for user in candidates if decidable_steps(user, as_started=as_started).filter(pk=obj.pk).exists()
+        user.pk
+        for user in candidates
+        if decidable_steps(user, as_started=as_started, request_id=obj.request_id).filter(pk=obj.pk).exists()
     ]
     return get_user_model().objects.filter(pk__in=allowed)
 

@@ -66,9 +66,12 @@ def _processes() -> dict[int, tuple[int, bytes, float]]:
     return found
 
 
-def cpu_seconds(patterns: tuple[bytes, ...], database: str) -> tuple[dict[int, float], dict[int, float]]:
+def cpu_seconds(
+    patterns: tuple[bytes, ...], database: str, exclude: tuple[bytes, ...] = ()
+) -> tuple[dict[int, float], dict[int, float]]:
     """CPU seconds by pid of the application's processes (those whose command line holds one of
-    ``patterns``, and their descendants) and of the PostgreSQL backends serving ``database``."""
+    ``patterns``, and their descendants, less those whose command line holds one of ``exclude``)
+    and of the PostgreSQL backends serving ``database``."""
     processes = _processes()
     roots = {pid for pid, (_, cmdline, _) in processes.items() if any(p in cmdline for p in patterns)}
     application, postgres = {}, {}
@@ -80,7 +83,7 @@ def cpu_seconds(patterns: tuple[bytes, ...], database: str) -> tuple[dict[int, f
         while ancestor and ancestor not in roots and ancestor not in seen:
             seen.add(ancestor)
             ancestor = processes.get(ancestor, (0,))[0]
-        if ancestor in roots and b"benchmarks.api" not in cmdline:
+        if ancestor in roots and b"benchmarks.api" not in cmdline and not any(e in cmdline for e in exclude):
             application[pid] = cpu
     return application, postgres
 
@@ -153,12 +156,12 @@ def multipart(fields: dict, artifact: bytes) -> tuple[bytes, str]:
 class Meter:
     """Runs phases and prints a row each: ops/s, p50 / p95, application and PostgreSQL CPU per op."""
 
-    def __init__(self, patterns: tuple[bytes, ...], database: str, threads: int, idle_seconds: float = 5.0):
-        self.patterns, self.database, self.threads = patterns, database, threads
+    def __init__(self, patterns, database: str, threads: int, idle_seconds: float = 5.0, exclude=()):
+        self.patterns, self.database, self.threads, self.exclude = patterns, database, threads, exclude
         # What the processes burn doing nothing (pollers, heartbeats) is not the operations' cost.
-        before, started = cpu_seconds(patterns, database)[0], time.perf_counter()
+        before, started = cpu_seconds(patterns, database, exclude)[0], time.perf_counter()
         time.sleep(idle_seconds)
-        self.idle_rate = spent(before, cpu_seconds(patterns, database)[0]) / (time.perf_counter() - started)
+        self.idle_rate = spent(before, cpu_seconds(patterns, database, exclude)[0]) / (time.perf_counter() - started)
         print(f"idle CPU of the application's processes: {self.idle_rate * 1000:.1f} ms/s (subtracted below)")
         print(
             f"{'operation':<36} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'app cpu ms/op':>13}"
@@ -168,14 +171,14 @@ class Meter:
     def phase(self, name, tasks, settled=None):
         """Run ``tasks``; ``settled`` (if given) says when the background work they caused is
         done: the CPU is read then, so the worker's share counts with the operations causing it."""
-        app_before, pg_before = cpu_seconds(self.patterns, self.database)
+        app_before, pg_before = cpu_seconds(self.patterns, self.database, self.exclude)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             latencies = list(pool.map(lambda task: task(), tasks))
         wall = time.perf_counter() - started
         while settled is not None and not settled():
             time.sleep(0.2)
-        app_after, pg_after = cpu_seconds(self.patterns, self.database)
+        app_after, pg_after = cpu_seconds(self.patterns, self.database, self.exclude)
         busy = time.perf_counter() - started
         latencies.sort()
         count = len(latencies)
@@ -323,31 +326,35 @@ def mlflow(args, names):
 
     experiment = json.loads(post("experiments/create", {"name": f"bench-{names[0]}"})[2])["experiment_id"]
 
+    def register_version(name):
+        """A version's source must be a run's artifact: the run, its metrics and parameters, the
+        artifact, then the version (what Signoff's one multipart POST holds)."""
+        took, _, payload = post("runs/create", {"experiment_id": experiment})
+        run = json.loads(payload)["run"]["info"]
+        metrics = [{"key": "accuracy", "value": 0.9, "timestamp": 0, "step": 0}]
+        took += post(
+            "runs/log-batch",
+            {"run_id": run["run_id"], "metrics": metrics, "params": [{"key": "C", "value": "1.0"}]},
+        )[0]
+        path = f"{experiment}/{run['run_id']}/artifacts/model.bin"
+        took += call(f"{base}/api/2.0/mlflow-artifacts/artifacts/{path}", "PUT", body=os.urandom(4096))[0]
+        source = f"{run['artifact_uri']}/model.bin"
+        spent, _, payload = post("model-versions/create", {"name": name, "source": source, "run_id": run["run_id"]})
+        return took + spent, json.loads(payload)["model_version"]["version"]
+
     def register(name, index):
         def task():
-            # A version's source must be a run's artifact: the run, its metrics and parameters,
-            # the artifact, then the version (what Signoff's one multipart POST holds).
-            took, _, payload = post("runs/create", {"experiment_id": experiment})
-            run = json.loads(payload)["run"]["info"]
-            metrics = [{"key": "accuracy", "value": 0.9, "timestamp": 0, "step": 0}]
-            took += post(
-                "runs/log-batch",
-                {"run_id": run["run_id"], "metrics": metrics, "params": [{"key": "C", "value": "1.0"}]},
-            )[0]
-            path = f"{experiment}/{run['run_id']}/artifacts/model.bin"
-            took += call(f"{base}/api/2.0/mlflow-artifacts/artifacts/{path}", "PUT", body=os.urandom(4096))[0]
-            source = f"{run['artifact_uri']}/model.bin"
-            spent, _, payload = post("model-versions/create", {"name": name, "source": source, "run_id": run["run_id"]})
-            took += spent
+            took, version = register_version(name)
             if index % 4 == 0:
-                version = json.loads(payload)["model_version"]["version"]
                 took += post("registered-models/alias", {"name": name, "alias": "candidate", "version": version})[0]
             return took
 
         return task
 
     warm_up(args, names, create, register)
-    meter = Meter((b"mlflow server", b"mlflow.server"), args.mlflow_database, args.threads)
+    # MLflow 3's server also starts huey consumers for its own job feature (prompt optimisation
+    # and the like), which poll all the time and take no part in the registry's operations.
+    meter = Meter((b"mlflow server", b"mlflow.server"), args.mlflow_database, args.threads, exclude=(b"huey",))
     meter.phase("create a model", [create(name) for name in names])
     meter.phase("register a version (1/4 aliased)", [register(name, i) for i in range(args.versions) for name in names])
     reads = [
@@ -364,11 +371,9 @@ def mlflow(args, names):
 
     def life(name):
         def task():
-            took = register(name, 1)()
-            latest = json.loads(call(f"{api}/registered-models/get?name={name}")[2])["registered_model"]
-            version = max(int(v["version"]) for v in latest.get("latest_versions", [{"version": "1"}]))
+            took, version = register_version(name)
             for stage in ("Staging", "Production"):
-                took += post("model-versions/transition-stage", {"name": name, "version": str(version), "stage": stage,
+                took += post("model-versions/transition-stage", {"name": name, "version": version, "stage": stage,
                              "archive_existing_versions": stage == "Production"})[0]  # fmt: skip
             return took
 
