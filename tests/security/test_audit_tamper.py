@@ -253,6 +253,11 @@ def test_the_workers_role_cannot_decide_nor_change_identities(people, awaiting_m
                 f"UPDATE auth_user SET is_superuser = true WHERE id = {people.dana.pk}",
                 f"INSERT INTO auth_user_groups (user_id, group_id) SELECT {people.dana.pk}, id FROM auth_group",
                 "DELETE FROM accounts_passwordsetbyother",
+                # a workflow with no human step, made the default or assigned: no decision needed
+                "INSERT INTO approvals_workflowrevision (workflow_id, number, source, digest, note, created_at)"
+                " SELECT id, 99, 'name: x', '', '', now() FROM approvals_workflow",
+                "UPDATE approvals_workflow SET is_default = false",
+                "DELETE FROM approvals_workflowassignment",
             ):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     cursor.execute(statement)

@@ -7,7 +7,8 @@ append-only triggers off. Run this as the owner after every ``migrate``.
 
 ``--worker`` sets up the workers' role: it also may not write decisions or anything that says
 who someone is or what they may do (users, groups, memberships, object permissions, API
-tokens, authors of requests), so no background process, nor code that took one over, can
+tokens, authors of requests, workflows and their assignments), so no background process, nor
+code that took one over, can
 decide a step; and a human step's row refuses to become approved without a decision
 (``approvals`` migration 0016), so updating it does not help either.
 """
@@ -20,6 +21,8 @@ WEB_ONLY_TABLES = (
     "approvals_decision", "approvals_requestauthor", "auth_user", "auth_group", "auth_user_groups",
     "auth_user_user_permissions", "auth_group_permissions", "accounts_apitoken", "accounts_passwordsetbyother",
     "registry_registeredmodeluserobjectpermission", "registry_registeredmodelgroupobjectpermission",
+    # Who must approve what: a workflow without human steps would need no decision at all.
+    "approvals_workflow", "approvals_workflowrevision", "approvals_workflowassignment",
 )  # fmt: skip
 
 
