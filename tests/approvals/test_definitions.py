@@ -215,6 +215,14 @@ def test_each_kind_of_mistake_is_refused_at_its_line(old, new, message, shown):
             "nest at most",
         ),
         ("- a\n- b", "must be a mapping"),
+        ("name: x\ud800\nsteps: []", "not valid YAML"),
+        (VALID.replace("required_approvals: 2", "required_approvals: " + "9" * 400), "whole number from 1 to 1000"),
+        (VALID.replace("name: strict", "name: ../strict"), "'name' must be lowercase"),
+        (
+            "name: x\nsteps:\n  - name: p\n    type: policy\n    when: {metric: accuracy, gte: " + "9" * 400 + "}",
+            "'gte' must be a finite number",
+        ),
+        ("name: x\nsteps:\n  - name: a\n    type: approval\n    approvers: ['" + "m" * 1_000_000 + "']", "longer than"),
     ],
 )
 def test_hostile_texts_are_refused_with_a_message(text, message):
