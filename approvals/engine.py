@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from approvals import policy
 from approvals.checks import get_check
+from approvals.definitions import MAX_STEPS
 from approvals.models import CheckRun, Decision, JobKind, PromotionRequest, StepState
 from approvals.signals import RequestEvent, announce
 from audit.services import audit_record
@@ -279,7 +280,8 @@ def _sync(request: PromotionRequest, active: list[StepState]) -> None:
 
 def request_advance(request: PromotionRequest) -> None:
     """Start what is due, until some step waits or runs, or close the request as completed."""
-    for _ in range(2 * StepState.objects.filter(request=request).count() + 2):
+    # Each round starts at least one step, or returns: a request settles within its number of steps.
+    for _ in range(MAX_STEPS + 2):
         if not request.is_open:
             return
         steps = list(request.steps.order_by("position"))
