@@ -228,7 +228,7 @@ def restrict(queryset: QuerySet[PromotionRequest], user, action: str) -> QuerySe
     )
 
 
-def users_who_can(action: str, obj: StepState, *, as_started: bool = False, as_the_step_started: bool = False):
+def users_who_can(action: str, obj: StepState, *, as_started: bool = False):
     """Active users who may decide the step ``obj``: of the people its kind names eligible (roles,
     named users), those for whom ``decidable_steps`` holds it.
 
@@ -238,7 +238,6 @@ def users_who_can(action: str, obj: StepState, *, as_started: bool = False, as_t
         raise ValueError(f"users_who_can() does not apply to {action!r}")
     from approvals.engine import kind_of
 
-    as_started = as_started or as_the_step_started
     candidates = get_user_model().objects.filter(is_active=True).filter(kind_of(obj).eligible(obj)).distinct()
     allowed = [
         user.pk
