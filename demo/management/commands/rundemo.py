@@ -55,17 +55,10 @@ class Command(BaseCommand):
             settings.SIGNOFF_BASE_URL = os.environ["SIGNOFF_BASE_URL"] = f"http://127.0.0.1:{port}"
         worker = start_worker()
         beat = start_beat()
-        roles = {
-            "dana": "data scientist",
-            "mona": "manager",
-            "quinn": "data analyst",
-            "ivan": "IT engineer",
-            "admin": "administrator (superuser)",
-        }
         self.stdout.write(self.style.SUCCESS(f"\nSignoff is starting on http://127.0.0.1:{port}/\n"))
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
-        for username, *_ in ACCOUNTS:
-            self.stdout.write(f"  {username:<6} {roles[username]}")
+        for username, _first, _last, role in ACCOUNTS:
+            self.stdout.write(f"  {username:<6} {role or 'administrator (superuser)'}")
         if "filebased" in settings.EMAIL_BACKEND:
             self.stdout.write(f"E-mails are written to {settings.EMAIL_FILE_PATH}")
         self.stdout.write("Press Ctrl-C to stop the web server, the worker and the scheduler.\n")
