@@ -141,6 +141,15 @@ def seeding_twice_changes_nothing(capsys):
     assert (ModelVersion.objects.count(), PromotionRequest.objects.count(), AuditEvent.objects.count()) == counts
 
 
+def test_the_runner_names_every_demo_account_with_its_role():
+    from demo.management.commands.rundemo import account_lines
+    from demo.seed import ACCOUNTS
+
+    lines = account_lines()
+    assert len(lines) == len(ACCOUNTS)
+    assert "  rhea   risk officer" in lines and "  admin  administrator (superuser)" in lines
+
+
 def test_the_demo_worker_is_a_real_process_that_stops_with_the_server():
     worker = start_worker()
     try:

@@ -38,6 +38,11 @@ def stop_worker(worker: subprocess.Popen, timeout: float = 15) -> int:
     return worker.returncode
 
 
+def account_lines() -> list[str]:
+    """What the runner prints of each demo account: its name and role."""
+    return [f"  {username:<6} {role or 'administrator (superuser)'}" for username, _first, _last, role in ACCOUNTS]
+
+
 def _interrupt(signum, frame):
     """SIGTERM (from a process manager or `kill`) stops the demo the way Ctrl-C does."""
     raise KeyboardInterrupt
@@ -57,8 +62,8 @@ class Command(BaseCommand):
         beat = start_beat()
         self.stdout.write(self.style.SUCCESS(f"\nSignoff is starting on http://127.0.0.1:{port}/\n"))
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
-        for username, _first, _last, role in ACCOUNTS:
-            self.stdout.write(f"  {username:<6} {role or 'administrator (superuser)'}")
+        for line in account_lines():
+            self.stdout.write(line)
         if "filebased" in settings.EMAIL_BACKEND:
             self.stdout.write(f"E-mails are written to {settings.EMAIL_FILE_PATH}")
         self.stdout.write("Press Ctrl-C to stop the web server, the worker and the scheduler.\n")
