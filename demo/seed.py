@@ -28,6 +28,7 @@ ACCOUNTS = [
     ("mona", "Mona", "Lindqvist", MANAGER),
     ("quinn", "Quinn", "Harper", DATA_ANALYST),
     ("priya", "Priya", "Nair", DATA_ANALYST),
+    ("tomas", "Tomás", "Becker", DATA_ANALYST),  # the high-risk workflow's QA takes 2 of the 3 analysts
     ("ivan", "Ivan", "Petrov", IT_ENGINEER),
     ("rhea", "Rhea", "Castillo", RISK_OFFICER),
     ("admin", "Ada", "Admin", None),

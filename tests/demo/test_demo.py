@@ -148,6 +148,7 @@ def test_the_runner_names_every_demo_account_with_its_role():
     lines = account_lines()
     assert len(lines) == len(ACCOUNTS)
     assert "  rhea   risk officer" in lines and "  admin  administrator (superuser)" in lines
+    assert sum(role == "data analyst" for *_, role in ACCOUNTS) == 3  # the high-risk QA takes 2 of 3
 
 
 def test_the_demo_worker_is_a_real_process_that_stops_with_the_server():
