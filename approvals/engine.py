@@ -11,6 +11,8 @@ Everything here runs inside the caller's transaction, which holds the request's 
 (``approvals.signals``) whose receivers (e-mail) write their own rows in the same transaction.
 """
 
+from abc import ABC, abstractmethod
+
 from django.contrib.auth.models import Group
 from django.db.models import Q
 from django.utils import timezone
@@ -72,15 +74,16 @@ def _started(request: PromotionRequest, step: StepState, status: str) -> None:
 # Step kinds
 
 
-class StepKind:
-    """What one kind of step does. Subclasses override what differs."""
+class StepKind(ABC):
+    """What one kind of step does: every kind starts its steps; people's kinds also take approvals."""
 
     kind = ""
     human = False
     panel_template = "requests/steps/_automated.html"
 
+    @abstractmethod
     def start(self, request: PromotionRequest, step: StepState) -> None:
-        raise NotImplementedError
+        """Start ``step``: it waits, runs, or finishes itself at once (a policy)."""
 
     def eligible(self, step: StepState) -> Q:
         """A filter on users: who could decide ``step`` by role or name (nobody, for an automated
@@ -88,7 +91,9 @@ class StepKind:
         return Q(pk__in=[])
 
     def approved(self, request: PromotionRequest, step: StepState, decision: Decision) -> None:
-        raise NotImplementedError(f"A {self.kind} step is not decided by people.")
+        """An approving decision was recorded on ``step``. Automated kinds never get here: the
+        permission policy refuses every decision on them first."""
+        raise TypeError(f"A {self.kind} step is not decided by people.")
 
 
 class ChecksKind(StepKind):

@@ -2,6 +2,8 @@
 the templates themselves (``templates/emails/<event>/subject.txt``, ``body.txt``, ``body.html``).
 The actor of the change and people without an e-mail address are never told."""
 
+from abc import ABC, abstractmethod
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
@@ -12,13 +14,14 @@ from registry import permissions as registry_permissions
 from registry.models import ModelVersion
 
 
-class Notifier:
+class Notifier(ABC):
     """What every notifier shares; a subclass names its ``event`` and its ``people``."""
 
     event = ""
 
+    @abstractmethod
     def people(self, notification) -> list:
-        raise NotImplementedError
+        """Who is told (before the actor and people without an address are left out)."""
 
     def extra_context(self, notification) -> dict:
         return {}
