@@ -16,21 +16,6 @@ def _install_default_workflow(sender, using="default", **kwargs):
         pass
 
 
-def start_the_sandbox_fork_server(**_):
-    """Each worker pool process forks its sandboxed checks from a fork server that has the
-    libraries imported (``approvals.sandbox.zygote``); it starts importing now, while the worker
-    waits. (Connected in the worker's parent, which sets Django up before it forks its pool.)"""
-    from approvals.sandbox import enable_zygote
-
-    enable_zygote()
-
-
-def stop_the_sandbox_fork_server(**_):
-    from approvals.sandbox import disable_zygote
-
-    disable_zygote()
-
-
 class ApprovalsConfig(AppConfig):
     name = "approvals"
     verbose_name = "Approvals"
@@ -38,16 +23,17 @@ class ApprovalsConfig(AppConfig):
     def ready(self):
         # Parse the shipped default workflow at start: an invalid file stops the process with an
         # error naming the problem instead of failing on the first submission.
-        from approvals import checks as checks  # noqa: F401  (registers check plug-ins)
         from approvals.definitions import load_definition
         from approvals.job_kinds import register_kinds
 
         register_kinds()
 
-        from celery.signals import worker_process_init, worker_process_shutdown
+        from approvals.views import models as model_pages
+        from registry import page_parts
 
-        worker_process_init.connect(start_the_sandbox_fork_server, weak=False, dispatch_uid="approvals.zygote_start")
-        worker_process_shutdown.connect(stop_the_sandbox_fork_server, weak=False, dispatch_uid="approvals.zygote_stop")
+        page_parts.version_rows(model_pages.version_rows)
+        page_parts.model_part(model_pages.model_page_part)
+        page_parts.version_part(model_pages.version_page_part)
 
         load_definition(settings.SIGNOFF_DEFAULT_WORKFLOW)
         post_migrate.connect(_install_default_workflow, sender=self, dispatch_uid="approvals.default_workflow")

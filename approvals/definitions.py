@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from approvals import policy
-from approvals.checks import registered_checks
+from evidence.checks import registered_checks
 
 STEP_TYPES = ("checks", "approval", "promotion", "deployment", "policy")
 HUMAN_STEP_TYPES = ("approval", "deployment")

@@ -18,11 +18,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals import policy
-from approvals.checks import get_check
 from approvals.definitions import MAX_STEPS
 from approvals.models import CheckRun, Decision, JobKind, PromotionRequest, StepState
 from approvals.signals import RequestEvent, announce
 from audit.services import audit_record
+from evidence.checks import get_check
 from jobs.runner import job_enqueue, jobs_enqueue_new
 
 Status = PromotionRequest.Status
@@ -252,7 +252,7 @@ def _matching(slots: list[str], held: dict[int, set[str]]) -> int:
 
 
 def policy_facts(request: PromotionRequest) -> policy.Facts:
-    from approvals.models import Measurement
+    from evidence.models import Measurement
 
     version = request.version
     measured = {}

@@ -4,30 +4,18 @@ Errors a retry may cure (a lock timeout or deadlock, a connection lost, a mail s
 ``TransientError``; anything else is permanent.
 """
 
-from django.db import OperationalError
-
-from approvals import datasets, services
+from approvals import services
 from approvals.models import CheckRun, JobKind
 from jobs import runner as jobs
 from jobs.faults import fault_point
 
 
-def _database_hiccups_are_transient(function):
-    def run(target_id, *, final_attempt):
-        try:
-            return function(target_id, final_attempt=final_attempt)
-        except OperationalError as error:  # deadlock detected, lock timeout, connection lost
-            raise jobs.TransientError(str(error)) from error
-
-    return run
-
-
-@_database_hiccups_are_transient
+@jobs.database_hiccups_are_transient
 def run_check(check_run_id, *, final_attempt):
     services.check_run_execute(check_run_id=check_run_id, final_attempt=final_attempt)
 
 
-@_database_hiccups_are_transient
+@jobs.database_hiccups_are_transient
 def conclude_checks(check_run_id, *, final_attempt):
     step_id = CheckRun.objects.filter(pk=check_run_id).values_list("step_id", flat=True).first()
     fault_point("before_conclude")
@@ -35,14 +23,9 @@ def conclude_checks(check_run_id, *, final_attempt):
         services.checks_step_conclude(step_id=step_id)
 
 
-@_database_hiccups_are_transient
+@jobs.database_hiccups_are_transient
 def execute_step(step_id, *, final_attempt):
     services.step_execute(step_id=step_id)
-
-
-@_database_hiccups_are_transient
-def profile_dataset(dataset_id, *, final_attempt):
-    datasets.evaluation_dataset_profile(dataset_id=dataset_id)
 
 
 def _nothing(target_id, reason):
@@ -70,9 +53,4 @@ def register_kinds() -> None:
         JobKind.EXECUTE_STEP,
         run=execute_step,
         fail=lambda pk, reason: services.step_execution_fail(step_id=pk, reason=reason),
-    )
-    jobs.register(
-        JobKind.PROFILE_DATASET,
-        run=profile_dataset,
-        fail=lambda pk, reason: datasets.evaluation_dataset_refuse(dataset_id=pk, reason=reason),
     )

@@ -16,7 +16,7 @@ verdict, so "approved by policy" always says on what.
 import math
 from dataclasses import dataclass, field
 
-from approvals.comparison import LOWER_IS_BETTER
+from evidence.comparison import LOWER_IS_BETTER
 
 MEASURED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "rmse", "mae", "r2")
 KNOWN_METRICS = tuple(sorted({*MEASURED_METRICS, *LOWER_IS_BETTER, "auc"}))
@@ -80,7 +80,7 @@ def condition_problems(condition, path: tuple = (), depth: int = 0) -> list[tupl
             return [((*path, "source"), "'source' must be measured or reported")]
         return _comparison(condition, path)
     if "check" in condition:
-        from approvals.checks import registered_checks
+        from evidence.checks import registered_checks
 
         if set(condition) != {"check", "is"} or condition["is"] not in ("passed", "failed"):
             return [(path, "a check condition is {check: TYPE, is: passed | failed}")]

@@ -188,7 +188,8 @@ def workflow_dry_run(*, revision: WorkflowRevision, model: RegisteredModel, vers
     from django.db.models import Q
 
     from approvals import policy
-    from approvals.models import CheckRun, Measurement
+    from approvals.models import CheckRun
+    from evidence.models import Measurement
     from registry import permissions as registry_permissions
 
     definition = revision_definition(revision)

@@ -3,7 +3,7 @@
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404
 
-from approvals.models import CheckRun, Decision, EvaluationDataset, PromotionRequest, StepState
+from approvals.models import CheckRun, Decision, PromotionRequest, StepState
 from approvals.permissions import requests_awaiting, requests_visible_to
 from audit.models import AuditEvent
 from registry.permissions import VIEW, model_filter, note_visible
@@ -138,19 +138,6 @@ def version_check_runs(*, version) -> QuerySet[CheckRun]:
     return CheckRun.objects.filter(step__request__in=latest).order_by("step__position", "position")
 
 
-def dataset_list(*, model) -> QuerySet[EvaluationDataset]:
-    return model.datasets.select_related("model", "created_by").order_by("-created_at", "-pk")
-
-
-def dataset_get(*, model, name: str) -> EvaluationDataset:
-    """The model's dataset called ``name``: the one in use, else the latest refused upload of
-    that name (404 when there is none)."""
-    dataset = dataset_list(model=model).filter(name=name).first()
-    if dataset is None:
-        raise Http404(f"{model.name} has no dataset called {name!r}.")
-    return dataset
-
-
 EVIDENCE_CHECKS = {
     "reevaluate": "measured",
     "fairness": "fairness",
@@ -198,12 +185,12 @@ def version_evidence(*, version) -> dict:
 
 
 def comparison(*, model, selection) -> dict:
-    """The versions ``selection`` names side by side (``approvals.comparison``), against the
+    """The versions ``selection`` names side by side (``evidence.comparison``), against the
     chosen baseline, else production (added when not chosen), else the oldest chosen. Three
     queries for any number of versions; Http404 for a number the model lacks."""
     from django.db.models import Q
 
-    from approvals.comparison import compare
+    from evidence.comparison import compare
     from registry.models import ModelVersion
 
     found = {
@@ -224,8 +211,8 @@ def comparison(*, model, selection) -> dict:
 
 def request_evidence(*, request: PromotionRequest) -> dict:
     """The evidence summary of ``request``'s version against production, as its request page
-    shows it and its decisions record it (``approvals.comparison.summary``)."""
-    from approvals.comparison import Selection, summary
+    shows it and its decisions record it (``evidence.comparison.summary``)."""
+    from evidence.comparison import Selection, summary
 
     version = request.version
     return summary(comparison(model=request.model, selection=Selection((version.number,), None)), version.number)
@@ -235,7 +222,7 @@ def changes_since(*, request: PromotionRequest) -> dict | None:
     """For a resubmission, what changed since the version its earlier request sent back: metrics
     (with deltas), parameters, lineage and artifact that differ, and the model card's changes.
     None for a first submission."""
-    from approvals.comparison import Selection
+    from evidence.comparison import Selection
 
     earlier = request.resubmission_of
     if earlier is None or earlier.version_id == request.version_id:
@@ -273,30 +260,6 @@ def changes_since(*, request: PromotionRequest) -> dict | None:
         ],  # fmt: skip
         "card": [row for row in compared["model_card"] if row["differs"]],
     }
-
-
-def metric_trends(*, model, limit: int = 20) -> dict:
-    """Each metric of the model's latest ``limit`` versions, oldest first: reported and measured
-    (on the latest dataset each was measured on). Two queries."""
-    from approvals.models import Measurement
-
-    versions = list(model.versions.only("pk", "model_id", "number", "metrics").order_by("-number")[:limit])[::-1]
-    measured = {}
-    for measurement in Measurement.objects.filter(version_id__in=[v.pk for v in versions]).order_by("created_at"):
-        measured[measurement.version_id] = measurement.metrics
-    names = []
-    for version in versions:
-        for name in [*version.metrics, *measured.get(version.pk, {})]:
-            if name not in names:
-                names.append(name)
-    series = {
-        name: [
-            {"version": v.number, "reported": v.metrics.get(name), "measured": measured.get(v.pk, {}).get(name)}
-            for v in versions
-        ]
-        for name in names
-    }
-    return {"versions": [v.number for v in versions], "series": series}
 
 
 STAGE_VERBS = ("version.stage_changed", "version.rolled_back", "deployment.failed")

@@ -15,14 +15,12 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from approvals import comparison, permissions, selectors
-from approvals.checks import TransientCheckError, get_check
+from approvals import permissions, selectors
 from approvals.definitions import DefinitionError, WorkflowDefinition
 from approvals.engine import audit_step, close_request, finish_step, kind_of, request_advance, request_reject
 from approvals.models import (
     CheckRun,
     Decision,
-    EvaluationDataset,
     JobKind,
     PromotionRequest,
     RequestAuthor,
@@ -32,6 +30,9 @@ from approvals.signals import RequestEvent, announce
 from audit.models import AuditEvent
 from audit.services import audit_record
 from config.errors import Conflict
+from evidence import comparison
+from evidence.checks import TransientCheckError, get_check
+from evidence.models import EvaluationDataset
 from jobs.faults import fault_pause, fault_point
 from jobs.runner import job_enqueue
 from registry.models import ModelVersion, RegisteredModel

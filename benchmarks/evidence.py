@@ -96,8 +96,8 @@ def evidence_at_size(people, team, rows: int, label: str) -> dict:
     from django.db import transaction
 
     from approvals import services
-    from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
     from demo import seed, training
+    from evidence.datasets import evaluation_dataset_profile, evaluation_dataset_register
     from registry.services import model_version_create, model_version_set_stage, registered_model_create
 
     estimator, params = SIZED_ESTIMATORS[label]
@@ -174,8 +174,8 @@ def main():
     from django.test.utils import setup_test_environment
 
     from approvals import services
-    from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
     from demo import seed, training
+    from evidence.datasets import evaluation_dataset_profile, evaluation_dataset_register
     from registry.models import Team
     from registry.services import model_version_create, model_version_set_stage, registered_model_create
 

@@ -9,6 +9,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import Busy, Conflict
 
+# The refusals a write endpoint documents (see ``exception_handler``).
+REFUSALS = {400: None, 403: None, 404: None, 409: None}
+
 
 def exception_handler(exc, context):
     """Wrong state is 409, not allowed is 403, invalid input is 400 with field errors, too much

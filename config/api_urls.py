@@ -6,5 +6,6 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("registry.api.urls")),
     path("", include("approvals.api.urls")),
+    path("", include("evidence.api.urls")),
     path("", include("audit.api_urls")),
 ]

@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "jobs",
     "registry",
     "audit",
+    "evidence",
     "approvals",
     "notifications",
     "accounts",
@@ -260,14 +261,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# The sandbox in which checks open artifacts and datasets (approvals.sandbox): per check run.
+# The sandbox in which checks open artifacts and datasets (evidence.sandbox): per check run.
 SIGNOFF_SANDBOX_CPU_SECONDS = int(os.environ.get("SIGNOFF_SANDBOX_CPU_SECONDS", "60"))
 SIGNOFF_SANDBOX_MEMORY_MB = int(os.environ.get("SIGNOFF_SANDBOX_MEMORY_MB", "2048"))
 SIGNOFF_SANDBOX_WALL_SECONDS = int(os.environ.get("SIGNOFF_SANDBOX_WALL_SECONDS", "120"))
 # Workers fork sandboxed checks from a process that has NumPy, pandas, scikit-learn and
 # fairlearn imported (seconds saved per check); 0 starts a new interpreter for each.
 SIGNOFF_SANDBOX_FORK_SERVER = env_bool("SIGNOFF_SANDBOX_FORK_SERVER", True)
-# Evaluation datasets (approvals.datasets): largest file and most rows accepted.
+# Evaluation datasets (evidence.datasets): largest file and most rows accepted.
 SIGNOFF_MAX_DATASET_BYTES = int(os.environ.get("SIGNOFF_MAX_DATASET_BYTES", str(100 * 1024 * 1024)))
 SIGNOFF_MAX_DATASET_ROWS = int(os.environ.get("SIGNOFF_MAX_DATASET_ROWS", "1000000"))
 SIGNOFF_MAX_DATASET_COLUMNS = int(os.environ.get("SIGNOFF_MAX_DATASET_COLUMNS", "1000"))

@@ -12,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
     path("", include("accounts.urls")),
+    path("", include("registry.urls")),
+    path("", include("evidence.urls")),
     path("", include("approvals.urls")),
     path("", include("audit.urls")),
 ]

@@ -12,10 +12,10 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from approvals import services
-from approvals.datasets import evaluation_dataset_profile, evaluation_dataset_register
 from approvals.models import PromotionRequest, Workflow
 from approvals.revisions import workflow_assign, workflow_revise
 from demo import training
+from evidence.datasets import evaluation_dataset_profile, evaluation_dataset_register
 from registry.models import Team
 from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER, RISK_OFFICER
 from registry.services import model_version_create, registered_model_create

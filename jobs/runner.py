@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -61,6 +61,18 @@ class JobKind:
 
 
 _KINDS: dict[str, JobKind] = {}
+
+
+def database_hiccups_are_transient(function):
+    """Wrap a kind's ``run``: a deadlock, lock timeout or lost connection is worth another try."""
+
+    def run(target_id, *, final_attempt):
+        try:
+            return function(target_id, final_attempt=final_attempt)
+        except OperationalError as error:
+            raise TransientError(str(error)) from error
+
+    return run
 
 
 def register(kind: str, *, run, fail, sweep=None) -> None:

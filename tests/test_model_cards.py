@@ -6,9 +6,9 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from approvals.checks.builtin import ModelCardComplete
 from approvals.definitions import DefinitionError, parse_definition
 from audit.models import AuditEvent
+from evidence.checks.builtin import ModelCardComplete
 from registry.models import ModelVersion
 from tests import factories
 

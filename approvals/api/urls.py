@@ -12,8 +12,6 @@ urlpatterns = [
         name="api-version-evidence",
     ),
     path("models/<str:name>/compare/", views.ModelCompareView.as_view(), name="api-model-compare"),
-    path("models/<str:name>/datasets/", views.DatasetListView.as_view(), name="api-dataset-list"),
-    path("models/<str:name>/datasets/<str:dataset>/", views.DatasetDetailView.as_view(), name="api-dataset-detail"),
     path("models/<str:name>/rollback/", views.ModelRollbackView.as_view(), name="api-model-rollback"),
     path("requests/", views.RequestListView.as_view(), name="api-request-list"),
     path("requests/<int:pk>/", views.RequestDetailView.as_view(), name="api-request-detail"),

@@ -5,9 +5,9 @@ from django.http import Http404
 from django.shortcuts import render
 
 from approvals import selectors, services
-from approvals.comparison import MAX_VERSIONS, SelectionError, parse_selection
 from approvals.forms import DecisionForm
 from approvals.views.requests import evidence_context, steps_to_decide
+from evidence.comparison import MAX_VERSIONS, SelectionError, parse_selection
 from registry import selectors as registry_selectors
 
 

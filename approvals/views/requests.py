@@ -6,11 +6,12 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from approvals import comparison, permissions, selectors, services
+from approvals import permissions, selectors, services
 from approvals.forms import DecisionForm, RequestFilterForm
 from approvals.models import PromotionRequest, StepState
 from config.pages import form_errors_from, paginate, valid_query
 from config.pagination import CappedPaginator
+from evidence import comparison
 from registry import permissions as registry_permissions
 
 

@@ -11,11 +11,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from sklearn.linear_model import LogisticRegression
 
-from approvals import comparison
 from approvals.models import Decision
+from evidence import comparison
 from registry.services import model_version_set_stage
 from tests import factories
-from tests.approvals.test_datasets import FEATURES, csv_file, holdout, register
+from tests.evidence.test_datasets import FEATURES, csv_file, holdout, register
 
 COMPARE_WORKFLOW = """
 name: compare

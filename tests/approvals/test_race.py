@@ -6,13 +6,15 @@ import threading
 import pytest
 from django.db import connections
 
-from approvals import measurements, services
-from approvals.measurements import measurement_for
-from approvals.models import Decision, EvaluationDataset, Measurement, PromotionRequest
+from approvals import services
+from approvals.models import Decision, PromotionRequest
 from audit.models import AuditEvent
+from evidence import measurements
+from evidence.measurements import measurement_for
+from evidence.models import EvaluationDataset, Measurement
 from tests import factories
 from tests.approvals.test_compare import bundle
-from tests.approvals.test_datasets import FEATURES, register, version_with
+from tests.evidence.test_datasets import FEATURES, register, version_with
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -84,4 +86,4 @@ def test_checks_measuring_one_version_at_once_measure_it_once(people, api, risk_
     assert len({m.pk for m in measured}) == 1  # every check reads the one that was stored
     assert Measurement.objects.filter(version=version).count() == 1
     assert AuditEvent.objects.filter(verb="version.measured", model=risk_model).count() == 1
-    assert sandbox_runs == ["approvals.sandbox.evaluation:measure"]  # the others waited for it
+    assert sandbox_runs == ["evidence.sandbox.evaluation:measure"]  # the others waited for it

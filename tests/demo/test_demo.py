@@ -9,10 +9,11 @@ import skops.io
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from approvals.models import CheckRun, EvaluationDataset, Measurement, PromotionRequest
+from approvals.models import CheckRun, PromotionRequest
 from audit.models import AuditEvent
 from demo.management.commands.rundemo import start_worker, stop_worker
 from demo.seed import DEMO_PASSWORD
+from evidence.models import EvaluationDataset, Measurement
 from registry.models import ModelVersion, RegisteredModel
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,15 +14,16 @@ from collections import Counter
 import pytest
 
 from approvals import services
-from approvals.models import CheckRun, Decision, Measurement, PromotionRequest
+from approvals.models import CheckRun, Decision, PromotionRequest
 from audit.models import AuditEvent
 from config.celery import app as celery_app
+from evidence.models import Measurement
 from notifications.models import NotificationDelivery
 from registry.models import ModelVersion
 from tests import factories
 from tests.approvals.test_compare import bundle
-from tests.approvals.test_datasets import FEATURES, register, version_with
 from tests.brokers import point_the_app_at
+from tests.evidence.test_datasets import FEATURES, register, version_with
 from tests.integration.conftest import stop_process, wait_for
 from tests.services import free_port
 

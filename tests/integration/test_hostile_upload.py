@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from approvals.models import CheckRun
 from registry.models import ModelVersion
-from tests.approvals.test_jail import LINGER, lingering
+from tests.evidence.test_jail import LINGER, lingering
 from tests.integration.conftest import wait_for
 from tests.integration.test_faults import state
 

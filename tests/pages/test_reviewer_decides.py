@@ -10,14 +10,15 @@ from django.core.files.base import ContentFile
 from django.db import connections, transaction
 from playwright.sync_api import expect
 
-from approvals import comparison, selectors, services
-from approvals.datasets import evaluation_dataset_register
+from approvals import selectors, services
 from approvals.models import Decision, PromotionRequest
+from evidence import comparison
+from evidence.datasets import evaluation_dataset_register
 from registry.services import model_version_set_stage
 from tests import factories
 from tests.approvals.test_compare import COMPARE_WORKFLOW, bundle
-from tests.approvals.test_datasets import FEATURES, holdout
 from tests.browser import log_in
+from tests.evidence.test_datasets import FEATURES, holdout
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

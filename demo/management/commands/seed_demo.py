@@ -3,9 +3,9 @@
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
-from approvals.sandbox import disable_zygote, enable_zygote
 from config.celery import app as celery_app
 from demo.seed import ACCOUNTS, DEMO_PASSWORD, seed_demo
+from evidence.sandbox import disable_zygote, enable_zygote
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""The sandboxed process (started by ``approvals.sandbox.run_in_sandbox`` with ``module:function``).
+"""The sandboxed process (started by ``evidence.sandbox.run_in_sandbox`` with ``module:function``).
 
 Reads the JSON payload from stdin, calls ``function(payload, Path.cwd())`` and writes its
 result as JSON to stdout. Never imports Django: there are no settings, no database and no
@@ -14,7 +14,7 @@ from pathlib import Path
 def run(task: str) -> int:
     """Run ``task`` ("module:function") on the payload in stdin; its result goes to stdout."""
     module_name, _, function_name = task.partition(":")
-    if not module_name.startswith(("approvals.sandbox.", "tests.")) or not function_name:
+    if not module_name.startswith(("evidence.sandbox.", "tests.")) or not function_name:
         print(f"refused task {task!r}", file=sys.stderr)
         return 2
     function = getattr(importlib.import_module(module_name), function_name)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from approvals import sandbox
+from evidence import sandbox
 
 
 @pytest.fixture(params=["new interpreter", "fork server"])

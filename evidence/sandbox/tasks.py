@@ -11,7 +11,7 @@ from pathlib import Path
 
 def _allowed(module: str, name: str, extra: tuple[str, ...]) -> bool:
     """Whether a skops file may name this type: the same rule the pickle reader applies."""
-    from approvals.sandbox.unpickle import Policy
+    from evidence.sandbox.unpickle import Policy
 
     if "__" in name or module.split(".")[0] not in ("builtins", "numpy", "sklearn", "scipy", *extra):
         return False
@@ -118,7 +118,7 @@ def scan_bytes(data: bytes, file_name: str, extra: tuple[str, ...]) -> tuple[dic
     """(the scan's outcome, the model it built or None). A pickle or joblib file is scanned by
     building it with the restricted reader, so the object a loader uses is the one the scan
     passed, from the same bytes, in the same pass."""
-    from approvals.sandbox.unpickle import Refused, restricted_load
+    from evidence.sandbox.unpickle import Refused, restricted_load
 
     if _is_skops(data, file_name):
         return skops_scan(data, extra), None
@@ -153,7 +153,7 @@ def scan_bytes(data: bytes, file_name: str, extra: tuple[str, ...]) -> tuple[dic
 
 
 def _inner(data: bytes) -> bytes:
-    from approvals.sandbox.unpickle import decompressed
+    from evidence.sandbox.unpickle import decompressed
 
     return decompressed(data)[0]
 

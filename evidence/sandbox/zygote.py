@@ -2,11 +2,11 @@
 pandas, scikit-learn, fairlearn), so a sandboxed task starts in milliseconds instead of the
 seconds those imports take in a fresh interpreter.
 
-It is started by a worker process (``approvals.sandbox.Zygote``) like any sandboxed process:
+It is started by a worker process (``evidence.sandbox.Zygote``) like any sandboxed process:
 in the jail, ``python -I``, a stripped environment, no Django, no secrets. It never opens an
 input itself. For each request on its control socket (a JSON line and three pipe ends: stdin,
 stdout, stderr) it forks a child that puts itself in its task's folder and its own process group,
-applies the resource limits and then runs the task exactly as ``approvals.sandbox.child`` would;
+applies the resource limits and then runs the task exactly as ``evidence.sandbox.child`` would;
 the zygote answers with the child's pid, then with its exit status. When a task ends, the zygote
 kills every other process left in its jail (whatever the task started) and empties ``/tmp``,
 so nothing of one task is there for the next. It is not dumpable (a task cannot read its
@@ -24,7 +24,7 @@ import socket
 import sys
 import traceback
 
-from approvals.sandbox import Limits, child, limit
+from evidence.sandbox import Limits, child, limit
 
 WARM = (
     "numpy",
@@ -42,7 +42,7 @@ WARM = (
     "fairlearn.metrics",
     "picklescan.scanner",
     "skops.io",
-    "approvals.sandbox.evaluation",
+    "evidence.sandbox.evaluation",
 )
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 

@@ -88,7 +88,7 @@ def _runtime_paths() -> list[Path]:
     """What the jailed Python needs, read-only: its installation, the virtual environment and
     Signoff's code for sandboxed tasks (and the test suite's probes, where there is one)."""
     prefix = Path(sys.prefix)  # as the interpreter names it, and where it really is (a linked venv)
-    paths = {Path(sys.base_prefix).resolve(), prefix.absolute(), prefix.resolve(), PROJECT_ROOT / "approvals"}
+    paths = {Path(sys.base_prefix).resolve(), prefix.absolute(), prefix.resolve(), PROJECT_ROOT / "evidence"}
     if (PROJECT_ROOT / "tests" / "sandbox_probes.py").exists():
         paths.add(PROJECT_ROOT / "tests")
     return sorted(paths)

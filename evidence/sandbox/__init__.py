@@ -1,7 +1,7 @@
 """Run untrusted work (opening an artifact or a dataset) in a jailed process that is not the worker.
 
-``run_in_sandbox(task, payload, inputs)`` runs ``approvals.sandbox.child`` in a new Python inside
-the jail (``approvals.sandbox.jail``: bubblewrap namespaces, a read-only root holding only the
+``run_in_sandbox(task, payload, inputs)`` runs ``evidence.sandbox.child`` in a new Python inside
+the jail (``evidence.sandbox.jail``: bubblewrap namespaces, a read-only root holding only the
 runtime and the sandbox code, no network, no capabilities, a seccomp filter), with:
 
 - a stripped environment: no database URL, no secrets, no broker; only PATH, HOME (the jail's
@@ -16,8 +16,8 @@ Where the jail cannot run, the task is not run at all: the result says why. A cr
 or running out of memory comes back as a ``SandboxResult`` whose ``error`` says which, never as
 an exception in the worker. In worker processes the task is forked from a fork server that lives
 in its own jail and has already imported NumPy, pandas, scikit-learn and fairlearn
-(``approvals.sandbox.zygote``). Tasks are plain functions of plain inputs
-(``approvals.sandbox.tasks``), testable without the database and without a sandbox.
+(``evidence.sandbox.zygote``). Tasks are plain functions of plain inputs
+(``evidence.sandbox.tasks``), testable without the database and without a sandbox.
 """
 
 import contextlib
@@ -37,7 +37,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from approvals.sandbox import jail
+from evidence.sandbox import jail
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RESULT_LIMIT = 4 * 1024 * 1024  # bytes of JSON a task may return
@@ -207,7 +207,7 @@ def _jailed_start(limits: Limits | None = None):
 def _spawned(task: str, data: bytes, directory: Path, limits: Limits):
     """Run ``task`` in a new interpreter in a new jail: (exit status or None after a timeout,
     stdout, stderr)."""
-    with jail.jailed(_python("approvals.sandbox.child", task), directory) as (arguments, fds):
+    with jail.jailed(_python("evidence.sandbox.child", task), directory) as (arguments, fds):
         process = subprocess.Popen(
             arguments,
             cwd="/",
@@ -239,7 +239,7 @@ class TaskLost(Exception):
 
 
 class Zygote:
-    """This worker process's fork server (``approvals.sandbox.zygote``), started in its own jail
+    """This worker process's fork server (``evidence.sandbox.zygote``), started in its own jail
     with the same stripped environment as any sandboxed process and restarted when it is gone.
     Its jail sees one folder of the host (``home``, as ``/sandbox``), holding only the folder of
     the task it runs."""
@@ -257,7 +257,7 @@ class Zygote:
         self.home = tempfile.mkdtemp(prefix="signoff-zygote-")
         os.chmod(self.home, 0o755)
         try:
-            argv = _python("approvals.sandbox.zygote", str(theirs.fileno()))
+            argv = _python("evidence.sandbox.zygote", str(theirs.fileno()))
             with jail.jailed(argv, Path(self.home)) as (arguments, fds):
                 self.process = subprocess.Popen(
                     arguments,
@@ -331,7 +331,7 @@ class Zygote:
                 os.close(fd)
         try:
             self._answer(self.STARTUP_SECONDS)  # the task has started
-            from jobs.faults import fault_point  # the worker's side; the jail binds only approvals/
+            from jobs.faults import fault_point  # the worker's side; the jail binds only evidence/
 
             fault_point("during_sandbox", note=" ".join(map(str, _host_tree(self.process.pid))))
             stdout, stderr, finished = _exchange(stdin_write, stdout_read, stderr_read, data, limits.wall_seconds)

@@ -5,13 +5,13 @@ import pytest
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from approvals.checks.evidence import MetricThreshold, Reevaluate, RegressionVsProduction
 from approvals.definitions import DefinitionError, parse_definition
-from approvals.models import EvaluationDataset, Measurement
 from audit.models import AuditEvent
+from evidence.checks.evidence import MetricThreshold, Reevaluate, RegressionVsProduction
+from evidence.models import EvaluationDataset, Measurement
 from registry.services import model_version_set_stage
 from tests.approvals.test_compare import bundle
-from tests.approvals.test_datasets import FEATURES, register, version_with
+from tests.evidence.test_datasets import FEATURES, register, version_with
 
 
 def make_production(people, risk_model, content):
@@ -80,7 +80,7 @@ def test_an_onnx_artifact_is_measured_like_its_joblib_twin(people, api, risk_mod
 
     import joblib
 
-    from tests.approvals.test_sandbox import onnx_bytes
+    from tests.evidence.test_sandbox import onnx_bytes
 
     assert register(api, people.quinn).status_code == 202
     twin = bundle(FEATURES)

@@ -21,9 +21,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from approvals.sandbox import Limits, SandboxInput, run_in_sandbox
-from approvals.sandbox.tasks import scan_bytes
-from approvals.sandbox.unpickle import Refused, restricted_load
+from evidence.sandbox import Limits, SandboxInput, run_in_sandbox
+from evidence.sandbox.tasks import scan_bytes
+from evidence.sandbox.unpickle import Refused, restricted_load
 
 SCAN = Limits(cpu_seconds=30, memory_bytes=1024**3, wall_seconds=60)
 FEATURES = np.random.default_rng(0).random((120, 4))
@@ -160,7 +160,7 @@ def test_the_scan_in_the_sandbox_refuses_the_memmap_write(tmp_path):
     source = tmp_path / "source"
     source.write_bytes(data)
     result = run_in_sandbox(
-        "approvals.sandbox.tasks:pickle_scan",
+        "evidence.sandbox.tasks:pickle_scan",
         {"file_name": "model.pkl"},
         {"artifact": SandboxInput(source=source, sha256=hashlib.sha256(data).hexdigest())},
         limits=SCAN,

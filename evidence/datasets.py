@@ -9,12 +9,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from approvals.measurements import stored_file_opener
-from approvals.models import EvaluationDataset, JobKind
-from approvals.sandbox import SandboxInput, run_in_sandbox
-from approvals.sandbox.evaluation import missing_columns_problem
 from audit.services import audit_record
 from config.errors import Busy
+from evidence.measurements import stored_file_opener
+from evidence.models import EvaluationDataset, JobKind
+from evidence.sandbox import SandboxInput, run_in_sandbox
+from evidence.sandbox.evaluation import missing_columns_problem
 from jobs import runner as jobs
 from registry import permissions as registry_permissions
 from registry.models import RegisteredModel, sha256_of
@@ -219,7 +219,7 @@ def _conclude(dataset_id: int, *, problem: str | None, profile: dict) -> None:
 
 def _profile(dataset: EvaluationDataset) -> dict:
     result = run_in_sandbox(
-        "approvals.sandbox.evaluation:profile_dataset",
+        "evidence.sandbox.evaluation:profile_dataset",
         {
             "format": dataset.format,
             "target": dataset.target_column,

@@ -4,7 +4,7 @@ A workflow's ``checks`` step lists check types with their configuration; the con
 validated when the workflow is loaded, and each check runs in a Celery worker as a ``CheckRun``.
 """
 
-from approvals.checks import builtin, evidence  # noqa: F401  (registers the built-in checks)
-from approvals.checks.base import Check, CheckOutcome, TransientCheckError, get_check, registered_checks
+from evidence.checks import builtin, evidence  # noqa: F401  (registers the built-in checks)
+from evidence.checks.base import Check, CheckOutcome, TransientCheckError, get_check, registered_checks
 
 __all__ = ["Check", "CheckOutcome", "TransientCheckError", "get_check", "registered_checks"]

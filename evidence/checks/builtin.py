@@ -2,7 +2,7 @@
 
 import hashlib
 
-from approvals.checks.base import Check, CheckOutcome, TransientCheckError, is_text_list, unknown_keys
+from evidence.checks.base import Check, CheckOutcome, TransientCheckError, is_text_list, unknown_keys
 from registry import model_cards
 
 

@@ -10,10 +10,10 @@ import os
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from approvals.checks.base import CheckOutcome, TransientCheckError
-from approvals.models import EvaluationDataset, Measurement
-from approvals.sandbox import SandboxInput, run_in_sandbox
 from audit.services import audit_record
+from evidence.checks.base import CheckOutcome, TransientCheckError
+from evidence.models import EvaluationDataset, Measurement
+from evidence.sandbox import SandboxInput, run_in_sandbox
 from jobs.faults import fault_task
 
 
@@ -110,7 +110,7 @@ def _measuring(version_id: int, dataset_id: int):
 
 def _measure(version, dataset: EvaluationDataset) -> Measurement | CheckOutcome:
     payload = dataset_payload(version, dataset, sensitive=list(dataset.sensitive_columns))
-    outcome = sandboxed("approvals.sandbox.evaluation:measure", version, payload, dataset=dataset)
+    outcome = sandboxed("evidence.sandbox.evaluation:measure", version, payload, dataset=dataset)
     if not outcome.passed:
         return outcome
     details = {key: value for key, value in outcome.details.items() if key not in ("metrics", "task", "sandbox")}

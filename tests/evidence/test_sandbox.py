@@ -20,8 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from approvals import sandbox
-from approvals.sandbox import Limits, SandboxInput, run_in_sandbox
+from evidence import sandbox
+from evidence.sandbox import Limits, SandboxInput, run_in_sandbox
 from tests.services import free_port
 
 # The fork server's libraries already take about 520 MB of address space.
@@ -38,7 +38,7 @@ def given(tmp_path, data: bytes, name="artifact") -> dict[str, SandboxInput]:
 
 def scan(tmp_path, data: bytes, file_name: str):
     return run_in_sandbox(
-        "approvals.sandbox.tasks:pickle_scan", {"file_name": file_name}, given(tmp_path, data), limits=SCAN
+        "evidence.sandbox.tasks:pickle_scan", {"file_name": file_name}, given(tmp_path, data), limits=SCAN
     )
 
 

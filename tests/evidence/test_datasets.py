@@ -13,9 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from sklearn.linear_model import LogisticRegression
 
-from approvals.checks.evidence import Fairness, Reevaluate, SchemaCompatibility
-from approvals.models import EvaluationDataset, JobKind
 from audit.models import AuditEvent
+from evidence.checks.evidence import Fairness, Reevaluate, SchemaCompatibility
+from evidence.models import EvaluationDataset, JobKind
 from jobs import runner as jobs
 from jobs.models import Job
 from tests import factories
@@ -512,7 +512,7 @@ def test_a_data_analyst_registers_datasets_and_a_manager_does_not(people, api, r
 def test_a_nul_in_a_column_name_is_a_400_and_stores_nothing(people, api, risk_model, settings):
     from pathlib import Path
 
-    from approvals.models import EvaluationDataset
+    from evidence.models import EvaluationDataset
 
     stored = Path(settings.MEDIA_ROOT) / "datasets"
     before = sorted(stored.rglob("*")) if stored.exists() else []
@@ -536,7 +536,7 @@ def test_the_group_table_is_fairlearns_on_every_row():
     )
     from sklearn.metrics import accuracy_score
 
-    from approvals.sandbox.evaluation import group_table
+    from evidence.sandbox.evaluation import group_table
 
     rng = np.random.default_rng(4)
     labels = rng.integers(0, 2, 5000)

@@ -1,11 +1,11 @@
-"""Checks that open the artifact: they run in the sandbox (``approvals.sandbox``), never here."""
+"""Checks that open the artifact: they run in the sandbox (``evidence.sandbox``), never here."""
 
 import math
 import os
 
-from approvals.checks.base import Check, CheckOutcome, is_text_list, unknown_keys
-from approvals.measurements import dataset_payload, measurement_for, sandboxed
-from approvals.models import EvaluationDataset, Measurement
+from evidence.checks.base import Check, CheckOutcome, is_text_list, unknown_keys
+from evidence.measurements import dataset_payload, measurement_for, sandboxed
+from evidence.models import EvaluationDataset, Measurement
 
 
 class PickleScan(Check):
@@ -24,7 +24,7 @@ class PickleScan(Check):
 
     def run(self, version, config):
         payload = {"file_name": os.path.basename(version.artifact.name), "allow": config.get("allow", [])}
-        return sandboxed("approvals.sandbox.tasks:pickle_scan", version, payload)
+        return sandboxed("evidence.sandbox.tasks:pickle_scan", version, payload)
 
 
 class DatasetCheck(Check):
@@ -188,7 +188,7 @@ class RegressionVsProduction(DatasetCheck):
         return f"{config.get('metric')} no worse than production by more than {config.get('max_drop', 0.02):g}"
 
     def run(self, version, config):
-        from approvals.comparison import LOWER_IS_BETTER
+        from evidence.comparison import LOWER_IS_BETTER
         from registry.selectors import production_version
 
         production = production_version(model=version.model)
@@ -201,7 +201,7 @@ class RegressionVsProduction(DatasetCheck):
             return self.no_dataset(version, config)
         payload = dataset_payload(version, dataset, baseline_name=os.path.basename(production.artifact.name))
         outcome = sandboxed(
-            "approvals.sandbox.evaluation:compare_to_baseline", version, payload, dataset=dataset, baseline=production
+            "evidence.sandbox.evaluation:compare_to_baseline", version, payload, dataset=dataset, baseline=production
         )
         if not outcome.passed:
             return outcome
@@ -272,7 +272,7 @@ class Fairness(DatasetCheck):
             if table is None:
                 return CheckOutcome(False, "The fairness check applies to classifiers; this model is a regressor.", {})
         else:
-            outcome = self.measure("approvals.sandbox.evaluation:fairness", version, dataset, attribute=attribute)
+            outcome = self.measure("evidence.sandbox.evaluation:fairness", version, dataset, attribute=attribute)
             if not outcome.passed:
                 return outcome
             table = {key: outcome.details[key] for key in ("groups", *limits)}
@@ -297,7 +297,7 @@ class SchemaCompatibility(DatasetCheck):
         if measurement is not None:
             return measurement.details.get("features"), None
         outcome = sandboxed(
-            "approvals.sandbox.evaluation:input_features",
+            "evidence.sandbox.evaluation:input_features",
             version,
             {"artifact_name": os.path.basename(version.artifact.name)},
         )

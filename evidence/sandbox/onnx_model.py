@@ -1,6 +1,6 @@
 """An ONNX model behind the few scikit-learn calls the measurements make (``predict``,
 ``predict_proba``, ``classes_``, ``feature_names_in_``). Sandbox only: loaded after the scan in
-``approvals.sandbox.tasks.onnx_scan`` passed.
+``evidence.sandbox.tasks.onnx_scan`` passed.
 
 Signoff measures ONNX models that take the features as one tensor (what ``skl2onnx.to_onnx``
 writes). A classifier's outputs are its labels then its probabilities as a tensor (export with

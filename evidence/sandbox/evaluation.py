@@ -1,14 +1,14 @@
 """Sandbox tasks that read evaluation datasets and re-measure models on them.
 
 Plain functions of a JSON payload and the sandbox directory; they never import Django. The
-artifact is loaded only after the pickle scan of ``approvals.sandbox.tasks`` passed on it, in
+artifact is loaded only after the pickle scan of ``evidence.sandbox.tasks`` passed on it, in
 this same process.
 """
 
 import math
 from pathlib import Path
 
-from approvals.sandbox.tasks import scan_bytes
+from evidence.sandbox.tasks import scan_bytes
 
 
 def _read(path: Path, file_format: str, max_rows: int, max_columns: int = 1000):
@@ -153,7 +153,7 @@ def _load(payload: dict, directory: Path, name: str = "artifact"):
 
             return skops.io.loads(data, trusted=scan["details"]["trusted"])
         if file_format == "onnx":
-            from approvals.sandbox.onnx_model import OnnxModel
+            from evidence.sandbox.onnx_model import OnnxModel
 
             return OnnxModel(data)
         return model

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from approvals.sandbox import Limits, SandboxInput, jail, run_in_sandbox
+from evidence.sandbox import Limits, SandboxInput, jail, run_in_sandbox
 
 LIMITS = Limits(cpu_seconds=20, memory_bytes=2 * 1024**3, wall_seconds=60)
 LINGER = 987_000 + os.getpid() % 1000  # the lingering process's argument: unique to this run
@@ -51,7 +51,7 @@ def probe(tmp_path, **extra):
             "database": str(database) if database.is_absolute() else str(tmp_path / "db.sqlite3"),
             "its own input": "/sandbox/artifact" if "fork" not in extra.get("mode", "") else "",
             "jail root": "/escape",
-            "sandbox code": str(Path(settings.BASE_DIR) / "approvals" / "__init__.py"),
+            "sandbox code": str(Path(settings.BASE_DIR) / "evidence" / "__init__.py"),
         },
         "sockets": {"postgresql": "/var/run/postgresql/.s.PGSQL.5432", "docker": "/var/run/docker.sock"},
     }
