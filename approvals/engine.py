@@ -23,6 +23,7 @@ from approvals.models import CheckRun, Decision, JobKind, PromotionRequest, Step
 from approvals.signals import RequestEvent, announce
 from audit.services import audit_record
 from evidence.checks import get_check
+from evidence.checks.inputs import CheckInput, check_input
 from jobs.runner import job_enqueue, jobs_enqueue_new
 
 Status = PromotionRequest.Status
@@ -113,6 +114,13 @@ class ChecksKind(StepKind):
         _started(request, step, Step.RUNNING)
         jobs_enqueue_new(JobKind.RUN_CHECK, [run.pk for run in runs], share=request.model.team_id)
 
+    @staticmethod
+    def check_input(request) -> CheckInput:
+        """What each check of the request is given: the version, production, the dataset fixed at
+        submission and the authors of the work (whose datasets are no evidence)."""
+        authors = request.authors.values_list("user_id", flat=True)
+        return check_input(request.version, dataset=request.dataset, author_ids=authors)
+
 
 class PromotionKind(StepKind):
     """Moves the version to a stage; carried out by the worker (``services.step_execute``)."""
@@ -170,7 +178,8 @@ class PolicyKind(StepKind):
     panel_template = "requests/steps/_policy.html"
 
     def start(self, request, step):
-        from approvals import comparison, selectors
+        from approvals import selectors
+        from evidence import comparison
 
         _started(request, step, Step.RUNNING)
         met, read = policy.evaluate(step.config["when"], policy_facts(request))

@@ -21,7 +21,7 @@ from accounts.models import PasswordSetByOther
 from approvals.models import Decision, PromotionRequest, RequestAuthor, StepState
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion, RegisteredModel
-from registry.roles import DATA_SCIENTIST, IT_ENGINEER, group_ids, has_role, role_names
+from registry.roles import DATA_SCIENTIST, IT_ENGINEER, group_ids, has_role, remember_groups, role_names
 
 VIEW = "view"  # a PromotionRequest
 SUBMIT = "submit"  # a ModelVersion
@@ -238,7 +238,8 @@ def users_who_can(action: str, obj: StepState, *, as_started: bool = False):
         raise ValueError(f"users_who_can() does not apply to {action!r}")
     from approvals.engine import kind_of
 
-    candidates = get_user_model().objects.filter(is_active=True).filter(kind_of(obj).eligible(obj)).distinct()
+    candidates = list(get_user_model().objects.filter(is_active=True).filter(kind_of(obj).eligible(obj)).distinct())
+    remember_groups(candidates)
     allowed = [
         user.pk
         for user in candidates

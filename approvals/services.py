@@ -17,7 +17,15 @@ from django.utils import timezone
 
 from approvals import permissions, selectors
 from approvals.definitions import DefinitionError, WorkflowDefinition
-from approvals.engine import audit_step, close_request, finish_step, kind_of, request_advance, request_reject
+from approvals.engine import (
+    ChecksKind,
+    audit_step,
+    close_request,
+    finish_step,
+    kind_of,
+    request_advance,
+    request_reject,
+)
 from approvals.models import (
     CheckRun,
     Decision,
@@ -366,13 +374,15 @@ def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
     ).update(status=CheckRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
     if not started:
         return
-    run = CheckRun.objects.select_related("step__request__version__model").get(pk=check_run_id)
-    version = run.step.request.version
+    run = CheckRun.objects.select_related("step__request__version__model", "step__request__dataset").get(
+        pk=check_run_id
+    )
+    given = ChecksKind.check_input(run.step.request)
     fault_point("during_check")
-    fault_pause("check", version.model.name)
+    fault_pause("check", given.model_name)
     # The check reads files and may be slow: it runs outside any transaction.
     try:
-        outcome = get_check(run.check_type)(request=run.step.request).run(version, run.config)
+        outcome = get_check(run.check_type)().run(given, run.config)
         status = CheckRun.Status.PASSED if outcome.passed else CheckRun.Status.FAILED
         fields = {"summary": outcome.summary, "result": outcome.details, "log": outcome.log}
     except TransientCheckError as error:

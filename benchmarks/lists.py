@@ -76,9 +76,10 @@ def generate(versions: int, audit_events: int, models: int = 100):
                 CASE WHEN v.id % 25 = 0 THEN NULL ELSE v.created_at END
             FROM registry_modelversion v WHERE v.id % 5 = 0""",
         """INSERT INTO approvals_stepstate (request_id, position, name, title, kind, config, status,
-                required_approvals, started_at, note, round)
+                required_approvals, started_at, note, round, "group", result, allow_deciders_of)
             SELECT r.id, 1, 'manager_review', 'Manager review', 'approval', '{}'::jsonb,
-                CASE WHEN r.status = 'awaiting_review' THEN 'waiting' ELSE 'rejected' END, 1, r.submitted_at, '', 1
+                CASE WHEN r.status = 'awaiting_review' THEN 'waiting' ELSE 'rejected' END, 1, r.submitted_at, '', 1,
+                '', '{}'::jsonb, ''
             FROM approvals_promotionrequest r""",
         """UPDATE approvals_promotionrequest r SET current_step_id = s.id
             FROM approvals_stepstate s WHERE s.request_id = r.id""",

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from config.errors import Busy
-from evidence.measurements import stored_file_opener
+from evidence.checks.inputs import StoredFile
+from evidence.measurements import sandbox_input
 from evidence.models import EvaluationDataset, JobKind
-from evidence.sandbox import SandboxInput, run_in_sandbox
+from evidence.sandbox import run_in_sandbox
 from evidence.sandbox.evaluation import missing_columns_problem
 from jobs import runner as jobs
 from registry import permissions as registry_permissions
@@ -227,6 +228,6 @@ def _profile(dataset: EvaluationDataset) -> dict:
             "max_rows": settings.SIGNOFF_MAX_DATASET_ROWS,
             "max_columns": settings.SIGNOFF_MAX_DATASET_COLUMNS,
         },
-        {"dataset": SandboxInput(source=None, sha256=dataset.sha256, opener=stored_file_opener(dataset.file))},
+        {"dataset": sandbox_input(StoredFile(dataset.file.name, dataset.sha256))},
     )
     return result.output if result.ok else {"ok": False, "error": result.error}

@@ -12,33 +12,30 @@ from django.db import IntegrityError, connection, transaction
 
 from audit.services import audit_record
 from evidence.checks.base import CheckOutcome, TransientCheckError
-from evidence.models import EvaluationDataset, Measurement
+from evidence.checks.inputs import DatasetRef, StoredFile, VersionRef
+from evidence.models import Measurement
 from evidence.sandbox import SandboxInput, run_in_sandbox
 from jobs.faults import fault_task
 
 
-def sandbox_inputs(version, dataset=None, **others) -> dict[str, SandboxInput]:
+def sandbox_inputs(version: VersionRef, dataset: DatasetRef | None = None, **others) -> dict[str, SandboxInput]:
     """The version's artifact (and the dataset's file, and other versions' artifacts under the
     given names) as sandbox inputs, each with the SHA-256 recorded for it."""
-    inputs = {"artifact": _artifact_input(version)}
+    inputs = {"artifact": sandbox_input(version.artifact)}
     for name, other in others.items():
-        inputs[name] = _artifact_input(other)
+        inputs[name] = sandbox_input(other.artifact)
     if dataset is not None:
-        inputs["dataset"] = SandboxInput(source=None, sha256=dataset.sha256, opener=stored_file_opener(dataset.file))
+        inputs["dataset"] = sandbox_input(dataset.file)
     return inputs
 
 
-def _artifact_input(version) -> SandboxInput:
-    return SandboxInput(source=None, sha256=version.artifact_sha256, opener=stored_file_opener(version.artifact))
+def sandbox_input(stored: StoredFile) -> SandboxInput:
+    return SandboxInput(source=None, sha256=stored.sha256, opener=stored.open)
 
 
-def stored_file_opener(field_file):
-    """A new handle on the stored file each time: ``FieldFile.open`` reuses one file object, which
-    a check running at the same moment on the same row could close under it."""
-    return lambda: field_file.storage.open(field_file.name, "rb")
-
-
-def sandboxed(task: str, version, payload: dict, dataset=None, **others) -> CheckOutcome:
+def sandboxed(
+    task: str, version: VersionRef, payload: dict, dataset: DatasetRef | None = None, **others
+) -> CheckOutcome:
     """Run ``task`` on ``version``'s artifact (and ``dataset``'s file) in the sandbox; any way it
     can end is an outcome."""
     task, payload = fault_task(task, payload)
@@ -57,7 +54,7 @@ def sandboxed(task: str, version, payload: dict, dataset=None, **others) -> Chec
     )
 
 
-def dataset_payload(version, dataset: EvaluationDataset, **payload) -> dict:
+def dataset_payload(version: VersionRef, dataset: DatasetRef, **payload) -> dict:
     return {
         "artifact_name": os.path.basename(version.artifact.name),
         "format": dataset.format,
@@ -67,16 +64,16 @@ def dataset_payload(version, dataset: EvaluationDataset, **payload) -> dict:
     }
 
 
-def measurement_for(version, dataset: EvaluationDataset) -> Measurement | CheckOutcome:
+def measurement_for(version: VersionRef, dataset: DatasetRef) -> Measurement | CheckOutcome:
     """The version's measurement on ``dataset``: the stored one, or measured now in the sandbox
     and stored (audited). A version that cannot be measured gives the failed outcome instead."""
-    stored = Measurement.objects.filter(version=version, dataset=dataset).first()
+    stored = Measurement.objects.filter(version_id=version.id, dataset_id=dataset.id).first()
     if stored is not None:
         return stored
-    with _measuring(version.pk, dataset.pk):
+    with _measuring(version.id, dataset.id):
         # The checks that need this measurement start together on several workers: one measures,
         # the others wait here and read what it stored.
-        stored = Measurement.objects.filter(version=version, dataset=dataset).first()
+        stored = Measurement.objects.filter(version_id=version.id, dataset_id=dataset.id).first()
         if stored is not None:
             return stored
         return _measure(version, dataset)
@@ -108,7 +105,7 @@ def _measuring(version_id: int, dataset_id: int):
             fcntl.lockf(lock, fcntl.LOCK_UN, 1, offset)
 
 
-def _measure(version, dataset: EvaluationDataset) -> Measurement | CheckOutcome:
+def _measure(version: VersionRef, dataset: DatasetRef) -> Measurement | CheckOutcome:
     payload = dataset_payload(version, dataset, sensitive=list(dataset.sensitive_columns))
     outcome = sandboxed("evidence.sandbox.evaluation:measure", version, payload, dataset=dataset)
     if not outcome.passed:
@@ -117,16 +114,19 @@ def _measure(version, dataset: EvaluationDataset) -> Measurement | CheckOutcome:
     try:
         with transaction.atomic():
             measurement = Measurement.objects.create(
-                version=version, dataset=dataset, task=outcome.details["task"], metrics=outcome.details["metrics"],
+                version_id=version.id,
+                dataset_id=dataset.id,
+                task=outcome.details["task"],
+                metrics=outcome.details["metrics"],
                 details=details,
-            )  # fmt: skip
+            )
             audit_record(
                 actor=None,
                 verb="version.measured",
                 obj=measurement,
-                model=version.model,
+                model=measurement.version.model,
                 data={"version": version.number, "dataset": dataset.name, "metrics": measurement.metrics},
             )
     except IntegrityError:  # measured at the same moment by another check: the first one stands
-        return Measurement.objects.get(version=version, dataset=dataset)
+        return Measurement.objects.get(version_id=version.id, dataset_id=dataset.id)
     return measurement

@@ -8,6 +8,7 @@ import smtplib
 import socket
 
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -64,12 +65,18 @@ def notification_send(notification_id: int) -> None:
     notification = Notification.objects.select_related(
         "request__version__created_by", "request__model", "request__submitted_by", "step", "decision", "actor"
     ).get(pk=notification_id)
-    if not notification.deliveries.exists():
+    first_attempt = notification.status == Notification.Status.PENDING
+    if first_attempt:
+        by_address = {}
         for person in recipients(notification):
-            NotificationDelivery.objects.get_or_create(
-                notification=notification, email=person.email, defaults={"user": person}
-            )
-        Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.SENDING)
+            by_address.setdefault(person.email, person)  # one message per address
+        with transaction.atomic():  # the recipients and "sending" together: fixed once
+            NotificationDelivery.objects.bulk_create(
+                [NotificationDelivery(notification=notification, email=email, user=person)
+                 for email, person in by_address.items()],
+                ignore_conflicts=True,
+            )  # fmt: skip
+            Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.SENDING)
     pending = list(notification.deliveries.filter(status=NotificationDelivery.Status.PENDING).select_related("user"))
     problems = []
     if pending:
@@ -90,7 +97,10 @@ def notification_send(notification_id: int) -> None:
     if problems:
         Notification.objects.filter(pk=notification.pk).update(error="; ".join(problems)[:2000])
         raise TransientError("refused: " + "; ".join(problems))
-    sent_to = list(notification.deliveries.values_list("email", flat=True))
+    if first_attempt and len(pending) == len(by_address):
+        sent_to = list(by_address)
+    else:
+        sent_to = list(notification.deliveries.values_list("email", flat=True))
     Notification.objects.filter(pk=notification.pk).update(
         status=Notification.Status.SENT, recipients=sent_to, sent_at=timezone.now(), error=""
     )

@@ -3,6 +3,8 @@
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from evidence.checks.inputs import CheckInput
+
 _CHECKS: dict[str, type["Check"]] = {}
 
 
@@ -12,6 +14,8 @@ class TransientCheckError(Exception):
 
 @dataclass
 class CheckOutcome:
+    """What a check concluded: passed or not, a sentence for people, figures for the evidence."""
+
     passed: bool
     summary: str
     details: dict = field(default_factory=dict)
@@ -23,10 +27,6 @@ class Check(ABC):
 
     type: str = ""
     title: str = ""
-
-    def __init__(self, request=None):
-        # The request the check runs for (None when a check is run on a version alone).
-        self.request = request
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -43,8 +43,8 @@ class Check(ABC):
         return cls.title
 
     @abstractmethod
-    def run(self, version, config: dict) -> CheckOutcome:
-        """Check ``version`` against ``config``; raise TransientCheckError when it cannot run now."""
+    def run(self, given: CheckInput, config: dict) -> CheckOutcome:
+        """Check ``given.version`` against ``config``; raise TransientCheckError when it cannot run now."""
 
 
 def unknown_keys(config: dict, allowed) -> list[str]:

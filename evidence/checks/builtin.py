@@ -16,21 +16,20 @@ class ArtifactIntegrity(Check):
     def config_errors(cls, config):
         return unknown_keys(config, ())
 
-    def run(self, version, config):
+    def run(self, given, config):
+        expected = given.version.artifact.sha256
         digest = hashlib.sha256()
         try:
-            with version.artifact.open("rb") as artifact:
+            with given.version.artifact.open() as artifact:
                 for chunk in artifact.chunks():
                     digest.update(chunk)
         except FileNotFoundError:
-            return CheckOutcome(
-                False, "The artifact file is missing from storage.", {"expected": version.artifact_sha256}
-            )
+            return CheckOutcome(False, "The artifact file is missing from storage.", {"expected": expected})
         except OSError as error:
             raise TransientCheckError(f"could not read the artifact: {error}") from error
         actual = digest.hexdigest()
-        details = {"expected": version.artifact_sha256, "actual": actual}
-        if actual != version.artifact_sha256:
+        details = {"expected": expected, "actual": actual}
+        if actual != expected:
             return CheckOutcome(False, "The stored artifact does not match the SHA-256 recorded at upload.", details)
         return CheckOutcome(True, "The stored artifact matches its recorded SHA-256.", details)
 
@@ -55,9 +54,9 @@ class ModelCardComplete(Check):
             errors.append(f"'require' names unknown fields: {', '.join(unknown)}; known: {known}")
         return errors + unknown_keys(config, {"require"})
 
-    def run(self, version, config):
+    def run(self, given, config):
         required = config.get("require", list(DEFAULT_CARD_FIELDS))
-        missing = model_cards.missing_fields(version.model_card or {}, required)
+        missing = model_cards.missing_fields(given.version.model_card, required)
         details = {"required": required, "missing": missing}
         if missing:
             names = ", ".join(model_cards.label(key).lower() for key in missing)

@@ -5,7 +5,7 @@ import os
 
 from evidence.checks.base import Check, CheckOutcome, is_text_list, unknown_keys
 from evidence.measurements import dataset_payload, measurement_for, sandboxed
-from evidence.models import EvaluationDataset, Measurement
+from evidence.models import Measurement
 
 
 class PickleScan(Check):
@@ -22,9 +22,9 @@ class PickleScan(Check):
             errors.append("'allow' must be a list of module prefixes, e.g. allow: [lightgbm.]")
         return errors + unknown_keys(config, {"allow"})
 
-    def run(self, version, config):
-        payload = {"file_name": os.path.basename(version.artifact.name), "allow": config.get("allow", [])}
-        return sandboxed("evidence.sandbox.tasks:pickle_scan", version, payload)
+    def run(self, given, config):
+        payload = {"file_name": os.path.basename(given.version.artifact.name), "allow": config.get("allow", [])}
+        return sandboxed("evidence.sandbox.tasks:pickle_scan", given.version, payload)
 
 
 class DatasetCheck(Check):
@@ -48,19 +48,13 @@ class DatasetCheck(Check):
                 errors.append(f"'{key}' {problem}, not {config[key]!r}")
         return errors + unknown_keys(config, {"dataset", "dataset_sha256", *cls.options})
 
-    def dataset(self, version, config):
-        """The evidence: the dataset ``dataset:`` names, else the one fixed on the request when it
-        was submitted (``PromotionRequest.dataset``), else (a check run outside a request) the
-        model's latest. A failed outcome instead when the dataset is not one the author may be
-        judged on: registered by an author of the work, or not the bytes ``dataset_sha256:`` pins."""
-        request = self.request
-        datasets = version.model.datasets.filter(status=EvaluationDataset.Status.READY).order_by("-created_at", "-pk")
-        if "dataset" in config:
-            dataset = datasets.filter(name=config["dataset"]).first()
-        elif request is not None:
-            dataset = request.dataset
-        else:
-            dataset = datasets.first()
+    @staticmethod
+    def dataset(given, config):
+        """The evidence: the dataset ``dataset:`` names, else the one fixed for the run (the
+        request's, chosen when it was submitted). A failed outcome instead when the dataset is not
+        one the author may be judged on: registered by an author of the work, or not the bytes
+        ``dataset_sha256:`` pins."""
+        dataset = given.dataset_named(config["dataset"]) if "dataset" in config else given.dataset
         if dataset is None:
             return None
         pinned = config.get("dataset_sha256")
@@ -71,7 +65,7 @@ class DatasetCheck(Check):
                 "it was not used.",
                 {"dataset": dataset_reference(dataset)},
             )
-        if request is not None and request.authors.filter(user_id=dataset.created_by_id).exists():
+        if dataset.registered_by in given.author_ids:
             return CheckOutcome(
                 False,
                 f"The dataset {dataset.name} was registered by an author of this version; evidence must come "
@@ -81,17 +75,17 @@ class DatasetCheck(Check):
         return dataset
 
     @staticmethod
-    def no_dataset(version, config) -> CheckOutcome:
-        model = version.model
+    def no_dataset(given, config) -> CheckOutcome:
         missing = f"evaluation dataset called {config['dataset']!r}" if "dataset" in config else "evaluation dataset"
         return CheckOutcome(
             False,
-            f"{model.name} has no {missing}; register one on the model page or with "
-            f"POST /api/models/{model.name}/datasets/ (multipart: file, name, target_column).",
+            f"{given.model_name} has no {missing}; register one on the model page or with "
+            f"POST /api/models/{given.model_name}/datasets/ (multipart: file, name, target_column).",
             {},
         )
 
-    def measure(self, task: str, version, dataset, **payload) -> CheckOutcome:
+    @staticmethod
+    def measure(task: str, version, dataset, **payload) -> CheckOutcome:
         outcome = sandboxed(task, version, dataset_payload(version, dataset, **payload), dataset=dataset)
         outcome.details["dataset"] = dataset_reference(dataset)
         return outcome
@@ -139,12 +133,13 @@ class Reevaluate(DatasetCheck):
     title = "Re-evaluation on the hold-out dataset"
     options = {"tolerance": _fraction, "metrics": _names}
 
-    def run(self, version, config):
-        dataset = self.dataset(version, config)
+    def run(self, given, config):
+        version = given.version
+        dataset = self.dataset(given, config)
         if isinstance(dataset, CheckOutcome):
             return dataset
         if dataset is None:
-            return self.no_dataset(version, config)
+            return self.no_dataset(given, config)
         measurement = measurement_for(version, dataset)
         if isinstance(measurement, CheckOutcome):
             return measurement
@@ -187,18 +182,17 @@ class RegressionVsProduction(DatasetCheck):
     def describe(cls, config):
         return f"{config.get('metric')} no worse than production by more than {config.get('max_drop', 0.02):g}"
 
-    def run(self, version, config):
+    def run(self, given, config):
         from evidence.comparison import LOWER_IS_BETTER
-        from registry.selectors import production_version
 
-        production = production_version(model=version.model)
-        if production is None or production.pk == version.pk:
-            return CheckOutcome(True, f"{version.model.name} has no version in production yet; nothing to compare.", {})
-        dataset = self.dataset(version, config)
+        version, production = given.version, given.production
+        if production is None:
+            return CheckOutcome(True, f"{given.model_name} has no other version in production; nothing to compare.", {})
+        dataset = self.dataset(given, config)
         if isinstance(dataset, CheckOutcome):
             return dataset
         if dataset is None:
-            return self.no_dataset(version, config)
+            return self.no_dataset(given, config)
         payload = dataset_payload(version, dataset, baseline_name=os.path.basename(production.artifact.name))
         outcome = sandboxed(
             "evidence.sandbox.evaluation:compare_to_baseline", version, payload, dataset=dataset, baseline=production
@@ -248,12 +242,13 @@ class Fairness(DatasetCheck):
         "max_equalized_odds_difference": _fraction,
     }
 
-    def run(self, version, config):
-        dataset = self.dataset(version, config)
+    def run(self, given, config):
+        version = given.version
+        dataset = self.dataset(given, config)
         if isinstance(dataset, CheckOutcome):
             return dataset
         if dataset is None:
-            return self.no_dataset(version, config)
+            return self.no_dataset(given, config)
         attribute = config.get("attribute") or next(iter(dataset.sensitive_columns), None)
         if attribute is None:
             return CheckOutcome(
@@ -293,7 +288,7 @@ class SchemaCompatibility(DatasetCheck):
     def features(version, dataset) -> tuple[list[str] | None, CheckOutcome | None]:
         """The features ``version`` reads: from its measurement on ``dataset`` when it has one
         (or can be measured), else read from the artifact alone."""
-        measurement = Measurement.objects.filter(version=version, dataset=dataset).first()
+        measurement = Measurement.objects.filter(version_id=version.id, dataset_id=dataset.id).first()
         if measurement is not None:
             return measurement.details.get("features"), None
         outcome = sandboxed(
@@ -303,14 +298,13 @@ class SchemaCompatibility(DatasetCheck):
         )
         return (outcome.details.get("features"), None) if outcome.passed else (None, outcome)
 
-    def run(self, version, config):
-        from registry.selectors import production_version
-
-        dataset = self.dataset(version, config)
+    def run(self, given, config):
+        version = given.version
+        dataset = self.dataset(given, config)
         if isinstance(dataset, CheckOutcome):
             return dataset
         if dataset is None:
-            return self.no_dataset(version, config)
+            return self.no_dataset(given, config)
         features, failed = self.features(version, dataset)
         if failed is not None:
             return failed
@@ -325,8 +319,8 @@ class SchemaCompatibility(DatasetCheck):
             "missing_in_dataset": [name for name in features if name not in columns],
             "dtypes": {name: columns[name] for name in features if name in columns},
         }
-        production = production_version(model=version.model)
-        if production is not None and production.pk != version.pk:
+        production = given.production
+        if production is not None:
             baseline, failed = self.features(production, dataset)
             if failed is None and baseline is not None:
                 details["production"] = production.number
@@ -387,9 +381,9 @@ class MetricThreshold(DatasetCheck):
             parts.append(f"≤ {config['max']}")
         return f"{config['metric']} {' and '.join(parts)}"
 
-    def run(self, version, config):
-        name = config["metric"]
-        dataset = self.dataset(version, config)
+    def run(self, given, config):
+        version, name = given.version, config["metric"]
+        dataset = self.dataset(given, config)
         if isinstance(dataset, CheckOutcome):
             return dataset
         source = config.get("source") or ("measured" if dataset is not None else "reported")
@@ -397,7 +391,7 @@ class MetricThreshold(DatasetCheck):
             value, where = version.metrics.get(name), "reported"
         else:
             if dataset is None:
-                return self.no_dataset(version, config)
+                return self.no_dataset(given, config)
             measurement = measurement_for(version, dataset)
             if isinstance(measurement, CheckOutcome):
                 return measurement

@@ -10,6 +10,7 @@ from approvals import services
 from approvals.models import Decision, PromotionRequest
 from audit.models import AuditEvent
 from evidence import measurements
+from evidence.checks.inputs import dataset_ref, version_ref
 from evidence.measurements import measurement_for
 from evidence.models import EvaluationDataset, Measurement
 from tests import factories
@@ -72,7 +73,7 @@ def test_checks_measuring_one_version_at_once_measure_it_once(people, api, risk_
     def measure():
         start.wait()
         try:
-            measured.append(measurement_for(version, dataset))
+            measured.append(measurement_for(version_ref(version), dataset_ref(dataset)))
         finally:
             connections.close_all()
 

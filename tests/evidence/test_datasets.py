@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from audit.models import AuditEvent
 from evidence.checks.evidence import Fairness, Reevaluate, SchemaCompatibility
+from evidence.checks.inputs import check_input
 from evidence.models import EvaluationDataset, JobKind
 from jobs import runner as jobs
 from jobs.models import Job
@@ -207,7 +208,7 @@ def test_reevaluation_measures_the_model_and_accepts_honest_claims(people, api, 
     accuracy = measured_accuracy(people, api, risk_model)
     version = version_with(people, risk_model, trained_bundle(), accuracy=round(accuracy, 3))
 
-    outcome = Reevaluate().run(version, {})
+    outcome = Reevaluate().run(check_input(version), {})
 
     assert outcome.passed, outcome.summary
     assert outcome.details["metrics"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
@@ -221,7 +222,7 @@ def test_reevaluation_fails_inflated_claims(people, api, risk_model):
     assert register(api, people.dana).status_code == 202
     version = version_with(people, risk_model, trained_bundle(), accuracy=0.99, roc_auc=0.999)
 
-    outcome = Reevaluate().run(version, {"tolerance": 0.02})
+    outcome = Reevaluate().run(check_input(version), {"tolerance": 0.02})
 
     assert not outcome.passed
     assert "accuracy reported 0.99, measured" in outcome.summary
@@ -229,7 +230,7 @@ def test_reevaluation_fails_inflated_claims(people, api, risk_model):
 
 
 def test_reevaluation_without_a_dataset_says_how_to_register_one(people, risk_model):
-    outcome = Reevaluate().run(version_with(people, risk_model, trained_bundle()), {})
+    outcome = Reevaluate().run(check_input(version_with(people, risk_model, trained_bundle())), {})
     assert not outcome.passed
     assert "POST /api/models/credit-risk/datasets/" in outcome.summary
 
@@ -238,12 +239,12 @@ def test_reevaluation_never_loads_an_unsafe_or_foreign_artifact(people, api, ris
     assert register(api, people.dana).status_code == 202
     marker = tmp_path / "pwned"
     trap = b"cposix\nsystem\n(V" + f"touch {marker}".encode() + b"\ntR."
-    refused = Reevaluate().run(version_with(people, risk_model, trap, name="credit.pkl"), {})
+    refused = Reevaluate().run(check_input(version_with(people, risk_model, trap, name="credit.pkl")), {})
     assert not refused.passed and "was not loaded" in refused.summary and "posix.system" in refused.summary
     assert not marker.exists()
-    text = Reevaluate().run(version_with(people, risk_model, b"just a README", name="README.md"), {})
+    text = Reevaluate().run(check_input(version_with(people, risk_model, b"just a README", name="README.md")), {})
     assert not text.passed and "not a pickle, joblib, skops or ONNX file" in text.summary
-    plain = Reevaluate().run(version_with(people, risk_model, pickle.dumps({"weights": [1]})), {})
+    plain = Reevaluate().run(check_input(version_with(people, risk_model, pickle.dumps({"weights": [1]}))), {})
     assert not plain.passed and "could not be evaluated" in plain.summary
 
 
@@ -285,7 +286,9 @@ def test_fairness_reports_groups_and_passes_within_the_limits(people, api, risk_
     assert register(api, people.dana, **body).status_code == 202
     version = version_with(people, risk_model, trained_bundle())
 
-    outcome = Fairness().run(version, {"max_demographic_parity_difference": 0.2, "max_equalized_odds_difference": 0.2})
+    outcome = Fairness().run(
+        check_input(version), {"max_demographic_parity_difference": 0.2, "max_equalized_odds_difference": 0.2}
+    )
 
     assert outcome.passed, outcome.summary
     assert set(outcome.details["groups"]) == {"north", "south"}
@@ -301,7 +304,7 @@ def test_fairness_fails_a_gap_between_groups(people, api, risk_model):
     frame["region"] = np.where(frame["debt_ratio"] > frame["income"], "east", "west")  # tracks the predictions
     assert register(api, people.dana, file=csv_file(frame), sensitive_columns=json.dumps(["region"])).status_code == 202
 
-    outcome = Fairness().run(version_with(people, risk_model, trained_bundle()), {})
+    outcome = Fairness().run(check_input(version_with(people, risk_model, trained_bundle())), {})
 
     assert not outcome.passed
     assert "Across region: demographic parity difference" in outcome.summary
@@ -311,7 +314,7 @@ def test_fairness_fails_a_gap_between_groups(people, api, risk_model):
 
 def test_fairness_needs_a_sensitive_column(people, api, risk_model):
     assert register(api, people.dana).status_code == 202  # no sensitive_columns
-    outcome = Fairness().run(version_with(people, risk_model, trained_bundle()), {})
+    outcome = Fairness().run(check_input(version_with(people, risk_model, trained_bundle())), {})
     assert not outcome.passed and "names no sensitive column" in outcome.summary
 
 
@@ -342,15 +345,19 @@ def test_schema_compatibility_against_the_dataset_and_production(people, api, ri
     with transaction.atomic():
         model_version_set_stage(version=production, stage="production")
 
-    same = SchemaCompatibility().run(version_with(people, risk_model, bundle_of(FEATURES)), {})
+    same = SchemaCompatibility().run(check_input(version_with(people, risk_model, bundle_of(FEATURES))), {})
     assert same.passed, same.summary
     assert same.details["removed"] == [] and same.details["dtypes"]["income"] == "float64"
 
-    dropped = SchemaCompatibility().run(version_with(people, risk_model, bundle_of(["income", "debt_ratio"])), {})
+    dropped = SchemaCompatibility().run(
+        check_input(version_with(people, risk_model, bundle_of(["income", "debt_ratio"]))), {}
+    )
     assert not dropped.passed
     assert f"v{production.number} (production) used age, dropped here" in dropped.summary
 
-    unknown = SchemaCompatibility().run(version_with(people, risk_model, bundle_of([*FEATURES, "tenure"])), {})
+    unknown = SchemaCompatibility().run(
+        check_input(version_with(people, risk_model, bundle_of([*FEATURES, "tenure"]))), {}
+    )
     assert not unknown.passed and "the dataset lacks tenure" in unknown.summary
     assert unknown.details["added"] == ["tenure"]
 

@@ -8,6 +8,7 @@ from django.db.models import ProtectedError
 from approvals.definitions import DefinitionError, parse_definition
 from audit.models import AuditEvent
 from evidence.checks.evidence import MetricThreshold, Reevaluate, RegressionVsProduction
+from evidence.checks.inputs import check_input
 from evidence.models import EvaluationDataset, Measurement
 from registry.services import model_version_set_stage
 from tests.approvals.test_compare import bundle
@@ -26,8 +27,8 @@ def test_a_threshold_on_measured_metrics_ignores_what_the_author_claims(people, 
     inflated = version_with(people, risk_model, bundle(FEATURES), accuracy=0.99)
     config = {"metric": "accuracy", "min": 0.95}
 
-    measured = MetricThreshold().run(inflated, config)
-    reported = MetricThreshold().run(inflated, {**config, "source": "reported"})
+    measured = MetricThreshold().run(check_input(inflated), config)
+    reported = MetricThreshold().run(check_input(inflated), {**config, "source": "reported"})
 
     assert not measured.passed and "is below the minimum 0.95 (measured on holdout-2026q3)" in measured.summary
     assert measured.details["source"] == "measured" and measured.details["value"] < 0.95
@@ -36,8 +37,10 @@ def test_a_threshold_on_measured_metrics_ignores_what_the_author_claims(people, 
 
 def test_without_a_dataset_a_threshold_reads_reported_metrics_unless_told_to_measure(people, risk_model):
     version = version_with(people, risk_model, bundle(FEATURES), accuracy=0.9)
-    assert MetricThreshold().run(version, {"metric": "accuracy", "min": 0.8}).details["source"] == "reported"
-    refused = MetricThreshold().run(version, {"metric": "accuracy", "min": 0.8, "source": "measured"})
+    assert (
+        MetricThreshold().run(check_input(version), {"metric": "accuracy", "min": 0.8}).details["source"] == "reported"
+    )
+    refused = MetricThreshold().run(check_input(version), {"metric": "accuracy", "min": 0.8, "source": "measured"})
     assert not refused.passed and "has no evaluation dataset" in refused.summary
 
 
@@ -45,8 +48,8 @@ def test_a_measurement_is_taken_once_shared_audited_and_pins_its_dataset(people,
     assert register(api, people.quinn).status_code == 202
     version = version_with(people, risk_model, bundle(FEATURES), accuracy=0.8)
 
-    Reevaluate().run(version, {"tolerance": 0.5})
-    MetricThreshold().run(version, {"metric": "roc_auc", "min": 0.5})
+    Reevaluate().run(check_input(version), {"tolerance": 0.5})
+    MetricThreshold().run(check_input(version), {"metric": "roc_auc", "min": 0.5})
 
     measurement = Measurement.objects.get(version=version)
     assert set(measurement.metrics) >= {"accuracy", "roc_auc", "log_loss"}
@@ -68,7 +71,9 @@ def test_a_skops_artifact_is_measured_like_its_joblib_twin(people, api, risk_mod
     joblib_version = version_with(people, risk_model, twin)
     skops_version = version_with(people, risk_model, as_skops, name="credit.skops")
 
-    outcomes = [Reevaluate().run(version, {"tolerance": 1.0}) for version in (joblib_version, skops_version)]
+    outcomes = [
+        Reevaluate().run(check_input(version), {"tolerance": 1.0}) for version in (joblib_version, skops_version)
+    ]
 
     assert all(outcome.passed for outcome in outcomes), [outcome.summary for outcome in outcomes]
     assert outcomes[1].details["metrics"] == outcomes[0].details["metrics"]
@@ -86,7 +91,7 @@ def test_an_onnx_artifact_is_measured_like_its_joblib_twin(people, api, risk_mod
     twin = bundle(FEATURES)
     as_onnx = onnx_bytes(joblib.load(io.BytesIO(twin))["model"], FEATURES)
     outcomes = [
-        Reevaluate().run(version_with(people, risk_model, content, name=name), {"tolerance": 1.0})
+        Reevaluate().run(check_input(version_with(people, risk_model, content, name=name)), {"tolerance": 1.0})
         for content, name in ((twin, "credit.joblib"), (as_onnx, "credit.onnx"))
     ]
 
@@ -98,8 +103,10 @@ def test_an_onnx_artifact_is_measured_like_its_joblib_twin(people, api, risk_mod
 
 
 def test_regression_passes_with_a_note_when_nothing_is_in_production(people, risk_model):
-    outcome = RegressionVsProduction().run(version_with(people, risk_model, bundle(FEATURES)), {"metric": "roc_auc"})
-    assert outcome.passed and "has no version in production yet" in outcome.summary
+    outcome = RegressionVsProduction().run(
+        check_input(version_with(people, risk_model, bundle(FEATURES))), {"metric": "roc_auc"}
+    )
+    assert outcome.passed and "has no other version in production" in outcome.summary
 
 
 def test_regression_against_production_knows_which_direction_is_worse(people, api, risk_model):
@@ -107,9 +114,9 @@ def test_regression_against_production_knows_which_direction_is_worse(people, ap
     production = make_production(people, risk_model, bundle(FEATURES))
     weaker = version_with(people, risk_model, bundle(["income", "age"]))  # without the telling feature
 
-    by_auc = RegressionVsProduction().run(weaker, {"metric": "roc_auc", "max_drop": 0.01})
-    by_loss = RegressionVsProduction().run(weaker, {"metric": "log_loss", "max_drop": 0.01})
-    lenient = RegressionVsProduction().run(weaker, {"metric": "roc_auc", "max_drop": 1.0})
+    by_auc = RegressionVsProduction().run(check_input(weaker), {"metric": "roc_auc", "max_drop": 0.01})
+    by_loss = RegressionVsProduction().run(check_input(weaker), {"metric": "log_loss", "max_drop": 0.01})
+    lenient = RegressionVsProduction().run(check_input(weaker), {"metric": "roc_auc", "max_drop": 1.0})
 
     assert not by_auc.passed and f"in production v{production.number}" in by_auc.summary
     assert by_auc.details["candidate"]["roc_auc"] < by_auc.details["production"]["roc_auc"]
@@ -118,7 +125,9 @@ def test_regression_against_production_knows_which_direction_is_worse(people, ap
         by_loss.details["candidate"]["log_loss"] - by_loss.details["production"]["log_loss"], abs=1e-6
     )
     assert lenient.passed and 0 < lenient.details["changed_share"] < 1
-    same = RegressionVsProduction().run(version_with(people, risk_model, bundle(FEATURES)), {"metric": "roc_auc"})
+    same = RegressionVsProduction().run(
+        check_input(version_with(people, risk_model, bundle(FEATURES))), {"metric": "roc_auc"}
+    )
     assert same.passed and same.details["changed_share"] == 0
 
 
@@ -127,7 +136,9 @@ def test_regression_never_loads_an_unsafe_production_or_candidate_artifact(peopl
     marker = tmp_path / "pwned"
     trap = b"cposix\nsystem\n(V" + f"touch {marker}".encode() + b"\ntR."
     make_production(people, risk_model, bundle(FEATURES))
-    refused = RegressionVsProduction().run(version_with(people, risk_model, trap, name="x.pkl"), {"metric": "roc_auc"})
+    refused = RegressionVsProduction().run(
+        check_input(version_with(people, risk_model, trap, name="x.pkl")), {"metric": "roc_auc"}
+    )
     assert not refused.passed and "was not loaded" in refused.summary and not marker.exists()
 
 

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from approvals.definitions import DefinitionError, parse_definition
 from audit.models import AuditEvent
 from evidence.checks.builtin import ModelCardComplete
+from evidence.checks.inputs import check_input
 from registry.models import ModelVersion
 from tests import factories
 
@@ -92,14 +93,14 @@ def test_the_version_page_renders_the_card_as_safe_markdown_and_edits_it(client,
 def test_the_model_card_check_names_the_missing_fields(people, risk_model):
     check = ModelCardComplete()
     empty = factories.make_version(model=risk_model, by=people.dana)
-    outcome = check.run(empty, {"require": ["intended_use", "owner", "risk_tier"]})
+    outcome = check.run(check_input(empty), {"require": ["intended_use", "owner", "risk_tier"]})
     assert not outcome.passed and outcome.details["missing"] == ["intended_use", "owner", "risk_tier"]
     assert "lacks intended use, owner, risk tier" in outcome.summary
 
     complete = factories.make_version(model=risk_model, by=people.dana, model_card=CARD)
-    assert check.run(complete, {}).passed
+    assert check.run(check_input(complete), {}).passed
     blank_owner = factories.make_version(model=risk_model, by=people.dana, model_card={**CARD, "owner": "   "})
-    assert check.run(blank_owner, {}).details["missing"] == ["owner"]
+    assert check.run(check_input(blank_owner), {}).details["missing"] == ["owner"]
 
 
 def test_the_model_card_check_validates_its_configuration():
