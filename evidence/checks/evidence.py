@@ -27,6 +27,20 @@ class PickleScan(Check):
         return sandboxed("evidence.sandbox.tasks:pickle_scan", given.version, payload)
 
 
+def dataset_errors(config: dict) -> list[str]:
+    """Problems with the keys that choose a check's dataset: ``dataset`` (a name) and
+    ``dataset_sha256`` (the bytes it must be)."""
+    errors = []
+    if "dataset" in config and (not isinstance(config["dataset"], str) or not config["dataset"].strip()):
+        errors.append("'dataset' must name one of the model's evaluation datasets")
+    pinned = config.get("dataset_sha256")
+    if "dataset_sha256" in config and not (
+        isinstance(pinned, str) and len(pinned) == 64 and all(c in "0123456789abcdef" for c in pinned)
+    ):
+        errors.append("'dataset_sha256' must be the 64 lower-case hex digits of the dataset's SHA-256")
+    return errors
+
+
 class DatasetCheck(Check):
     """A check that measures the version on one of its model's evaluation datasets (``dataset:``
     names it; the latest otherwise)."""
@@ -35,14 +49,7 @@ class DatasetCheck(Check):
 
     @classmethod
     def config_errors(cls, config):
-        errors = []
-        if "dataset" in config and (not isinstance(config["dataset"], str) or not config["dataset"].strip()):
-            errors.append("'dataset' must name one of the model's evaluation datasets")
-        pinned = config.get("dataset_sha256")
-        if "dataset_sha256" in config and not (
-            isinstance(pinned, str) and len(pinned) == 64 and all(c in "0123456789abcdef" for c in pinned)
-        ):
-            errors.append("'dataset_sha256' must be the 64 lower-case hex digits of the dataset's SHA-256")
+        errors = dataset_errors(config)
         for key, validate in cls.options.items():
             if key in config and (problem := validate(config[key])):
                 errors.append(f"'{key}' {problem}, not {config[key]!r}")
@@ -363,14 +370,8 @@ class MetricThreshold(DatasetCheck):
                 errors.append(f"'{key}' must be a number, not {config[key]!r}")
         if "source" in config and config["source"] not in ("measured", "reported"):
             errors.append(f"'source' must be measured or reported, not {config['source']!r}")
-        if "dataset" in config and (not isinstance(config["dataset"], str) or not config["dataset"].strip()):
-            errors.append("'dataset' must name one of the model's evaluation datasets")
-        pinned = config.get("dataset_sha256")
-        if "dataset_sha256" in config and not (
-            isinstance(pinned, str) and len(pinned) == 64 and all(c in "0123456789abcdef" for c in pinned)
-        ):
-            errors.append("'dataset_sha256' must be the 64 lower-case hex digits of the dataset's SHA-256")
-        return errors + unknown_keys(config, {"metric", "min", "max", "source", "dataset"})
+        errors += dataset_errors(config)
+        return errors + unknown_keys(config, {"metric", "min", "max", "source", "dataset", "dataset_sha256"})
 
     @classmethod
     def describe(cls, config):

@@ -76,3 +76,13 @@ def test_integrity_reads_the_stored_bytes_against_the_recorded_digest(settings, 
 def test_the_input_cannot_be_changed_by_a_check():
     with pytest.raises(AttributeError):
         given().version = None
+
+
+@pytest.mark.parametrize("check_type", ["reevaluate", "fairness", "schema_compatibility", "metric_threshold"])
+def test_every_dataset_check_takes_a_pinned_dataset_and_refuses_a_malformed_pin(check_type):
+    check = get_check(check_type)
+    config = {"metric": "accuracy", "min": 0.8} if check_type == "metric_threshold" else {}
+    assert check.config_errors({**config, "dataset": "holdout", "dataset_sha256": "a" * 64}) == []
+    assert check.config_errors({**config, "dataset_sha256": "A" * 64}) == [
+        "'dataset_sha256' must be the 64 lower-case hex digits of the dataset's SHA-256"
+    ]
