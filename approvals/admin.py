@@ -123,11 +123,15 @@ class WorkflowForm(forms.ModelForm):
 
 
 def _at_line(source: str, error: DefinitionError) -> list[str]:
-    """The error, and the line it names as written, so the administrator sees where."""
+    """Each problem, and the line it names as written, so the administrator sees where."""
     lines = source.splitlines()
-    if error.line and 0 < error.line <= len(lines):
-        return [str(error), f"Line {error.line}: {lines[error.line - 1].strip()}"]
-    return [str(error)]
+    shown = []
+    for line, problem in error.problems:
+        if line and 0 < line <= len(lines):
+            shown += [f"line {line}: {problem}", f"Line {line}: {lines[line - 1].strip()}"]
+        else:
+            shown.append(f"line {line}: {problem}" if line else problem)
+    return shown
 
 
 class WorkflowRevisionInline(admin.TabularInline):

@@ -29,12 +29,20 @@ MAX_STEPS = 50
 
 
 class DefinitionError(ValueError):
-    """An invalid workflow definition; the message says what is wrong and where."""
+    """An invalid workflow definition; the message says what is wrong and where. ``line`` and
+    ``problem`` are the first problem; ``problems`` every one found, as (line, problem) pairs in
+    the document's order (each step is checked even when an earlier one is wrong)."""
 
-    def __init__(self, message: str, line: int | None = None):
+    def __init__(self, message: str, line: int | None = None, *, more: tuple = ()):
         self.line = line
         self.problem = message
-        super().__init__(f"line {line}: {message}" if line else message)
+        self.problems = [(line, message), *more]
+        super().__init__("\n".join(f"line {at}: {text}" if at else text for at, text in self.problems))
+
+    @classmethod
+    def of(cls, errors: list["DefinitionError"]) -> "DefinitionError":
+        first, *rest = errors
+        return cls(first.problem, first.line, more=tuple(pair for error in rest for pair in error.problems))
 
 
 @dataclass(frozen=True)
@@ -166,11 +174,17 @@ class _Parser:
         steps = data.get("steps")
         if not isinstance(steps, list) or not steps:
             self.fail("'steps' must be a non-empty list of steps", "steps")
+        errors = []
         for index, item in enumerate(steps):
-            if isinstance(item, dict) and "parallel" in item:
-                self.parallel(item, ("steps", index), index)
-            else:
-                self.step(item, ("steps", index), index)
+            try:
+                if isinstance(item, dict) and "parallel" in item:
+                    self.parallel(item, ("steps", index), index)
+                else:
+                    self.step(item, ("steps", index), index)
+            except DefinitionError as error:  # report it, and go on to the next step
+                errors.append(error)
+        if errors:
+            raise DefinitionError.of(errors)
         if len(self.steps) > MAX_STEPS:
             self.fail(f"a workflow has at most {MAX_STEPS} steps", "steps")
         self.cross_checks()

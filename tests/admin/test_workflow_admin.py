@@ -41,6 +41,24 @@ def test_an_invalid_definition_is_shown_at_its_line_and_nothing_is_saved(admin_c
     assert (WorkflowRevision.objects.count(), AuditEvent.objects.count()) == before
 
 
+def test_every_broken_step_is_shown_at_its_line_at_once(admin_client):
+    workflow = Workflow.objects.get(is_default=True)
+    before = WorkflowRevision.objects.count()
+    broken = BASIC.replace("approvers: [manager]", "approvers: 'bob'", 1).replace(
+        "to_stage: qa", "to_stage: production", 1
+    )
+    response = admin_client.post(f"/admin/approvals/workflow/{workflow.pk}/change/", form(broken, default=True))
+    page = response.content.decode()
+    lines = broken.splitlines()
+    first = next(i for i, text in enumerate(lines, 1) if "approvers: 'bob'" in text)
+    second = next(i for i, text in enumerate(lines, 1) if "to_stage: production" in text)
+    assert first < second
+    assert f"line {first}: step 2 (manager_review): &#x27;approvers&#x27; must be a list" in page
+    assert f"line {second}: step 3" in page and "&#x27;to_stage&#x27; must be one of" in page
+    assert f"Line {second}: to_stage: production" in page
+    assert WorkflowRevision.objects.count() == before
+
+
 def test_a_saved_change_is_a_new_audited_revision_with_a_diff(admin_client):
     workflow = Workflow.objects.get(is_default=True)
     first = workflow.latest

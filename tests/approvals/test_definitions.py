@@ -279,3 +279,25 @@ def test_the_shipped_workflows_are_valid():
     assert {path.name: load_definition(path).name for path in paths} == {
         "default.yaml": "default", "low-risk.yaml": "low-risk", "high-risk.yaml": "high-risk",
     }  # fmt: skip
+
+
+def test_each_broken_step_is_reported_with_its_line_not_only_the_first():
+    text = """name: two_mistakes
+steps:
+  - name: review
+    type: approval
+    approvers: manager
+  - name: fine
+    type: approval
+    approvers: [manager]
+  - name: deploy
+    type: deployment
+    approvers: [IT engineer]
+    required_approvals: -1
+"""
+    with pytest.raises(DefinitionError) as error:
+        parse_definition(text)
+    assert [line for line, _ in error.value.problems] == [5, 12]
+    assert error.value.line == 5 and "'approvers' must be a list" in error.value.problem
+    assert "required_approvals" in error.value.problems[1][1]
+    assert str(error.value).splitlines()[1].startswith("line 12: step 3 (deploy)")
