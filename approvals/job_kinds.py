@@ -5,7 +5,7 @@ Errors a retry may cure (a lock timeout or deadlock, a connection lost, a mail s
 """
 
 from approvals import services
-from approvals.models import CheckRun, JobKind
+from approvals.models import CheckRun, JobKind, StepState
 from jobs import runner as jobs
 from jobs.faults import fault_point
 
@@ -45,12 +45,20 @@ def register_kinds() -> None:
     """Called from ``ApprovalsConfig.ready()``."""
     jobs.register(
         JobKind.RUN_CHECK,
+        target=CheckRun,
         run=run_check,
         fail=lambda pk, reason: services.check_run_fail(check_run_id=pk, reason=reason),
     )
-    jobs.register(JobKind.CONCLUDE_CHECKS, run=conclude_checks, fail=_nothing, sweep=conclude_stranded_checks_steps)
+    jobs.register(
+        JobKind.CONCLUDE_CHECKS,
+        target=CheckRun,  # the run that finished last; its step is concluded
+        run=conclude_checks,
+        fail=_nothing,
+        sweep=conclude_stranded_checks_steps,
+    )
     jobs.register(
         JobKind.EXECUTE_STEP,
+        target=StepState,
         run=execute_step,
         fail=lambda pk, reason: services.step_execution_fail(step_id=pk, reason=reason),
     )

@@ -1,7 +1,7 @@
 """This app's kind of background work, registered with the runner: reading an uploaded dataset."""
 
 from evidence import datasets
-from evidence.models import JobKind
+from evidence.models import EvaluationDataset, JobKind
 from jobs import runner as jobs
 
 
@@ -14,6 +14,7 @@ def register_kinds() -> None:
     """Called from ``EvidenceConfig.ready()``."""
     jobs.register(
         JobKind.PROFILE_DATASET,
+        target=EvaluationDataset,
         run=profile_dataset,
         fail=lambda pk, reason: datasets.evaluation_dataset_refuse(dataset_id=pk, reason=reason),
     )

@@ -8,7 +8,7 @@ sweeper, run by Celery beat every 10 seconds, hands over jobs whose message was 
 at commit) or whose worker died (expired lease), and runs each kind's own ``sweep`` (the approvals
 app concludes checks steps whose runs are all finished). Nobody has to run a command.
 
-Apps register their kinds in ``AppConfig.ready()``: ``register(kind, run=, fail=, sweep=)``;
+Apps register their kinds in ``AppConfig.ready()``: ``register(kind, target=, run=, fail=, sweep=)``;
 this module imports no domain app.
 
 A job may belong to a share (a check: its model's team). While jobs of another share wait, a share
@@ -46,10 +46,12 @@ class TransientError(Exception):
 
 @dataclass(frozen=True)
 class JobKind:
-    """How to run one kind of job: ``run(target_id, final_attempt=)``, ``fail(target_id, reason)``
-    when it fails for good, and ``sweep()`` (optional), run by the sweeper, which returns how many
-    stranded units of work it took up."""
+    """How to run one kind of job: ``target``, the model whose row ``target_id`` is (a check run,
+    a step, ...); ``run(target_id, final_attempt=)``; ``fail(target_id, reason)`` when it fails for
+    good; and ``sweep()`` (optional), run by the sweeper, which returns how many stranded units of
+    work it took up."""
 
+    target: type
     run: Callable[..., None]
     fail: Callable[[int, str], None]
     sweep: Callable[[], int] | None = None
@@ -75,12 +77,20 @@ def database_hiccups_are_transient(function):
     return run
 
 
-def register(kind: str, *, run, fail, sweep=None) -> None:
-    _KINDS[kind] = JobKind(run=run, fail=fail, sweep=sweep)
+def register(kind: str, *, target: type, run, fail, sweep=None) -> None:
+    _KINDS[kind] = JobKind(target=target, run=run, fail=fail, sweep=sweep)
 
 
 def kind_of(kind: str) -> JobKind:
-    return _KINDS[kind]
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise LookupError(f"no app registered the job kind {kind!r}") from None
+
+
+def job_target(job: Job):
+    """The row the job works on (None when it is gone), as its kind's ``target`` model."""
+    return kind_of(job.kind).target._default_manager.filter(pk=job.target_id).first()
 
 
 SHARE_RETRY = timedelta(seconds=1)  # a job over its share's limit is offered again this soon
@@ -95,6 +105,7 @@ def job_enqueue(kind: str, target_id: int, *, again: bool = False) -> Job:
     """
     from jobs import tasks
 
+    kind_of(kind)  # a kind nobody can run is refused here, in the change's transaction
     job, created = Job.objects.get_or_create(kind=kind, target_id=target_id)
     if again and not created and job.status in (Job.Status.DONE, Job.Status.FAILED):
         Job.objects.filter(pk=job.pk).update(
@@ -112,6 +123,7 @@ def jobs_enqueue_new(kind: str, target_ids: list[int], *, share: int | None = No
     share of the workers they take (see the module's docstring)."""
     from jobs import tasks
 
+    kind_of(kind)
     jobs = Job.objects.bulk_create(Job(kind=kind, target_id=target_id, share=share) for target_id in target_ids)
     for job in jobs:
         transaction.on_commit(lambda job_id=job.pk: tasks.run_job.delay(job_id), robust=True)

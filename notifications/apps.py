@@ -18,11 +18,12 @@ class NotificationsConfig(AppConfig):
         from approvals.signals import request_event
         from jobs import runner
         from notifications import services
-        from notifications.models import SEND_NOTIFICATION
+        from notifications.models import SEND_NOTIFICATION, Notification
 
         request_event.connect(record_notification, weak=False, dispatch_uid="notifications.record")
         runner.register(
             SEND_NOTIFICATION,
+            target=Notification,
             run=lambda notification_id, *, final_attempt: services.notification_send(notification_id),
             fail=lambda pk, reason: services.notification_give_up(notification_id=pk, reason=reason),
         )

@@ -199,7 +199,7 @@ def test_a_running_job_renews_its_short_lease_until_it_ends(people, risk_model, 
             time.sleep(0.5)
             seen.append(Job.objects.get(kind="test_slow", target_id=target_id).lease_expires_at)
 
-    runner.register("test_slow", run=slow, fail=lambda pk, reason: None)
+    runner.register("test_slow", target=type(risk_model), run=slow, fail=lambda pk, reason: None)
     job = Job.objects.create(kind="test_slow", target_id=risk_model.pk)
     assert runner.job_run(job.pk) == Job.Status.DONE
     assert len(set(seen)) >= 2 and seen[-1] > seen[0]  # renewed while it ran, past its first lease
@@ -242,3 +242,28 @@ def test_a_submission_s_checks_take_their_team_s_share(people, risk_model):
     job = a_pending_check_job(people, risk_model)
     assert job.share == people.risk.pk
     assert Job.objects.filter(kind=SEND_NOTIFICATION, share__isnull=False).count() == 0
+
+
+def test_each_kind_names_the_model_its_jobs_work_on(people, risk_model, admin_client):
+    from jobs import runner
+
+    version = factories.make_version(model=risk_model, by=people.dana)
+    request = services.promotion_request_submit(version=version, actor=people.dana)
+    jobs = list(Job.objects.filter(kind__in=[JobKind.RUN_CHECK, SEND_NOTIFICATION]))
+    assert jobs, "submitting writes a job per check and per e-mail"
+    for job in jobs:
+        target = runner.job_target(job)
+        assert target is not None and target.pk == job.target_id
+        assert type(target).__name__ == {JobKind.RUN_CHECK: "CheckRun", SEND_NOTIFICATION: "Notification"}[job.kind]
+        about = target.request_id if job.kind == SEND_NOTIFICATION else target.step.request_id
+        assert about == request.pk
+    page = admin_client.get("/admin/jobs/job/").content.decode()
+    assert str(runner.job_target(jobs[0])) in page
+
+
+def test_a_job_of_a_kind_nobody_registered_is_refused_when_written(db):
+    from jobs import runner
+
+    with pytest.raises(LookupError, match="no app registered the job kind 'nonsense'"):
+        runner.job_enqueue("nonsense", 1)
+    assert not Job.objects.filter(kind="nonsense").exists()
