@@ -6,13 +6,14 @@ import pickle
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from accounts.models import Scope
 from accounts.services import api_token_create
 from approvals.models import CheckRun, PromotionRequest
 from audit.models import AuditEvent
+from jobs.models import Job
 from registry.models import ModelVersion
 from registry.services import model_version_set_stage
 from tests import factories
@@ -67,6 +68,7 @@ def test_a_version_travels_from_development_to_production(people, risk_model, ce
         model_version_set_stage(version=previous, stage=ModelVersion.Stage.PRODUCTION)
     dana, mona, quinn, ivan = (client_for(p) for p in (people.dana, people.mona, people.quinn, people.ivan))
     worker = celery_worker_process
+    sessions_before = database_sessions()
 
     number = upload_version(dana, "credit-risk", accuracy=0.91)
     response = dana.post(f"/api/models/credit-risk/versions/{number}/submit/")
@@ -120,6 +122,20 @@ def test_a_version_travels_from_development_to_production(people, risk_model, ce
         worker=worker,
     )
     assert not smtp_server.to("gary@example.com")
+
+    # About twenty jobs ran (checks, conclusions, promotion, deployment, e-mails); each worker
+    # process kept its database connection from one to the next instead of opening one per job.
+    jobs = Job.objects.filter(status=Job.Status.DONE).count()
+    assert jobs >= 15
+    assert database_sessions() - sessions_before <= 4, f"{jobs} jobs opened a connection each"
+
+
+def database_sessions() -> int:
+    """Sessions ever opened to the test database (PostgreSQL's statistics, read afresh)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
 
 
 def test_failing_checks_send_the_request_back_with_the_results(people, risk_model, celery_worker_process, smtp_server):
