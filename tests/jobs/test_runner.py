@@ -1,11 +1,9 @@
 """The job runner: exclusive claims, leases, transient and permanent errors with their defined
-outcomes, e-mail delivered once per recipient, and workflows naming people who do not exist."""
+outcomes, and workflows naming people who do not exist."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.utils import timezone
@@ -14,10 +12,9 @@ from approvals import services
 from approvals.models import Decision, JobKind, PromotionRequest
 from jobs import runner as jobs
 from jobs.models import Job
-from notifications.models import SEND_NOTIFICATION, Notification, NotificationDelivery
+from notifications.models import SEND_NOTIFICATION
 from registry import services as registry_services
 from tests import factories
-from tests.services import free_port
 
 
 def a_pending_check_job(people, risk_model):
@@ -105,50 +102,6 @@ def test_a_failed_deployment_can_be_handed_back(people, risk_model, background, 
         services.step_decide(request=request, actor=people.ivan, verdict="reject", comment="Needs a smaller model.")
     request.refresh_from_db()
     assert request.status == "rejected"
-
-
-class RefusesOne:
-    """An SMTP server that refuses one address and accepts the others."""
-
-    def __init__(self, refused):
-        self.refused, self.accepted, self.refusals = refused, [], 0
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address == self.refused:
-            with self.lock:
-                self.refusals += 1
-            return "550 No such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.accepted.extend(envelope.rcpt_tos)
-        return "250 Accepted"
-
-
-def test_a_refused_recipient_is_retried_alone(people, risk_model, background, settings):
-    handler = RefusesOne("mike@example.com")
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    try:
-        with background():
-            request = services.promotion_request_submit(
-                version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
-            )
-    finally:
-        controller.stop()
-
-    notification = Notification.objects.get(request=request, event="review_requested")
-    deliveries = dict(notification.deliveries.values_list("email", "status"))
-    assert deliveries == {"mona@example.com": "sent", "mike@example.com": "failed"}
-    assert handler.accepted == ["mona@example.com"]  # sent once, never again on the retries
-    assert handler.refusals == jobs.MAX_ATTEMPTS
-    assert notification.deliveries.get(email="mike@example.com").status == NotificationDelivery.Status.FAILED
 
 
 UNKNOWN_PEOPLE = """

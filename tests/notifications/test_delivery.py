@@ -1,0 +1,80 @@
+"""E-mail about requests: one message per address, recipients fixed at the first attempt, each
+delivered at most once, a refused recipient retried alone."""
+
+import threading
+
+from aiosmtpd.controller import Controller
+from django.core import mail
+
+from approvals import services
+from jobs import runner as jobs
+from notifications.models import Notification, NotificationDelivery
+from notifications.services import notification_send
+from tests import factories
+from tests.services import free_port
+
+
+class RefusesOne:
+    """An SMTP server that refuses one address and accepts the others."""
+
+    def __init__(self, refused):
+        self.refused, self.accepted, self.refusals = refused, [], 0
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.refused:
+            with self.lock:
+                self.refusals += 1
+            return "550 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.accepted.extend(envelope.rcpt_tos)
+        return "250 Accepted"
+
+
+def test_a_refused_recipient_is_retried_alone(people, risk_model, background, settings):
+    handler = RefusesOne("mike@example.com")
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    try:
+        with background():
+            request = services.promotion_request_submit(
+                version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
+            )
+    finally:
+        controller.stop()
+
+    notification = Notification.objects.get(request=request, event="review_requested")
+    deliveries = dict(notification.deliveries.values_list("email", "status"))
+    assert deliveries == {"mona@example.com": "sent", "mike@example.com": "failed"}
+    assert handler.accepted == ["mona@example.com"]  # sent once, never again on the retries
+    assert handler.refusals == jobs.MAX_ATTEMPTS
+    assert notification.deliveries.get(email="mike@example.com").status == NotificationDelivery.Status.FAILED
+
+
+def test_one_address_gets_one_message_and_a_second_attempt_sends_nothing_again(
+    people, risk_model, background, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    people.mike.email = people.mona.email  # two managers sharing a team mailbox
+    people.mike.save(update_fields=["email"])
+    with background():
+        request = services.promotion_request_submit(
+            version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
+        )
+    notification = Notification.objects.get(request=request, event="review_requested")
+    assert list(notification.deliveries.values_list("email", "status")) == [("mona@example.com", "sent")]
+    assert [message.to for message in mail.outbox] == [["mona@example.com"]]
+    assert notification.recipients == ["mona@example.com"]
+
+    people.mike.email = "mike@example.com"  # a change after the first attempt adds nobody
+    people.mike.save(update_fields=["email"])
+    notification_send(notification.pk)
+    assert len(mail.outbox) == 1
+    assert notification.deliveries.count() == 1
