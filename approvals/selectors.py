@@ -1,6 +1,6 @@
 """Reads of approvals data for pages and the API, always scoped to what the user may see."""
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
 
 from approvals.models import CheckRun, Decision, PromotionRequest, StepState
@@ -42,6 +42,15 @@ def request_rows(
     """``request_list`` as ``values()`` rows of ``pk`` and ``REQUEST_ROW`` (the API's list)."""
     requests = request_list(user=user, status=status, awaiting_me=awaiting_me, model_name=model_name)
     return requests.values("pk", *REQUEST_ROW)
+
+
+def with_active_steps(requests) -> list[PromotionRequest]:
+    """A page of ``requests``, each with ``active_steps``: what it waits on now, in order (all the
+    steps of a parallel review, not only the first). One query for the page."""
+    requests = list(requests)
+    active = StepState.objects.filter(status__in=StepState.ACTIVE_STATUSES).order_by("position")
+    prefetch_related_objects(requests, Prefetch("steps", queryset=active, to_attr="active_steps"))
+    return requests
 
 
 def requests_submitted_by(*, user) -> QuerySet[PromotionRequest]:

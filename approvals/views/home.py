@@ -13,8 +13,8 @@ def dashboard(request):
         request,
         "dashboard.html",
         {
-            "waiting": selectors.request_list(user=user, awaiting_me=True)[:10],
-            "submitted": selectors.requests_submitted_by(user=user)[:10],
+            "waiting": selectors.with_active_steps(selectors.request_list(user=user, awaiting_me=True)[:10]),
+            "submitted": selectors.with_active_steps(selectors.requests_submitted_by(user=user)[:10]),
             "sent_back": selectors.requests_sent_back_to(user=user)[:5],
             "decisions": selectors.recent_decisions(user=user, limit=10),
         },

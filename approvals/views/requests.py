@@ -22,11 +22,13 @@ def request_list(request):
     requests = selectors.request_list(
         user=request.user, status=status, awaiting_me=view == "mine", model_name=filters["model"] or None
     )
+    page = paginate(request, requests, paginator_class=CappedPaginator)
+    page.object_list = selectors.with_active_steps(page.object_list)
     return render(
         request,
         "requests/list.html",
         {
-            "page": paginate(request, requests, paginator_class=CappedPaginator),
+            "page": page,
             "view": view,
             "status": status,
             "statuses": PromotionRequest.Status.choices,

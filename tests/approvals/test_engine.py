@@ -2,6 +2,8 @@
 where a rejection sends a request, and the one eligibility expression behind buttons, queues
 and e-mails."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
@@ -158,6 +160,20 @@ def test_a_parallel_review_waits_for_both_roles_and_each_sees_only_their_own(
     assert request.status == Status.AWAITING_REVIEW
     decide(background, request, people.mona)
     assert statuses(request)["qa_review"] == "waiting"
+
+
+def test_the_queue_and_the_dashboard_name_every_review_a_request_waits_on(
+    people, risk_officers, risk_model, submit, use_workflow, background, client
+):
+    use_workflow(PARALLEL)
+    request = submit(factories.make_version(model=risk_model, by=people.dana), people.dana)
+    client.force_login(people.dana)
+    for url in ("/requests/?view=all", "/"):
+        row = re.search(rf'<a href="/requests/{request.pk}/">.*?</tr>', client.get(url).content.decode(), re.S)
+        assert row and re.search(r"Manager review<span[^>]*> \+ </span>Risk review", row.group(0)), url
+    decide(background, request, people.rita)
+    row = re.search(rf'<a href="/requests/{request.pk}/">.*?</tr>', client.get("/").content.decode(), re.S)
+    assert "Manager review" in row.group(0) and "Risk review" not in row.group(0)
 
 
 def test_a_rejection_in_a_parallel_group_stops_the_other_review(
