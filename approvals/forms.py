@@ -41,3 +41,11 @@ class RequestFilterForm(forms.Form):
     status = forms.ChoiceField(choices=PromotionRequest.Status.choices, required=False)
     model = forms.CharField(max_length=100, required=False)
     page = forms.IntegerField(min_value=1, max_value=10**6, required=False)
+
+
+class WithdrawForm(forms.Form):
+    """The submitter takes back an open request; the reviewers read the reason."""
+
+    reason = forms.CharField(
+        max_length=5000, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required; the reviewers are told."
+    )

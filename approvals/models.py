@@ -103,6 +103,7 @@ class PromotionRequest(models.Model):
         FAILED = "failed", "Failed"
         COMPLETED = "completed", "Deployed"
         ROLLED_BACK = "rolled_back", "Rolled back"
+        WITHDRAWN = "withdrawn", "Withdrawn"
 
     OPEN_STATUSES = (Status.IN_PROGRESS, Status.AWAITING_REVIEW)
 

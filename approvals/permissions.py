@@ -27,6 +27,7 @@ VIEW = "view"  # a PromotionRequest
 SUBMIT = "submit"  # a ModelVersion
 DECIDE = "decide"  # a StepState
 ROLLBACK = "rollback"  # a RegisteredModel
+WITHDRAW = "withdraw"  # a PromotionRequest
 HUMAN_KINDS = (StepState.Kind.APPROVAL, StepState.Kind.DEPLOYMENT)
 
 
@@ -206,6 +207,12 @@ def refusal(user, action: str, obj) -> str | None:
         return None
     if action == DECIDE:
         return _decide_refusal(user, obj)
+    if action == WITHDRAW:
+        if obj.submitted_by_id != user.pk:
+            return "Only the person who submitted this request may withdraw it."
+        if not registry_permissions.can(user, registry_permissions.ACT, obj.model):
+            return "You do not have access to this model."
+        return None
     raise ValueError(f"Unknown action {action!r}")
 
 

@@ -309,6 +309,33 @@ def step_decide(
     return decision
 
 
+def promotion_request_withdraw(*, request: PromotionRequest, actor, reason: str) -> PromotionRequest:
+    """The submitter takes back an open request, saying why: the steps it waits on are cancelled
+    (checks still running finish into nothing), the request closes as withdrawn, and the people
+    who were asked to decide are told. The version stays as it is; a fixed one is a new version."""
+    reason = _clean_comment(reason, what="reason")
+    if not reason:
+        raise ValidationError({"reason": "Say why you withdraw it, so the reviewers know."})
+    refusal = permissions.refusal(actor, permissions.WITHDRAW, request)
+    if refusal:
+        raise PermissionDenied(refusal)
+    with transaction.atomic():
+        locked = _lock_request(request.pk)
+        if not locked.is_open:
+            raise InvalidTransition(
+                f"Request #{locked.pk} is {locked.get_status_display().lower()}; only an open request can be withdrawn."
+            )
+        active = list(locked.steps.filter(status__in=StepState.ACTIVE_STATUSES).order_by("position"))
+        for step in active:
+            was = step.status
+            finish_step(step, Step.CANCELLED)
+            audit_step(locked, step, "step.cancelled", actor=actor, from_state=was, to_state=Step.CANCELLED)
+        close_request(locked, Status.WITHDRAWN, actor=actor, comment=reason)
+        announce(locked, RequestEvent.WITHDRAWN, step=active[0] if active else None, actor=actor)
+    request.refresh_from_db()
+    return request
+
+
 def _ensure_step_waiting(request: PromotionRequest, step: StepState) -> None:
     """ "Not now" refusals: the step was decided already, or the request has not reached it."""
     if step.status == Step.WAITING and request.is_open:

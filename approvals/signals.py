@@ -12,6 +12,7 @@ class RequestEvent(models.TextChoices):
     CHECKS_FAILED = "checks_failed", "Checks failed"
     DEPLOYED = "deployed", "Deployed"
     ROLLED_BACK = "rolled_back", "Rolled back"
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 # Sent with ``event`` (a RequestEvent), ``request``, and ``step``, ``decision``, ``actor`` where

@@ -11,4 +11,5 @@ urlpatterns = [
     path("requests/<int:pk>/", requests.request_detail, name="request-detail"),
     path("requests/<int:pk>/progress/", requests.request_progress, name="request-progress"),
     path("requests/<int:pk>/decide/", requests.request_decide, name="request-decide"),
+    path("requests/<int:pk>/withdraw/", requests.request_withdraw, name="request-withdraw"),
 ]

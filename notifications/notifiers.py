@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from approvals import permissions
-from approvals.models import CheckRun, Decision
+from approvals.models import CheckRun, Decision, StepState
 from approvals.signals import RequestEvent
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion
@@ -107,8 +107,27 @@ class RolledBack(Notifier):
         return {"restored": ModelVersion.objects.filter(model=model, stage=ModelVersion.Stage.PRODUCTION).first()}
 
 
+class Withdrawn(Notifier):
+    """Everyone who was asked to decide a step the withdrawal cancelled (as when it started)."""
+
+    event = RequestEvent.WITHDRAWN
+
+    def people(self, notification):
+        cancelled = notification.request.steps.filter(status=StepState.Status.CANCELLED)
+        return [
+            person
+            for step in cancelled
+            if step.is_human
+            for person in permissions.users_who_can(permissions.DECIDE, step, as_started=True)
+        ]
+
+    def extra_context(self, notification):
+        return {"reason": notification.request.audit_events.filter(verb="request.withdrawn").values_list(
+            "comment", flat=True).first() or ""}  # fmt: skip
+
+
 NOTIFIERS = {notifier.event: notifier for notifier in (ReviewRequested(), DecisionMade(), ChecksFailed(), Deployed(),
-                                                       RolledBack())}  # fmt: skip
+                                                       RolledBack(), Withdrawn())}  # fmt: skip
 
 
 def notifier_for(event: str) -> Notifier:

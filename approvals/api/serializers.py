@@ -208,6 +208,10 @@ class DecisionInputSerializer(StrictInputSerializer):
     )
 
 
+class WithdrawInputSerializer(StrictInputSerializer):
+    reason = serializers.CharField(max_length=5000, help_text="Why you withdraw it; the reviewers are told.")
+
+
 class RequestFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=PromotionRequest.Status.choices, required=False)
     awaiting = serializers.ChoiceField(choices=["me"], required=False)

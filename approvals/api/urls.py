@@ -17,4 +17,5 @@ urlpatterns = [
     path("requests/<int:pk>/", views.RequestDetailView.as_view(), name="api-request-detail"),
     path("requests/<int:pk>/evidence/", views.RequestEvidenceView.as_view(), name="api-request-evidence"),
     path("requests/<int:pk>/decisions/", views.DecisionCreateView.as_view(), name="api-decision-create"),
+    path("requests/<int:pk>/withdraw/", views.RequestWithdrawView.as_view(), name="api-request-withdraw"),
 ]

@@ -20,6 +20,7 @@ from approvals.api.serializers import (
     RequestFilterSerializer,
     RequestOutputSerializer,
     RollbackInputSerializer,
+    WithdrawInputSerializer,
     request_rows,
 )
 from approvals.models import StepState
@@ -113,6 +114,25 @@ class DecisionCreateView(generics.GenericAPIView):
             evidence_seen=data.validated_data.get("evidence_digest", ""),
         )
         return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+
+class RequestWithdrawView(generics.GenericAPIView):
+    serializer_class = RequestDetailOutputSerializer
+    token_scope = Scope.SUBMIT
+
+    @extend_schema(
+        request=WithdrawInputSerializer,
+        responses={200: RequestDetailOutputSerializer, **REFUSALS},
+        summary="Withdraw an open request you submitted, saying why (the reviewers are told)",
+    )
+    def post(self, request, pk):
+        promotion_request = selectors.request_for_decision(user=request.user, pk=pk)
+        data = WithdrawInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.promotion_request_withdraw(
+            request=promotion_request, actor=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(RequestDetailOutputSerializer(selectors.request_get(user=request.user, pk=pk)).data)
 
 
 class ModelRollbackView(generics.GenericAPIView):

@@ -19,6 +19,8 @@ AUDIT_PHRASES = {
     "request.changes_requested": "the request went back to its author",
     "request.checks_failed": "the request went back to its author",
     "request.failed": "the request failed",
+    "request.withdrawn": "withdrew the request",
+    "step.cancelled": "cancelled",
     "deployment.failed": "the deployment failed; it waits for the IT engineer again",
     "artifact.downloaded": "downloaded the artifact",
     "model.registered": "registered the model",
@@ -30,7 +32,13 @@ AUDIT_PHRASES = {
 def audit_phrase(event) -> str:
     """A reader's phrase for an audit event, e.g. "approved Manager review"."""
     phrase = AUDIT_PHRASES.get(event.verb, event.verb)
-    if event.verb in ("step.started", "decision.approve", "decision.reject", "decision.request_changes"):
+    if event.verb in (
+        "step.started",
+        "step.cancelled",
+        "decision.approve",
+        "decision.reject",
+        "decision.request_changes",
+    ):
         return f"{phrase} {event.object_repr.split(' (')[0]}"
     if event.verb == "version.stage_changed":
         return f"{phrase} to {event.to_state}"

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from approvals import permissions, selectors, services
-from approvals.forms import DecisionForm, RequestFilterForm
+from approvals.forms import DecisionForm, RequestFilterForm, WithdrawForm
 from approvals.models import PromotionRequest, StepState
 from config.pages import form_errors_from, paginate, valid_query
 from config.pagination import CappedPaginator
@@ -64,7 +64,7 @@ def evidence_context(promotion_request) -> dict:
     }
 
 
-def _request_context(request, promotion_request, form=None):
+def _request_context(request, promotion_request, form=None, withdraw_form=None):
     steps = list(promotion_request.steps.all())
     deciding = steps_to_decide(request.user, promotion_request)
     return {
@@ -80,6 +80,9 @@ def _request_context(request, promotion_request, form=None):
         "may_fix": promotion_request.status in selectors.SENT_BACK
         and registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, promotion_request.model),
         "form": form or DecisionForm(),
+        "may_withdraw": promotion_request.is_open
+        and permissions.can(request.user, permissions.WITHDRAW, promotion_request),
+        "withdraw_form": withdraw_form or WithdrawForm(),
         "production_seen": services.production_number(promotion_request.model_id),
         "changes": selectors.changes_since(request=promotion_request),
         **evidence_context(promotion_request),
@@ -142,3 +145,25 @@ def request_decide(request, pk):
         return render(request, "requests/detail.html", _request_context(request, promotion_request, form), status=400)
     messages.success(request, "Your decision was recorded.")
     return redirect(promotion_request)
+
+
+@login_required
+@require_POST
+def request_withdraw(request, pk):
+    promotion_request = selectors.request_get(user=request.user, pk=pk)
+    form = WithdrawForm(request.POST)
+    if form.is_valid():
+        try:
+            services.promotion_request_withdraw(
+                request=promotion_request, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except services.InvalidTransition as error:
+            messages.warning(request, str(error))
+            return redirect(promotion_request)
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            messages.success(request, f"Request #{promotion_request.pk} is withdrawn; the reviewers are told.")
+            return redirect(promotion_request)
+    context = _request_context(request, promotion_request, withdraw_form=form)
+    return render(request, "requests/detail.html", context, status=400)

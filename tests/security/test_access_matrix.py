@@ -32,6 +32,8 @@ IDENTITIES = {
     "root": (None, ()),
 }
 ACTION_ROLE = {"register": DATA_SCIENTIST, "submit": DATA_SCIENTIST, "decide": MANAGER, "rollback": IT_ENGINEER}
+# Owned by a person, not a role: the one who submitted the request (dana, on her team's model).
+ACTIONS = [*ACTION_ROLE, "withdraw"]
 
 
 def expected(identity, team, action=None):
@@ -42,6 +44,8 @@ def expected(identity, team, action=None):
         return 404
     if action is None:
         return 200
+    if action == "withdraw":
+        return "done" if identity == "dana" and team == "risk" else 403
     return "done" if ACTION_ROLE[action] in roles and own_team == team else 403
 
 
@@ -127,6 +131,10 @@ def perform(action, via, world, team, page_client, api_client):
             return page_client.post(f"/requests/{request.pk}/decide/", form)
         body = {"decision": "approve", "comment": "ok", "step": "manager_review"}
         return api_client.post(f"/api/requests/{request.pk}/decisions/", body)
+    if action == "withdraw":
+        if via == "page":
+            return page_client.post(f"/requests/{request.pk}/withdraw/", {"reason": "Wrong dataset."})
+        return api_client.post(f"/api/requests/{request.pk}/withdraw/", {"reason": "Wrong dataset."})
     if via == "page":
         form = {"comment": "Latency.", "target": 3, "confirm": "on", "production_seen": 4}
         return page_client.post(f"/models/{name}/rollback/", form)
@@ -134,7 +142,7 @@ def perform(action, via, world, team, page_client, api_client):
 
 
 @pytest.mark.parametrize("via", ["page", "api"])
-@pytest.mark.parametrize("action", ACTION_ROLE)
+@pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("team", ["risk", "growth"])
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_acting(identity, team, action, via, world, people, client, api):
