@@ -81,6 +81,11 @@ class DatasetCheck(Check):
             )
         return dataset
 
+    def dataset_or_outcome(self, given, config):
+        """``dataset``, or the failed outcome saying why there is none to measure on."""
+        dataset = self.dataset(given, config)
+        return self.no_dataset(given, config) if dataset is None else dataset
+
     @staticmethod
     def no_dataset(given, config) -> CheckOutcome:
         missing = f"evaluation dataset called {config['dataset']!r}" if "dataset" in config else "evaluation dataset"
@@ -142,11 +147,9 @@ class Reevaluate(DatasetCheck):
 
     def run(self, given, config):
         version = given.version
-        dataset = self.dataset(given, config)
+        dataset = self.dataset_or_outcome(given, config)
         if isinstance(dataset, CheckOutcome):
             return dataset
-        if dataset is None:
-            return self.no_dataset(given, config)
         measurement = measurement_for(version, dataset)
         if isinstance(measurement, CheckOutcome):
             return measurement
@@ -195,11 +198,9 @@ class RegressionVsProduction(DatasetCheck):
         version, production = given.version, given.production
         if production is None:
             return CheckOutcome(True, f"{given.model_name} has no other version in production; nothing to compare.", {})
-        dataset = self.dataset(given, config)
+        dataset = self.dataset_or_outcome(given, config)
         if isinstance(dataset, CheckOutcome):
             return dataset
-        if dataset is None:
-            return self.no_dataset(given, config)
         payload = dataset_payload(version, dataset, baseline_name=os.path.basename(production.artifact.name))
         outcome = sandboxed(
             "evidence.sandbox.evaluation:compare_to_baseline", version, payload, dataset=dataset, baseline=production
@@ -251,11 +252,9 @@ class Fairness(DatasetCheck):
 
     def run(self, given, config):
         version = given.version
-        dataset = self.dataset(given, config)
+        dataset = self.dataset_or_outcome(given, config)
         if isinstance(dataset, CheckOutcome):
             return dataset
-        if dataset is None:
-            return self.no_dataset(given, config)
         attribute = config.get("attribute") or next(iter(dataset.sensitive_columns), None)
         if attribute is None:
             return CheckOutcome(
@@ -307,11 +306,9 @@ class SchemaCompatibility(DatasetCheck):
 
     def run(self, given, config):
         version = given.version
-        dataset = self.dataset(given, config)
+        dataset = self.dataset_or_outcome(given, config)
         if isinstance(dataset, CheckOutcome):
             return dataset
-        if dataset is None:
-            return self.no_dataset(given, config)
         features, failed = self.features(version, dataset)
         if failed is not None:
             return failed
