@@ -337,3 +337,10 @@ class Decision(models.Model):
 
     def __str__(self):
         return f"{self.actor} {self.get_verdict_display().lower()}d {self.step.title}"
+
+    @property
+    def label(self) -> str:
+        """The verdict as people say it: approving a deployment step is deploying."""
+        if self.verdict == self.Verdict.APPROVE and self.step.kind == StepState.Kind.DEPLOYMENT:
+            return "Deployed"
+        return self.get_verdict_display()

@@ -41,8 +41,19 @@ def audit_phrase(event) -> str:
     ):
         return f"{phrase} {event.object_repr.split(' (')[0]}"
     if event.verb == "version.stage_changed":
-        return f"{phrase} to {event.to_state}"
+        return f"{phrase} to {stage_label(event.to_state)}"
     return phrase
+
+
+@register.filter
+def stage_label(value: str) -> str:
+    """A version stage as the pages name it ("qa" → "QA")."""
+    from registry.models import ModelVersion
+
+    try:
+        return ModelVersion.Stage(value).label
+    except ValueError:
+        return value
 
 
 MARKDOWN_TAGS = {"p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "blockquote", "h3", "h4", "a", "table",
