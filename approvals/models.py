@@ -242,6 +242,12 @@ class StepState(models.Model):
     )  # fmt: skip
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # "mona is reviewing": a reviewer's claim on a waiting step, shown to the others; it decides
+    # nothing and lapses by itself (SIGNOFF_CLAIM_HOURS).
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["request", "position"]
@@ -259,6 +265,13 @@ class StepState(models.Model):
     @property
     def is_human(self) -> bool:
         return self.kind in (self.Kind.APPROVAL, self.Kind.DEPLOYMENT)
+
+    @property
+    def claim_holder(self):
+        """Who is reviewing the step now, by a claim that has not lapsed (None: nobody)."""
+        if self.status != self.Status.WAITING or self.claimed_until is None or self.claimed_until <= timezone.now():
+            return None
+        return self.claimed_by
 
     @property
     def is_active(self) -> bool:

@@ -48,7 +48,8 @@ def with_active_steps(requests) -> list[PromotionRequest]:
     """A page of ``requests``, each with ``active_steps``: what it waits on now, in order (all the
     steps of a parallel review, not only the first). One query for the page."""
     requests = list(requests)
-    active = StepState.objects.filter(status__in=StepState.ACTIVE_STATUSES).order_by("position")
+    active = StepState.objects.filter(status__in=StepState.ACTIVE_STATUSES).select_related("claimed_by")
+    active = active.order_by("position")
     prefetch_related_objects(requests, Prefetch("steps", queryset=active, to_attr="active_steps"))
     return requests
 
@@ -88,11 +89,15 @@ def _visible_request(user, pk: int, steps, *related: str) -> PromotionRequest:
 
 def request_get(*, user, pk: int) -> PromotionRequest:
     """One request with its steps, check runs and decisions; Http404 when not visible."""
-    steps = StepState.objects.order_by("position").prefetch_related(
-        "approver_groups",
-        "approver_users",
-        Prefetch("check_runs", queryset=CheckRun.objects.order_by("position")),
-        Prefetch("decisions", queryset=Decision.objects.select_related("actor").order_by("created_at")),
+    steps = (
+        StepState.objects.order_by("position")
+        .select_related("claimed_by")
+        .prefetch_related(
+            "approver_groups",
+            "approver_users",
+            Prefetch("check_runs", queryset=CheckRun.objects.order_by("position")),
+            Prefetch("decisions", queryset=Decision.objects.select_related("actor").order_by("created_at")),
+        )
     )
     related = (
         "model__team", "version__created_by", "submitted_by", "current_step", "resubmission_of__version",
@@ -104,7 +109,11 @@ def request_get(*, user, pk: int) -> PromotionRequest:
 def request_for_decision(*, user, pk: int) -> PromotionRequest:
     """One request with what deciding needs (its steps and their approvers; no check runs or
     decisions); Http404 when not visible."""
-    steps = StepState.objects.order_by("position").prefetch_related("approver_groups", "approver_users")
+    steps = (
+        StepState.objects.order_by("position")
+        .select_related("claimed_by")
+        .prefetch_related("approver_groups", "approver_users")
+    )
     return _visible_request(user, pk, steps, "model", "version", "current_step")
 
 

@@ -8,6 +8,9 @@ Two kinds of refusal are kept apart: ``PermissionDenied`` (this user may not do 
 ``InvalidTransition`` (nobody may do this now, e.g. the step was already decided).
 """
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -334,6 +337,44 @@ def promotion_request_withdraw(*, request: PromotionRequest, actor, reason: str)
         announce(locked, RequestEvent.WITHDRAWN, step=active[0] if active else None, actor=actor)
     request.refresh_from_db()
     return request
+
+
+def step_claim(*, step: StepState, actor) -> StepState:
+    """``actor`` says they are reviewing ``step`` (others see it); only someone who may decide it
+    can, and not while another person's claim holds. Claiming again renews one's own claim."""
+    refusal = permissions.refusal(actor, permissions.DECIDE, step)
+    if refusal:
+        raise PermissionDenied(refusal)
+    with transaction.atomic():
+        locked = _lock_request(step.request_id)
+        step = StepState.objects.select_related("claimed_by").get(pk=step.pk)
+        _ensure_step_waiting(locked, step)
+        holder = step.claim_holder
+        if holder is not None and holder.pk != actor.pk:
+            raise InvalidTransition(
+                f"{holder.username} is reviewing '{step.title}' until "
+                f"{timezone.localtime(step.claimed_until):%d %b %Y, %H:%M %Z}."
+            )
+        step.claimed_by = actor
+        step.claimed_until = timezone.now() + timedelta(hours=settings.SIGNOFF_CLAIM_HOURS)
+        step.save(update_fields=["claimed_by", "claimed_until"])
+        audit_step(
+            locked, step, "step.claimed", actor=actor, data={"step": step.name, "until": step.claimed_until.isoformat()}
+        )
+    return step
+
+
+def step_release(*, step: StepState, actor) -> StepState:
+    """``actor`` gives up their claim on ``step``; only the holder of a claim releases it."""
+    with transaction.atomic():
+        locked = _lock_request(step.request_id)
+        step = StepState.objects.select_related("claimed_by").get(pk=step.pk)
+        if step.claim_holder is None or step.claimed_by_id != actor.pk:
+            raise InvalidTransition(f"You hold no claim on '{step.title}'.")
+        step.claimed_by, step.claimed_until = None, None
+        step.save(update_fields=["claimed_by", "claimed_until"])
+        audit_step(locked, step, "step.released", actor=actor)
+    return step
 
 
 def _ensure_step_waiting(request: PromotionRequest, step: StepState) -> None:

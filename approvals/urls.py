@@ -12,4 +12,6 @@ urlpatterns = [
     path("requests/<int:pk>/progress/", requests.request_progress, name="request-progress"),
     path("requests/<int:pk>/decide/", requests.request_decide, name="request-decide"),
     path("requests/<int:pk>/withdraw/", requests.request_withdraw, name="request-withdraw"),
+    path("requests/<int:pk>/claim/", requests.request_claim, name="request-claim"),
+    path("requests/<int:pk>/release/", requests.request_release, name="request-release"),
 ]

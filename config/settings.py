@@ -238,6 +238,8 @@ EMAIL_FILE_PATH = VAR_DIR / "sent-mail"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Signoff <signoff@localhost>")
 
 # Celery: Redis (or any broker URL) in production, a folder on disk for the demo.
+# How long a reviewer's claim on a step ("mona is reviewing") lasts unless released or renewed.
+SIGNOFF_CLAIM_HOURS = int(os.environ.get("SIGNOFF_CLAIM_HOURS", "24"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery"

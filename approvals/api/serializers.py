@@ -134,6 +134,8 @@ class DecisionOutputSerializer(serializers.ModelSerializer):
 
 class StepOutputSerializer(serializers.ModelSerializer):
     approvers = serializers.SerializerMethodField()
+    claimed_by = serializers.SerializerMethodField(help_text="Who is reviewing the step now (a claim), if anyone.")
+    claimed_until = serializers.SerializerMethodField()
     check_runs = CheckRunOutputSerializer(many=True)
     decisions = serializers.SerializerMethodField()
 
@@ -154,12 +156,21 @@ class StepOutputSerializer(serializers.ModelSerializer):
             "finished_at",
             "check_runs",
             "decisions",
+            "claimed_by",
+            "claimed_until",
         ]
         extra_kwargs = {
             "group": {"help_text": "The parallel group the step belongs to (its steps wait together); empty for none."},
             "result": {"help_text": "A policy step's verdict, the condition, the values it read and the evidence "
                        "digest; on a step a policy skipped, which policy."},
         }  # fmt: skip
+
+    def get_claimed_by(self, step) -> str | None:
+        holder = step.claim_holder
+        return holder.username if holder else None
+
+    def get_claimed_until(self, step) -> datetime | None:
+        return step.claimed_until if step.claim_holder else None
 
     def get_approvers(self, step) -> list[str]:
         return [group.name for group in step.approver_groups.all()] + [
@@ -205,6 +216,12 @@ class DecisionInputSerializer(StrictInputSerializer):
         required=False,
         help_text="The evidence_digest of GET /api/requests/<id>/evidence/ you reviewed; if the evidence changed "
         "since, the answer is 400. Default: the current evidence is recorded.",
+    )
+
+
+class ClaimInputSerializer(StrictInputSerializer):
+    step = serializers.CharField(
+        required=False, max_length=50, help_text="The step's name; required when you may decide several."
     )
 
 

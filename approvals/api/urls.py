@@ -18,4 +18,6 @@ urlpatterns = [
     path("requests/<int:pk>/evidence/", views.RequestEvidenceView.as_view(), name="api-request-evidence"),
     path("requests/<int:pk>/decisions/", views.DecisionCreateView.as_view(), name="api-decision-create"),
     path("requests/<int:pk>/withdraw/", views.RequestWithdrawView.as_view(), name="api-request-withdraw"),
+    path("requests/<int:pk>/claim/", views.StepClaimView.as_view(), name="api-step-claim"),
+    path("requests/<int:pk>/release/", views.StepReleaseView.as_view(), name="api-step-release"),
 ]

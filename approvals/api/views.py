@@ -14,16 +14,19 @@ from accounts.models import Scope
 from accounts.scopes import token_allows
 from approvals import selectors, services
 from approvals.api.serializers import (
+    ClaimInputSerializer,
     DecisionInputSerializer,
     DecisionOutputSerializer,
     RequestDetailOutputSerializer,
     RequestFilterSerializer,
     RequestOutputSerializer,
     RollbackInputSerializer,
+    StepOutputSerializer,
     WithdrawInputSerializer,
     request_rows,
 )
 from approvals.models import StepState
+from approvals.views.requests import steps_to_decide
 from config.api import REFUSALS
 from config.pagination import CappedPageNumberPagination
 from evidence import comparison
@@ -114,6 +117,55 @@ class DecisionCreateView(generics.GenericAPIView):
             evidence_seen=data.validated_data.get("evidence_digest", ""),
         )
         return Response(DecisionOutputSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+
+class _ClaimView(generics.GenericAPIView):
+    serializer_class = StepOutputSerializer
+    token_scope = Scope.DECIDE
+    service = None
+
+    def post(self, request, pk):
+        promotion_request = selectors.request_for_decision(user=request.user, pk=pk)
+        data = ClaimInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        name = data.validated_data.get("step")
+        if name is None:
+            held = [s for s in promotion_request.steps.all() if s.claim_holder == request.user]
+            mine = held or steps_to_decide(request.user, promotion_request)
+            if len(mine) != 1:
+                raise ValidationError({"step": "Name the step: you may decide none or several of this request's."})
+            step = mine[0]
+        else:
+            step = next((s for s in promotion_request.steps.all() if s.name == name), None)
+            if step is None:
+                raise ValidationError({"step": f"Request #{pk} has no step called {name!r}."})
+        step = type(self).service(step=step, actor=request.user)
+        shown = next(s for s in selectors.request_get(user=request.user, pk=pk).steps.all() if s.pk == step.pk)
+        return Response(StepOutputSerializer(shown).data)
+
+
+class StepClaimView(_ClaimView):
+    service = staticmethod(services.step_claim)
+
+    @extend_schema(
+        request=ClaimInputSerializer,
+        responses={200: StepOutputSerializer, **REFUSALS},
+        summary="Say you are reviewing a waiting step (others see it; the claim lapses by itself)",
+    )
+    def post(self, request, pk):
+        return super().post(request, pk)
+
+
+class StepReleaseView(_ClaimView):
+    service = staticmethod(services.step_release)
+
+    @extend_schema(
+        request=ClaimInputSerializer,
+        responses={200: StepOutputSerializer, **REFUSALS},
+        summary="Give up your claim on a step",
+    )
+    def post(self, request, pk):
+        return super().post(request, pk)
 
 
 class RequestWithdrawView(generics.GenericAPIView):

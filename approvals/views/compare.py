@@ -1,5 +1,6 @@
 """The comparison page: 2 to 6 versions of a model side by side, where reviewers decide."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
@@ -32,6 +33,7 @@ def _decision_context(request, model, numbers) -> dict:
         "deciding": deciding,
         "form": DecisionForm(),
         "production_seen": services.production_number(model.pk),
+        "claim_hours": settings.SIGNOFF_CLAIM_HOURS,
         **evidence_context(promotion_request),
     }
 

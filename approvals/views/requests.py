@@ -1,5 +1,6 @@
 """The request queue and the request page, where reviewers decide."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -83,6 +84,7 @@ def _request_context(request, promotion_request, form=None, withdraw_form=None):
         "may_withdraw": promotion_request.is_open
         and permissions.can(request.user, permissions.WITHDRAW, promotion_request),
         "withdraw_form": withdraw_form or WithdrawForm(),
+        "claim_hours": settings.SIGNOFF_CLAIM_HOURS,
         "production_seen": services.production_number(promotion_request.model_id),
         "changes": selectors.changes_since(request=promotion_request),
         **evidence_context(promotion_request),
@@ -167,3 +169,34 @@ def request_withdraw(request, pk):
             return redirect(promotion_request)
     context = _request_context(request, promotion_request, withdraw_form=form)
     return render(request, "requests/detail.html", context, status=400)
+
+
+def _claim_action(request, pk, service, done: str):
+    """Claim or release a step of the request, named by its id in the form."""
+    promotion_request = selectors.request_for_decision(user=request.user, pk=pk)
+    raw = request.POST.get("step", "")
+    step = None
+    if raw.isascii() and raw.isdigit() and len(raw) < 19:
+        step = next((s for s in promotion_request.steps.all() if s.pk == int(raw)), None)
+    if step is None:
+        messages.warning(request, "This request has no such step; reload the page.")
+        return redirect(promotion_request)
+    try:
+        service(step=step, actor=request.user)
+    except services.InvalidTransition as error:
+        messages.warning(request, str(error))
+    else:
+        messages.success(request, done.format(step=step.title))
+    return redirect(promotion_request)
+
+
+@login_required
+@require_POST
+def request_claim(request, pk):
+    return _claim_action(request, pk, services.step_claim, "You are reviewing '{step}'; the others see it.")
+
+
+@login_required
+@require_POST
+def request_release(request, pk):
+    return _claim_action(request, pk, services.step_release, "You no longer hold '{step}'.")
