@@ -21,6 +21,8 @@ AUDIT_PHRASES = {
     "request.failed": "the request failed",
     "request.withdrawn": "withdrew the request",
     "step.cancelled": "cancelled",
+    "step.claimed": "is reviewing",
+    "step.released": "stopped reviewing",
     "deployment.failed": "the deployment failed; it waits for the IT engineer again",
     "artifact.downloaded": "downloaded the artifact",
     "model.registered": "registered the model",
@@ -35,6 +37,8 @@ def audit_phrase(event) -> str:
     if event.verb in (
         "step.started",
         "step.cancelled",
+        "step.claimed",
+        "step.released",
         "decision.approve",
         "decision.reject",
         "decision.request_changes",

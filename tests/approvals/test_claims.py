@@ -25,6 +25,7 @@ def test_a_claim_is_seen_by_the_others_and_released_by_its_holder(people, awaiti
     assert "<strong>mona</strong> is reviewing this step" in page
     assert "<strong>mona</strong> is reviewing this; you may still decide." in page
     assert "(mona reviewing)" in client.get("/requests/").content.decode()
+    assert "<strong>mona</strong> is reviewing Manager review" in page  # the timeline
     with pytest.raises(services.InvalidTransition, match="mona is reviewing 'Manager review' until"):
         services.step_claim(step=review(awaiting_manager), actor=people.mike)
     with pytest.raises(services.InvalidTransition, match="You hold no claim"):
