@@ -117,6 +117,12 @@ def request_for_decision(*, user, pk: int) -> PromotionRequest:
     return _visible_request(user, pk, steps, "model", "version", "current_step")
 
 
+def answered_by(*, request: PromotionRequest) -> int | None:
+    """The id of the latest request that answers ``request`` with a fixed version, if any."""
+    later = PromotionRequest.objects.filter(resubmission_of=request).order_by("-submitted_at", "-pk")
+    return later.values_list("pk", flat=True).first()
+
+
 def request_timeline(*, request: PromotionRequest) -> QuerySet[AuditEvent]:
     return request.audit_events.select_related("actor").order_by("created_at", "pk")
 

@@ -68,6 +68,8 @@ def evidence_context(promotion_request) -> dict:
 def _request_context(request, promotion_request, form=None, withdraw_form=None):
     steps = list(promotion_request.steps.all())
     deciding = steps_to_decide(request.user, promotion_request)
+    # A request sent back and answered by a fixed version links forward and offers no second fix.
+    answered_by = selectors.answered_by(request=promotion_request) if not promotion_request.is_open else None
     return {
         "req": promotion_request,
         "version": promotion_request.version,
@@ -78,7 +80,9 @@ def _request_context(request, promotion_request, form=None, withdraw_form=None):
         "timeline": selectors.request_timeline(request=promotion_request),
         "may_decide": bool(deciding),
         "deciding": deciding,
+        "answered_by": answered_by,
         "may_fix": promotion_request.status in selectors.SENT_BACK
+        and answered_by is None
         and registry_permissions.can(request.user, registry_permissions.REGISTER_VERSION, promotion_request.model),
         "form": form or DecisionForm(),
         "may_withdraw": promotion_request.is_open

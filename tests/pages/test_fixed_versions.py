@@ -97,6 +97,9 @@ def test_a_request_sent_back_offers_a_fixed_version_prefilled_that_links_back(cl
     assert "<del>Risk</del><ins>Credit risk</ins> analytics" in page  # the card, word by word
     client.force_login(people.dana)
     assert 'data-testid="sent-back"' not in client.get("/").content.decode()  # answered
+    old = client.get(f"/requests/{request.pk}/").content.decode()  # links forward, offers no second fix
+    assert f'Answered by <a href="/requests/{resubmitted.pk}/">#{resubmitted.pk}</a>' in old
+    assert "Register a fixed version" not in old
 
 
 def test_a_fixed_version_cannot_claim_another_models_version(client, people, risk_model, growth_model):
