@@ -24,11 +24,12 @@ class Scope(models.TextChoices):
     READ = "read", "read"
     REGISTER = "register", "register models, versions and datasets"
     SUBMIT = "submit", "submit versions"
+    COMMENT = "comment", "comment on requests"
     DECIDE = "decide", "decide steps"
     DEPLOY = "deploy", "deploy and roll back"
 
 
-DEFAULT_SCOPES = [Scope.READ, Scope.REGISTER, Scope.SUBMIT]
+DEFAULT_SCOPES = [Scope.READ, Scope.REGISTER, Scope.SUBMIT, Scope.COMMENT]
 
 
 def default_scopes() -> list[str]:

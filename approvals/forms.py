@@ -49,3 +49,22 @@ class WithdrawForm(forms.Form):
     reason = forms.CharField(
         max_length=5000, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required; the reviewers are told."
     )
+
+
+class CommentForm(forms.Form):
+    """A new thread (no ``thread``) or a reply in one; Markdown."""
+
+    body = forms.CharField(
+        label="Comment",
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Markdown; @name tells a colleague."}),
+    )
+    thread = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)
+
+
+class CommentEditForm(forms.Form):
+    body = forms.CharField(label="Comment", max_length=20_000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ResolveForm(forms.Form):
+    resolved = forms.BooleanField(required=False)

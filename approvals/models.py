@@ -357,3 +357,63 @@ class Decision(models.Model):
         if self.verdict == self.Verdict.APPROVE and self.step.kind == StepState.Kind.DEPLOYMENT:
             return "Deployed"
         return self.get_verdict_display()
+
+
+class Thread(models.Model):
+    """A conversation on a request: its first comment and the replies. An open thread travels with
+    the work: a resubmission that answers the request shows it too (``requests``)."""
+
+    started_on = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="+")
+    requests = models.ManyToManyField(PromotionRequest, related_name="threads", help_text="The requests it shows on.")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"Thread #{self.pk} on request #{self.started_on_id}"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+
+class Comment(models.Model):
+    """One comment of a thread, in Markdown (rendered sanitised). Never deleted; an edit keeps the
+    earlier text as a ``CommentEdit``."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="comments")
+    request = models.ForeignKey(
+        PromotionRequest, on_delete=models.CASCADE, related_name="+", help_text="The request it was written on."
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    mentioned = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["thread", "created_at"], name="comment_thread_idx")]
+
+    def __str__(self):
+        return f"Comment #{self.pk} by {self.author}"
+
+    def get_absolute_url(self):
+        return f"{self.request.get_absolute_url()}#comment-{self.pk}"
+
+
+class CommentEdit(models.Model):
+    """The text a comment had before one edit."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="edits")
+    body = models.TextField()
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["replaced_at", "pk"]

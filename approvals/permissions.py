@@ -14,11 +14,15 @@ submission) decides none of its steps; one person decides at most one
 human step of a request; roles come from the groups a person holds, never from superuser status.
 """
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import PasswordSetByOther
-from approvals.models import Decision, PromotionRequest, RequestAuthor, StepState
+from approvals.models import Comment, Decision, PromotionRequest, RequestAuthor, StepState, Thread
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion, RegisteredModel
 from registry.roles import DATA_SCIENTIST, IT_ENGINEER, group_ids, has_role, remember_groups, role_names
@@ -28,6 +32,9 @@ SUBMIT = "submit"  # a ModelVersion
 DECIDE = "decide"  # a StepState
 ROLLBACK = "rollback"  # a RegisteredModel
 WITHDRAW = "withdraw"  # a PromotionRequest
+COMMENT = "comment"  # a PromotionRequest: start a thread or reply
+EDIT_COMMENT = "edit_comment"  # a Comment
+RESOLVE = "resolve"  # a Thread
 HUMAN_KINDS = (StepState.Kind.APPROVAL, StepState.Kind.DEPLOYMENT)
 
 
@@ -213,10 +220,50 @@ def refusal(user, action: str, obj) -> str | None:
         if not registry_permissions.can(user, registry_permissions.ACT, obj.model):
             return "You do not have access to this model."
         return None
+    if action in (COMMENT, EDIT_COMMENT, RESOLVE):
+        return _conversation_refusal(user, action, obj)
     raise ValueError(f"Unknown action {action!r}")
 
 
-def can(user, action: str, obj: PromotionRequest | ModelVersion | RegisteredModel | StepState) -> bool:
+def _conversation_refusal(user, action: str, obj) -> str | None:
+    """Anyone who works on the model (a grant) talks on its requests; a comment's author edits it
+    for ``SIGNOFF_COMMENT_EDIT_MINUTES``; who started a thread, or authored the work, resolves it."""
+    request = {COMMENT: lambda: obj, EDIT_COMMENT: lambda: obj.request, RESOLVE: lambda: obj.started_on}[action]()
+    if not registry_permissions.can(user, registry_permissions.ACT, request.model):
+        return "You do not have access to this model."
+    if action == EDIT_COMMENT:
+        if obj.author_id != user.pk:
+            return "Only its author may edit a comment."
+        if timezone.now() - obj.created_at > timedelta(minutes=settings.SIGNOFF_COMMENT_EDIT_MINUTES):
+            return (
+                f"A comment can be edited for {settings.SIGNOFF_COMMENT_EDIT_MINUTES} minutes after it is posted; "
+                "reply instead."
+            )
+    if action == RESOLVE and obj.pk not in threads_to_resolve(user, [obj]):
+        return "Only the person who started this thread, or an author of the work, may resolve it."
+    return None
+
+
+def threads_to_resolve(user, threads: list[Thread]) -> set[int]:
+    """Ids of ``threads`` that ``user`` may resolve or reopen: those they started, or whose request
+    they authored (submitted, or ``RequestAuthor``); one query for any number of threads."""
+    if not _active(user):
+        return set()
+    started_on = {thread.started_on_id for thread in threads}
+    authored = set(
+        RequestAuthor.objects.filter(user_id=user.pk, request_id__in=started_on).values_list("request_id", flat=True)
+    )
+    return {
+        thread.pk
+        for thread in threads
+        if user.pk in (thread.started_by_id, thread.started_on.submitted_by_id) or thread.started_on_id in authored
+    }
+
+
+Subject = PromotionRequest | ModelVersion | RegisteredModel | StepState | Comment | Thread
+
+
+def can(user, action: str, obj: Subject) -> bool:
     return refusal(user, action, obj) is None
 
 

@@ -3,7 +3,7 @@
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
 
-from approvals.models import CheckRun, Decision, PromotionRequest, StepState
+from approvals.models import CheckRun, Comment, Decision, PromotionRequest, StepState, Thread
 from approvals.permissions import requests_awaiting, requests_visible_to
 from audit.models import AuditEvent
 from registry.permissions import VIEW, model_filter, note_visible
@@ -124,7 +124,41 @@ def answered_by(*, request: PromotionRequest) -> int | None:
 
 
 def request_timeline(*, request: PromotionRequest) -> QuerySet[AuditEvent]:
-    return request.audit_events.select_related("actor").order_by("created_at", "pk")
+    """What happened to the request, oldest first; comments are read in the conversation."""
+    return (
+        request.audit_events.exclude(verb__startswith="comment.").select_related("actor").order_by("created_at", "pk")
+    )
+
+
+def conversation(*, request: PromotionRequest) -> QuerySet[Thread]:
+    """The threads ``request`` shows (its own and the open ones it carries from the request it
+    answers), oldest first, with their comments, authors, earlier texts and mentions: five queries."""
+    comments = (
+        Comment.objects.select_related("author", "request__model")
+        .prefetch_related("edits", "mentioned")
+        .order_by("created_at", "pk")
+    )
+    return (
+        request.threads.select_related("started_by", "resolved_by", "started_on")
+        .prefetch_related(Prefetch("comments", queryset=comments))
+        .order_by("created_at", "pk")
+    )
+
+
+def thread_get(*, request: PromotionRequest, pk: int) -> Thread:
+    """A thread ``request`` shows; Http404 otherwise."""
+    thread = request.threads.select_related("started_on__model").filter(pk=pk).first()
+    if thread is None:
+        raise Http404("No such thread on this request.")
+    return thread
+
+
+def comment_get(*, request: PromotionRequest, pk: int) -> Comment:
+    """A comment of a thread ``request`` shows; Http404 otherwise."""
+    comment = Comment.objects.filter(thread__requests=request, pk=pk).select_related("request__model", "thread").first()
+    if comment is None:
+        raise Http404("No such comment on this request.")
+    return comment
 
 
 def recent_decisions(*, user, limit: int = 10) -> QuerySet[Decision]:

@@ -19,6 +19,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from approvals import permissions, selectors
+from approvals.conversation import threads_carry
 from approvals.definitions import DefinitionError, WorkflowDefinition
 from approvals.engine import (
     ChecksKind,
@@ -138,6 +139,8 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
                   **({"resubmission_of": request.resubmission_of_id} if request.resubmission_of_id else {})},
         )  # fmt: skip
         del steps
+        if request.resubmission_of_id:
+            threads_carry(answered=request.resubmission_of, by=request)
         request_advance(request)
     return request
 

@@ -13,13 +13,16 @@ class RequestEvent(models.TextChoices):
     DEPLOYED = "deployed", "Deployed"
     ROLLED_BACK = "rolled_back", "Rolled back"
     WITHDRAWN = "withdrawn", "Withdrawn"
+    COMMENTED = "commented", "Comment"
 
 
-# Sent with ``event`` (a RequestEvent), ``request``, and ``step``, ``decision``, ``actor`` where
-# they apply (None otherwise).
+# Sent with ``event`` (a RequestEvent), ``request``, and ``step``, ``decision``, ``actor``,
+# ``comment`` where they apply (None otherwise).
 request_event = Signal()
 
 
-def announce(request, event: str, *, step=None, decision=None, actor=None) -> None:
+def announce(request, event: str, *, step=None, decision=None, actor=None, comment=None) -> None:
     """Tell the receivers what happened to ``request`` (inside the caller's transaction)."""
-    request_event.send(sender=type(request), event=event, request=request, step=step, decision=decision, actor=actor)
+    request_event.send(
+        sender=type(request), event=event, request=request, step=step, decision=decision, actor=actor, comment=comment
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.views import compare, home, models, requests
+from approvals.views import compare, conversation, home, models, requests
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
@@ -14,4 +14,9 @@ urlpatterns = [
     path("requests/<int:pk>/withdraw/", requests.request_withdraw, name="request-withdraw"),
     path("requests/<int:pk>/claim/", requests.request_claim, name="request-claim"),
     path("requests/<int:pk>/release/", requests.request_release, name="request-release"),
+    path("requests/<int:pk>/comments/", conversation.comment_post, name="request-comment"),
+    path("requests/<int:pk>/comments/<int:comment_id>/edit/", conversation.comment_edit, name="request-comment-edit"),
+    path(
+        "requests/<int:pk>/threads/<int:thread_id>/resolve/", conversation.thread_resolve, name="request-thread-resolve"
+    ),
 ]

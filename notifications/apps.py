@@ -1,11 +1,11 @@
 from django.apps import AppConfig
 
 
-def record_notification(sender, *, event, request, step=None, decision=None, actor=None, **kwargs):
+def record_notification(sender, *, event, request, step=None, decision=None, actor=None, comment=None, **kwargs):
     """Receiver of ``approvals.signals.request_event``: an e-mail row, in the change's transaction."""
     from notifications.services import notification_record
 
-    notification_record(request=request, event=event, step=step, decision=decision, actor=actor)
+    notification_record(request=request, event=event, step=step, decision=decision, actor=actor, comment=comment)
 
 
 class NotificationsConfig(AppConfig):

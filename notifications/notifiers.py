@@ -6,10 +6,12 @@ from abc import ABC, abstractmethod
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from approvals import permissions
-from approvals.models import CheckRun, Decision, StepState
+from approvals.models import CheckRun, Comment, Decision, StepState
 from approvals.signals import RequestEvent
+from notifications.models import NotificationDelivery
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion
 
@@ -126,8 +128,36 @@ class Withdrawn(Notifier):
             "comment", flat=True).first() or ""}  # fmt: skip
 
 
+class Commented(Notifier):
+    """The people in the thread, the submitter and whoever the comment mentions, if they may see
+    the model; after an edit, only the people it newly mentions."""
+
+    event = RequestEvent.COMMENTED
+
+    def people(self, notification):
+        comment = notification.comment
+        may_see = registry_permissions.users_who_can(registry_permissions.ACT, notification.request.model)
+        mentioned = Q(pk__in=comment.mentioned.values("pk"))
+        if comment.edited_at is not None:
+            told = NotificationDelivery.objects.filter(notification__comment=comment).values("user_id")
+            return list(may_see.filter(mentioned).exclude(pk__in=told))
+        in_thread = Comment.objects.filter(thread_id=comment.thread_id).values("author_id")
+        return list(may_see.filter(mentioned | Q(pk__in=in_thread) | Q(pk=notification.request.submitted_by_id)))
+
+    def extra_context(self, notification):
+        comment = notification.comment
+        url = f"{settings.SIGNOFF_BASE_URL}{comment.get_absolute_url()}"
+        reply = Comment.objects.filter(thread_id=comment.thread_id, pk__lt=comment.pk).exists()
+        return {"comment": comment, "reply": reply, "comment_url": url, "request_url": url}
+
+    def context(self, notification, recipient):
+        context = super().context(notification, recipient)
+        context["mentioned"] = any(person.pk == recipient.pk for person in notification.comment.mentioned.all())
+        return context
+
+
 NOTIFIERS = {notifier.event: notifier for notifier in (ReviewRequested(), DecisionMade(), ChecksFailed(), Deployed(),
-                                                       RolledBack(), Withdrawn())}  # fmt: skip
+                                                       RolledBack(), Withdrawn(), Commented())}  # fmt: skip
 
 
 def notifier_for(event: str) -> Notifier:

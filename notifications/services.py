@@ -21,7 +21,7 @@ from notifications.notifiers import notifier_for
 TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError)
 
 
-def notification_record(*, request, event: str, step=None, decision=None, actor=None) -> Notification:
+def notification_record(*, request, event: str, step=None, decision=None, actor=None, comment=None) -> Notification:
     """Write the e-mail to send about ``event`` and hand it to the worker after commit (called
     inside the transaction of the change, by the receiver of ``approvals.signals.request_event``)."""
     notifier_for(event)  # an event nobody can tell is refused now, not in the worker
@@ -30,6 +30,7 @@ def notification_record(*, request, event: str, step=None, decision=None, actor=
         request=request,
         step=step,
         decision=decision,
+        comment=comment,
         actor=actor if actor is not None and actor.is_authenticated else None,
     )
     jobs_enqueue_new(SEND_NOTIFICATION, [notification.pk])
@@ -63,7 +64,13 @@ def notification_send(notification_id: int) -> None:
     """
 
     notification = Notification.objects.select_related(
-        "request__version__created_by", "request__model", "request__submitted_by", "step", "decision", "actor"
+        "request__version__created_by",
+        "request__model",
+        "request__submitted_by",
+        "step",
+        "decision",
+        "actor",
+        "comment__thread",
     ).get(pk=notification_id)
     first_attempt = notification.status == Notification.Status.PENDING
     if first_attempt:

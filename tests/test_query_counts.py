@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import api_token_create
-from approvals import services
+from approvals import conversation, services
 from tests import factories
 
 _names = itertools.count(1)
@@ -34,6 +34,7 @@ ENDPOINTS = [
     "/api/requests/?awaiting=me",
     "/api/requests/{request}/",
     "/api/requests/{request}/evidence/",
+    "/api/requests/{request}/threads/",
     "/api/models/credit-risk/compare/?v=1&v=2",
     "/api/audit-events/",
 ]
@@ -63,10 +64,21 @@ def measure(client, urls, first_request, **headers):
     return {url: count_queries(client, url.format(request=first_request.pk), **headers) for url in urls}
 
 
+def converse(people, request, background):
+    """One more thread on ``request``: a question mentioning two people, an answer, an edit, a resolve."""
+    with background():
+        question = conversation.comment_post(request=request, actor=people.mona, body="Why? @quinn @ivan")
+        conversation.comment_post(request=request, actor=people.dana, body="Because.", thread=question.thread)
+        conversation.comment_edit(comment=question, actor=people.mona, body="Why, @quinn?")
+    conversation.thread_set_resolved(thread=question.thread, actor=people.dana, resolved=True, request=request)
+
+
 @pytest.fixture
 def grown(people, risk_model, background):
     add_rows(people, risk_model, background)
-    return risk_model.promotion_requests.order_by("pk").first()
+    first = risk_model.promotion_requests.order_by("pk").first()
+    converse(people, first, background)
+    return first
 
 
 def test_pages_keep_a_constant_query_count(client, people, risk_model, background, grown):
@@ -74,6 +86,7 @@ def test_pages_keep_a_constant_query_count(client, people, risk_model, backgroun
     before = measure(client, PAGES, grown, HTTP_HX_REQUEST="true")
     for _ in range(3):
         add_rows(people, risk_model, background)
+        converse(people, grown, background)
     after = measure(client, PAGES, grown, HTTP_HX_REQUEST="true")
     assert after == before
 
@@ -85,5 +98,6 @@ def test_list_endpoints_keep_a_constant_query_count(client, people, risk_model, 
     before = measure(client, ENDPOINTS, grown, **headers)
     for _ in range(3):
         add_rows(people, risk_model, background)
+        converse(people, grown, background)
     after = measure(client, ENDPOINTS, grown, **headers)
     assert after == before

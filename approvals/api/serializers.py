@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
-from approvals.models import CheckRun, Decision, PromotionRequest, StepState
+from approvals.models import CheckRun, Comment, Decision, PromotionRequest, StepState, Thread
 from registry.api.serializers import StrictInputSerializer
 
 _DATETIME = serializers.DateTimeField()
@@ -246,3 +246,47 @@ class RollbackInputSerializer(StrictInputSerializer):
         max_value=2**31,
         help_text="The production version you are rolling back; if it changed meanwhile, the answer is 409.",
     )
+
+
+class CommentOutputSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username")
+    mentioned = serializers.SerializerMethodField(help_text="Usernames the comment mentions (told by e-mail).")
+    earlier_texts = serializers.SerializerMethodField(help_text="The text before each edit, oldest first.")
+
+    class Meta:
+        model = Comment
+        fields = ["id", "thread", "request", "author", "body", "mentioned", "created_at", "edited_at", "earlier_texts"]
+
+    def get_mentioned(self, comment) -> list[str]:
+        return [person.username for person in comment.mentioned.all()]
+
+    def get_earlier_texts(self, comment) -> list[str]:
+        return [edit.body for edit in comment.edits.all()]
+
+
+class ThreadOutputSerializer(serializers.ModelSerializer):
+    started_by = serializers.CharField(source="started_by.username")
+    resolved = serializers.BooleanField(source="is_resolved")
+    resolved_by = serializers.CharField(source="resolved_by.username", allow_null=True, default=None)
+    comments = CommentOutputSerializer(many=True)
+
+    class Meta:
+        model = Thread
+        fields = ["id", "started_on", "started_by", "created_at", "resolved", "resolved_by", "resolved_at", "comments"]
+
+
+class CommentInputSerializer(StrictInputSerializer):
+    body = serializers.CharField(
+        max_length=20_000, help_text="Markdown; @name tells a colleague who may see the model."
+    )
+    thread = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Reply in this thread; without it, start one."
+    )
+
+
+class CommentEditInputSerializer(StrictInputSerializer):
+    body = serializers.CharField(max_length=20_000, help_text="The corrected text; the earlier one is kept.")
+
+
+class ResolveInputSerializer(StrictInputSerializer):
+    resolved = serializers.BooleanField(help_text="true: the point is settled; false: open it again.")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import views
+from approvals.api import conversation, views
 
 urlpatterns = [
     path(
@@ -20,4 +20,16 @@ urlpatterns = [
     path("requests/<int:pk>/withdraw/", views.RequestWithdrawView.as_view(), name="api-request-withdraw"),
     path("requests/<int:pk>/claim/", views.StepClaimView.as_view(), name="api-step-claim"),
     path("requests/<int:pk>/release/", views.StepReleaseView.as_view(), name="api-step-release"),
+    path("requests/<int:pk>/threads/", conversation.ThreadListView.as_view(), name="api-thread-list"),
+    path("requests/<int:pk>/comments/", conversation.CommentCreateView.as_view(), name="api-comment-create"),
+    path(
+        "requests/<int:pk>/comments/<int:comment_id>/",
+        conversation.CommentEditView.as_view(),
+        name="api-comment-edit",
+    ),
+    path(
+        "requests/<int:pk>/threads/<int:thread_id>/resolve/",
+        conversation.ThreadResolveView.as_view(),
+        name="api-thread-resolve",
+    ),
 ]

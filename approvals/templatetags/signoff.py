@@ -1,5 +1,7 @@
 """Template helpers for Signoff's pages."""
 
+import functools
+
 from django import template
 
 register = template.Library()
@@ -23,6 +25,10 @@ AUDIT_PHRASES = {
     "step.cancelled": "cancelled",
     "step.claimed": "is reviewing",
     "step.released": "stopped reviewing",
+    "thread.resolved": "resolved a thread",
+    "thread.reopened": "reopened a thread",
+    "comment.posted": "commented",
+    "comment.edited": "edited a comment",
     "deployment.failed": "the deployment failed; it waits for the IT engineer again",
     "artifact.downloaded": "downloaded the artifact",
     "model.registered": "registered the model",
@@ -64,15 +70,23 @@ MARKDOWN_TAGS = {"p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "bl
                  "thead", "tbody", "tr", "th", "td", "hr"}  # fmt: skip
 
 
+@functools.cache
+def _markdown():
+    """CommonMark with tables and no raw HTML: markdown-it's parser stays linear on hostile
+    input (19,000 "[" take 0.3 s where Python-Markdown took a minute) and caps nesting."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "maxNesting": 20}).enable("table")
+
+
 @register.filter
 def markdown_safe(text: str) -> str:
     """Markdown as HTML with only harmless tags (no raw HTML, scripts, images or inline styles;
     links get rel="noopener noreferrer nofollow")."""
-    import markdown
     import nh3
     from django.utils.safestring import mark_safe
 
-    html = markdown.markdown(text or "", extensions=["tables", "sane_lists"], output_format="html")
+    html = _markdown().render(text or "")
     cleaned = nh3.clean(html, tags=MARKDOWN_TAGS, attributes={"a": {"href", "title"}},
                         url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")  # fmt: skip
     return mark_safe(cleaned)  # noqa: S308 (sanitised by nh3 just above)

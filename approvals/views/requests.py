@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from approvals import permissions, selectors, services
-from approvals.forms import DecisionForm, RequestFilterForm, WithdrawForm
+from approvals.forms import CommentForm, DecisionForm, RequestFilterForm, WithdrawForm
 from approvals.models import PromotionRequest, StepState
 from config.pages import form_errors_from, paginate, valid_query
 from config.pagination import CappedPaginator
@@ -65,7 +65,34 @@ def evidence_context(promotion_request) -> dict:
     }
 
 
-def _request_context(request, promotion_request, form=None, withdraw_form=None):
+def conversation_context(user, promotion_request, comment_form=None, edit_form=None) -> dict:
+    """The threads the request shows, what ``user`` may do in them, and a form that came back
+    with an error (bound to the thread or comment it was for)."""
+    threads = list(selectors.conversation(request=promotion_request))
+    may_comment = permissions.can(user, permissions.COMMENT, promotion_request)
+    resolvable = permissions.threads_to_resolve(user, threads) if may_comment else set()
+    for thread in threads:
+        thread.may_resolve = thread.pk in resolvable
+        thread.carried = thread.started_on_id != promotion_request.pk
+        for comment in thread.comments.all():
+            comment.may_edit = comment.author_id == user.pk and permissions.can(user, permissions.EDIT_COMMENT, comment)
+    # The thread a reply that came back with an error was for (None: the new-thread form).
+    reply_to = None
+    if comment_form is not None and comment_form.is_bound:
+        raw = comment_form.data.get("thread", "")
+        reply_to = next((thread.pk for thread in threads if str(thread.pk) == raw), None)
+    return {
+        "reply_to": reply_to,
+        "threads": threads,
+        "open_threads": sum(1 for thread in threads if not thread.is_resolved),
+        "may_comment": may_comment,
+        "comment_form": comment_form,
+        "blank_comment_form": CommentForm(),
+        "edit_form": edit_form,
+    }
+
+
+def page_context(request, promotion_request, form=None, withdraw_form=None, comment_form=None, edit_form=None):
     steps = list(promotion_request.steps.all())
     deciding = steps_to_decide(request.user, promotion_request)
     # A request sent back and answered by a fixed version links forward and offers no second fix.
@@ -89,6 +116,7 @@ def _request_context(request, promotion_request, form=None, withdraw_form=None):
         and permissions.can(request.user, permissions.WITHDRAW, promotion_request),
         "withdraw_form": withdraw_form or WithdrawForm(),
         "claim_hours": settings.SIGNOFF_CLAIM_HOURS,
+        **conversation_context(request.user, promotion_request, comment_form, edit_form),
         "production_seen": services.production_number(promotion_request.model_id),
         "changes": selectors.changes_since(request=promotion_request),
         **evidence_context(promotion_request),
@@ -98,7 +126,7 @@ def _request_context(request, promotion_request, form=None, withdraw_form=None):
 @login_required
 def request_detail(request, pk):
     promotion_request = selectors.request_get(user=request.user, pk=pk)
-    return render(request, "requests/detail.html", _request_context(request, promotion_request))
+    return render(request, "requests/detail.html", page_context(request, promotion_request))
 
 
 @login_required
@@ -125,13 +153,13 @@ def request_decide(request, pk):
     promotion_request = selectors.request_get(user=request.user, pk=pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        return render(request, "requests/detail.html", _request_context(request, promotion_request, form), status=400)
+        return render(request, "requests/detail.html", page_context(request, promotion_request, form), status=400)
     seen = None
     if form.cleaned_data["step"] is not None:
         seen = {step.pk: step for step in promotion_request.steps.all()}.get(form.cleaned_data["step"])
         if seen is None:  # never fall back to another step than the one the reviewer saw
             form.add_error(None, "This request has no such step; reload the page.")
-            context = _request_context(request, promotion_request, form)
+            context = page_context(request, promotion_request, form)
             return render(request, "requests/detail.html", context, status=400)
     try:
         services.step_decide(
@@ -148,7 +176,7 @@ def request_decide(request, pk):
         return redirect(promotion_request)
     except ValidationError as error:
         form_errors_from(form, error)
-        return render(request, "requests/detail.html", _request_context(request, promotion_request, form), status=400)
+        return render(request, "requests/detail.html", page_context(request, promotion_request, form), status=400)
     messages.success(request, "Your decision was recorded.")
     return redirect(promotion_request)
 
@@ -171,7 +199,7 @@ def request_withdraw(request, pk):
         else:
             messages.success(request, f"Request #{promotion_request.pk} is withdrawn; the reviewers are told.")
             return redirect(promotion_request)
-    context = _request_context(request, promotion_request, withdraw_form=form)
+    context = page_context(request, promotion_request, withdraw_form=form)
     return render(request, "requests/detail.html", context, status=400)
 
 
