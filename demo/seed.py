@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from approvals import services
+from approvals import conversation, services
 from approvals.models import PromotionRequest, Workflow
 from approvals.revisions import workflow_assign, workflow_revise
 from demo import training
@@ -165,6 +165,8 @@ MODELS = [
                 "77aa310",
                 "2026-09-01",
                 [
+                    ("mona", "comment", "@dana how many churners are in the training month? Recall looks low."),
+                    ("dana", "reply", "About 9 %. The logistic model misses most of them; a tree model may do better."),
                     (
                         "mona",
                         "request_changes",
@@ -221,6 +223,9 @@ MODELS = [
                 "19c4a02",
                 "2026-10-20",
                 [
+                    ("mona", "comment", "Does the hold-out cover **night-time** transactions? cc @quinn"),
+                    ("quinn", "reply", "Yes: 14 % of its rows are between midnight and 6 am."),
+                    ("mona", "resolve", ""),
                     ("mona", "approve", "Precision looks good; QA please check the night-time segment."),
                 ],
             ),
@@ -263,10 +268,21 @@ def _workflows(people) -> None:
 
 
 def _play(version, story, people) -> PromotionRequest:
+    """Submit ``version`` and play its story: decisions (username, verdict, reason) and the
+    conversation (username, "comment" | "reply" | "resolve", text)."""
     request = services.promotion_request_submit(version=version, actor=people["dana"])
-    for username, verdict, comment in [step for step in story if step != "submit"]:
+    thread = None
+    for username, verdict, text in [step for step in story if step != "submit"]:
         request.refresh_from_db()
-        services.step_decide(request=request, actor=people[username], verdict=verdict, comment=comment)
+        if verdict in ("comment", "reply"):
+            said = conversation.comment_post(
+                request=request, actor=people[username], body=text, thread=thread if verdict == "reply" else None
+            )
+            thread = said.thread
+        elif verdict == "resolve":
+            conversation.thread_set_resolved(thread=thread, actor=people[username], resolved=True, request=request)
+        else:
+            services.step_decide(request=request, actor=people[username], verdict=verdict, comment=text)
     request.refresh_from_db()
     return request
 
