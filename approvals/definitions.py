@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from approvals import policy
+from approvals import deadlines, policy
 from evidence.checks import registered_checks
 
 STEP_TYPES = ("checks", "approval", "promotion", "deployment", "policy")
@@ -26,6 +26,7 @@ PROMOTION_STAGES = ("qa",)
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
 MAX_SOURCE = 100_000  # characters of YAML
 MAX_STEPS = 50
+DEADLINE_KEYS = ("due", "business_days", "remind_before", "escalate_to", "escalate_to_users")
 
 
 class DefinitionError(ValueError):
@@ -64,6 +65,11 @@ class StepDefinition:
     when: dict | None = None  # policy
     then: str = ""  # policy: "approve" (the next human step) or "skip"
     target: str = ""  # policy: the human step it approves or skips
+    due: str = ""  # human steps: "36h", "2d": the deadline, counted from the step's start
+    business_days: bool = False  # "2d" counts Monday to Friday only
+    remind_before: str = ""  # the reminder this long before the deadline (default: at three quarters)
+    escalate_to: tuple[str, ...] = ()  # roles told when the deadline passes
+    escalate_to_users: tuple[str, ...] = ()  # people told when the deadline passes
 
     @property
     def is_human(self) -> bool:
@@ -85,6 +91,11 @@ class StepDefinition:
             "when": self.when,
             "then": self.then,
             "target": self.target,
+            "due": self.due,
+            "business_days": self.business_days,
+            "remind_before": self.remind_before,
+            "escalate_to": list(self.escalate_to),
+            "escalate_to_users": list(self.escalate_to_users),
         }
 
 
@@ -99,7 +110,10 @@ class WorkflowDefinition:
     def digest(self) -> str:
         """SHA-256 of what the text parses to (canonical JSON): two texts that say the same
         thing share it, whatever their comments and layout."""
-        parsed = {"name": self.name, "description": self.description, "steps": [asdict(s) for s in self.steps]}
+        # Keys a step leaves at their default are left out, so adding a key to the language does
+        # not change the digest of definitions that do not use it.
+        steps = [{k: v for k, v in asdict(s).items() if k not in DEADLINE_KEYS or v} for s in self.steps]
+        parsed = {"name": self.name, "description": self.description, "steps": steps}
         return hashlib.sha256(json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     def step(self, name: str) -> StepDefinition | None:
@@ -125,6 +139,12 @@ def _line_index(root) -> dict[tuple, int]:
     return lines
 
 
+def _shown(value) -> str:
+    """A value as an error message quotes it: at most 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def _load_yaml(text: str):
     if not isinstance(text, str):
         raise DefinitionError("the definition must be text")
@@ -140,6 +160,8 @@ def _load_yaml(text: str):
         ) from None
     except RecursionError:
         raise DefinitionError("the definition is nested too deeply") from None
+    except ValueError as error:  # e.g. an integer of more than 4,300 digits
+        raise DefinitionError(f"a value cannot be read: {str(error)[:100]}") from None
     return data, _line_index(root)
 
 
@@ -228,8 +250,8 @@ class _Parser:
         allowed = {"name", "type", "title"} | {
             "checks": {"checks"},
             "approval": {"approvers", "users", "required_approvals", "require", "quorum", "on_reject",
-                         "allow_deciders_of"},
-            "deployment": {"approvers", "users", "required_approvals", "allow_deciders_of"},
+                         "allow_deciders_of", *DEADLINE_KEYS},
+            "deployment": {"approvers", "users", "required_approvals", "allow_deciders_of", *DEADLINE_KEYS},
             "promotion": {"to_stage"},
             "policy": {"when", "then"},
         }[step_type]  # fmt: skip
@@ -305,6 +327,7 @@ class _Parser:
         if required < at_least:
             self.fail(f"{label}: 'required_approvals' ({required}) is less than the {at_least} that 'require' asks for",
                       *where, "required_approvals")  # fmt: skip
+        fields.update(self.deadline(step, where, label))
         if step_type == "approval":
             on_reject = step.get("on_reject", "return_to_author")
             if isinstance(on_reject, dict) and list(on_reject) == ["return_to_step"]:
@@ -317,6 +340,32 @@ class _Parser:
             else:
                 self.fail(f"{label}: 'on_reject' must be one of return_to_author, reject or "
                           f"{{return_to_step: NAME}}, not {on_reject!r}", *where, "on_reject")  # fmt: skip
+        return fields
+
+    def deadline(self, step, where, label) -> dict:
+        """``due`` and what hangs on it: business days, the reminder, who is told when it passes."""
+        if "due" not in step:
+            extra = sorted(set(step) & set(DEADLINE_KEYS))
+            if extra:
+                self.fail(f"{label}: '{extra[0]}' needs 'due' (the deadline, e.g. due: 2d)", *where, extra[0])
+            return {}
+        due = deadlines.parse_duration(step["due"])
+        if due is None:
+            self.fail(f"{label}: 'due' must be a duration such as 4h or 2d (at most {deadlines.MAX_HOURS} hours or "
+                      f"{deadlines.MAX_DAYS} days), not {_shown(step['due'])}", *where, "due")  # fmt: skip
+        fields = {"due": step["due"].strip(), "business_days": step.get("business_days", False)}
+        if not isinstance(fields["business_days"], bool):
+            self.fail(f"{label}: 'business_days' must be true or false", *where, "business_days")
+        if fields["business_days"] and due[1] != "d":
+            self.fail(f"{label}: 'business_days' applies to a deadline in days (due: 2d)", *where, "business_days")
+        if "remind_before" in step:
+            before = deadlines.parse_duration(step["remind_before"])
+            if before is None or deadlines.hours(before) >= deadlines.hours(due):
+                self.fail(f"{label}: 'remind_before' must be a duration shorter than 'due' ({fields['due']}), "
+                          f"such as 4h, not {_shown(step['remind_before'])}", *where, "remind_before")  # fmt: skip
+            fields["remind_before"] = step["remind_before"].strip()
+        fields["escalate_to"] = self.names(step, "escalate_to", where, label)
+        fields["escalate_to_users"] = self.names(step, "escalate_to_users", where, label)
         return fields
 
     def policy(self, step, where, label) -> dict:
@@ -422,16 +471,18 @@ def reference_problems(definition: WorkflowDefinition, *, count_people: bool = F
 
     User = get_user_model()
     problems = []
-    roles = {role for step in definition.steps for role in step.approvers}
-    users = {user for step in definition.steps for user in step.users}
+    roles = {role for step in definition.steps for role in (*step.approvers, *step.escalate_to)}
+    users = {user for step in definition.steps for user in (*step.users, *step.escalate_to_users)}
     known_roles = set(Group.objects.filter(name__in=roles).values_list("name", flat=True))
     known_users = set(User.objects.filter(username__in=users, is_active=True).values_list("username", flat=True))
     for step in definition.steps:
         if not step.is_human:
             continue
-        missing = [f"there is no role called '{r}'" for r in step.approvers if r not in known_roles] + [
-            f"there is no active user called '{u}'" for u in step.users if u not in known_users
-        ]
+        missing = [
+            *(f"there is no role called '{r}'" for r in (*step.approvers, *step.escalate_to) if r not in known_roles),
+            *(f"there is no active user called '{u}'" for u in (*step.users, *step.escalate_to_users)
+              if u not in known_users),
+        ]  # fmt: skip
         problems += [f"step '{step.name}': {problem}" for problem in missing]
         if missing or not count_people:
             continue

@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Q
 from django.utils import timezone
 
-from approvals import policy
+from approvals import deadlines, policy
 from approvals.definitions import MAX_STEPS
 from approvals.models import CheckRun, Decision, JobKind, PromotionRequest, StepState
 from approvals.signals import RequestEvent, announce
@@ -67,8 +67,26 @@ def audit_step(request: PromotionRequest, step: StepState, verb: str, *, actor=N
 def _started(request: PromotionRequest, step: StepState, status: str) -> None:
     step.status = status
     step.started_at = timezone.now()
-    step.save(update_fields=["status", "started_at", "required_approvals"])
+    if status == Step.WAITING:
+        deadline_restart(step, step.started_at)
+    step.save(
+        update_fields=[
+            "status",
+            "started_at",
+            "required_approvals",
+            "due_at",
+            "remind_at",
+            "reminded_at",
+            "escalated_at",
+        ]
+    )
     audit_step(request, step, "step.started", to_state=step.status)
+
+
+def deadline_restart(step: StepState, start) -> None:
+    """A step that starts waiting (again) is due by its definition's ``due``, counted from ``start``."""
+    step.due_at, step.remind_at = deadlines.schedule(step.config, start)
+    step.reminded_at = step.escalated_at = None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Errors a retry may cure (a lock timeout or deadlock, a connection lost, a mail s
 ``TransientError``; anything else is permanent.
 """
 
-from approvals import services
+from approvals import deadlines, services
 from approvals.models import CheckRun, JobKind, StepState
 from jobs import runner as jobs
 from jobs.faults import fault_point
@@ -55,6 +55,13 @@ def register_kinds() -> None:
         run=conclude_checks,
         fail=_nothing,
         sweep=conclude_stranded_checks_steps,
+    )
+    jobs.register(
+        JobKind.STEP_DEADLINE,  # no job rows: the sweeper passes the steps whose reminder or deadline came
+        target=StepState,
+        run=lambda step_id, *, final_attempt: deadlines.step_deadline_pass(step_id=step_id),
+        fail=_nothing,
+        sweep=deadlines.deadlines_sweep,
     )
     jobs.register(
         JobKind.EXECUTE_STEP,

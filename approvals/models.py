@@ -22,6 +22,7 @@ class JobKind(models.TextChoices):
     RUN_CHECK = "run_check", "Run a check"
     CONCLUDE_CHECKS = "conclude_checks", "Conclude a checks step"
     EXECUTE_STEP = "execute_step", "Carry out a promotion or deployment"
+    STEP_DEADLINE = "step_deadline", "Remind or escalate a step that is due"
 
 
 class Workflow(models.Model):
@@ -248,6 +249,11 @@ class StepState(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Deadlines (``due:`` in the workflow; approvals.deadlines): set when the step starts waiting.
+    due_at = models.DateTimeField(null=True, blank=True)
+    remind_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["request", "position"]
@@ -256,7 +262,14 @@ class StepState(models.Model):
         indexes = [
             models.Index(
                 fields=["status"], condition=models.Q(status__in=["waiting", "running"]), name="step_active_idx"
-            )
+            ),
+            # The sweeper's reminders and escalations still to send.
+            models.Index(
+                fields=["remind_at"], condition=models.Q(status="waiting", reminded_at=None), name="step_remind_idx"
+            ),
+            models.Index(
+                fields=["due_at"], condition=models.Q(status="waiting", escalated_at=None), name="step_due_idx"
+            ),
         ]
 
     def __str__(self):
@@ -276,6 +289,10 @@ class StepState(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == self.Status.WAITING and self.due_at is not None and self.due_at <= timezone.now()
 
 
 class CheckRun(models.Model):

@@ -25,6 +25,7 @@ from approvals.engine import (
     ChecksKind,
     audit_step,
     close_request,
+    deadline_restart,
     finish_step,
     kind_of,
     request_advance,
@@ -592,7 +593,8 @@ def step_execution_fail(*, step_id: int, reason: str) -> None:
             return
         step.status, step.round = Step.WAITING, step.round + 1
         step.note = f"The deployment failed: {reason.rstrip('.')}."
-        step.save(update_fields=["status", "round", "note"])
+        deadline_restart(step, timezone.now())
+        step.save(update_fields=["status", "round", "note", "due_at", "remind_at", "reminded_at", "escalated_at"])
         request.status = Status.AWAITING_REVIEW
         request.save(update_fields=["status", "updated_at"])
         audit_step(

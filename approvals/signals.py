@@ -14,6 +14,8 @@ class RequestEvent(models.TextChoices):
     ROLLED_BACK = "rolled_back", "Rolled back"
     WITHDRAWN = "withdrawn", "Withdrawn"
     COMMENTED = "commented", "Comment"
+    REMINDER = "reminder", "Reminder: a step is due soon"
+    OVERDUE = "overdue", "A step is overdue"
 
 
 # Sent with ``event`` (a RequestEvent), ``request``, and ``step``, ``decision``, ``actor``,

@@ -128,6 +128,31 @@ class Withdrawn(Notifier):
             "comment", flat=True).first() or ""}  # fmt: skip
 
 
+class Reminder(Notifier):
+    """Everyone who may still decide the step: its deadline is near."""
+
+    event = RequestEvent.REMINDER
+
+    def people(self, notification):
+        return list(permissions.users_who_can(permissions.DECIDE, notification.step))
+
+
+class Overdue(Reminder):
+    """The step's deadline passed: everyone who may still decide it, and the roles and people the
+    step escalates to (those with access to the model)."""
+
+    event = RequestEvent.OVERDUE
+
+    def people(self, notification):
+        step = notification.step
+        may_see = registry_permissions.users_who_can(registry_permissions.ACT, notification.request.model)
+        escalated = may_see.filter(
+            Q(groups__name__in=step.config.get("escalate_to", []))
+            | Q(username__in=step.config.get("escalate_to_users", []))
+        )
+        return [*super().people(notification), *escalated]
+
+
 class Commented(Notifier):
     """The people in the thread, the submitter and whoever the comment mentions, if they may see
     the model; after an edit, only the people it newly mentions."""
@@ -156,8 +181,13 @@ class Commented(Notifier):
         return context
 
 
-NOTIFIERS = {notifier.event: notifier for notifier in (ReviewRequested(), DecisionMade(), ChecksFailed(), Deployed(),
-                                                       RolledBack(), Withdrawn(), Commented())}  # fmt: skip
+NOTIFIERS = {
+    notifier.event: notifier
+    for notifier in (
+        ReviewRequested(), DecisionMade(), ChecksFailed(), Deployed(), RolledBack(), Withdrawn(), Commented(),
+        Reminder(), Overdue(),
+    )
+}  # fmt: skip
 
 
 def notifier_for(event: str) -> Notifier:

@@ -136,6 +136,7 @@ class StepOutputSerializer(serializers.ModelSerializer):
     approvers = serializers.SerializerMethodField()
     claimed_by = serializers.SerializerMethodField(help_text="Who is reviewing the step now (a claim), if anyone.")
     claimed_until = serializers.SerializerMethodField()
+    overdue = serializers.BooleanField(source="is_overdue", help_text="Waiting past its deadline (due_at).")
     check_runs = CheckRunOutputSerializer(many=True)
     decisions = serializers.SerializerMethodField()
 
@@ -158,6 +159,8 @@ class StepOutputSerializer(serializers.ModelSerializer):
             "decisions",
             "claimed_by",
             "claimed_until",
+            "due_at",
+            "overdue",
         ]
         extra_kwargs = {
             "group": {"help_text": "The parallel group the step belongs to (its steps wait together); empty for none."},
