@@ -25,6 +25,8 @@ from audit.services import audit_record
 from evidence.checks import get_check
 from evidence.checks.inputs import CheckInput, check_input
 from jobs.runner import job_enqueue, jobs_enqueue_new
+from registry.models import ModelVersion
+from registry.services import model_version_set_stage
 
 Status = PromotionRequest.Status
 Step = StepState.Status
@@ -56,6 +58,15 @@ def close_request(request: PromotionRequest, status: str, *, actor, comment: str
         to_state=status,
         comment=comment,
     )
+    version = request.version
+    if version.stage == ModelVersion.Stage.QA and status != PromotionRequest.Status.COMPLETED:
+        # Nobody tests it any more: a version whose request ended short of production leaves QA.
+        note = f"Request #{request.pk} ended in QA: {request.get_status_display().lower()}."
+        model_version_set_stage(version=version, stage=ModelVersion.Stage.DEVELOPMENT, note=note)
+        audit_record(
+            actor=actor, verb="version.stage_changed", obj=version, model=request.model, request=request,
+            from_state=ModelVersion.Stage.QA, to_state=ModelVersion.Stage.DEVELOPMENT, comment=note,
+        )  # fmt: skip
 
 
 def audit_step(request: PromotionRequest, step: StepState, verb: str, *, actor=None, **fields) -> None:
