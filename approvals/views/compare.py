@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from approvals import selectors, services
 from approvals.forms import DecisionForm
+from approvals.verdict import verdict_line
 from approvals.views.requests import evidence_context, steps_to_decide
 from evidence.comparison import MAX_VERSIONS, SelectionError, parse_selection
 from registry import selectors as registry_selectors
@@ -19,22 +20,24 @@ def _decision_context(request, model, numbers) -> dict:
     if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
         return {}
     try:
-        promotion_request = selectors.request_for_decision(user=request.user, pk=int(raw))
+        promotion_request = selectors.request_get(user=request.user, pk=int(raw))
     except Http404:  # nothing to offer; the comparison still shows
         return {}
     if promotion_request.model_id != model.pk or promotion_request.version.number not in numbers:
         return {}
+    evidence = evidence_context(promotion_request)
+    shown = {"req": promotion_request, "verdict": verdict_line(promotion_request, evidence["evidence"])}
     deciding = steps_to_decide(request.user, promotion_request)
     if not deciding:
-        return {"req": promotion_request}
+        return shown
     return {
-        "req": promotion_request,
+        **shown,
         "may_decide": True,
         "deciding": deciding,
         "form": DecisionForm(),
         "production_seen": services.production_number(model.pk),
         "claim_hours": settings.SIGNOFF_CLAIM_HOURS,
-        **evidence_context(promotion_request),
+        **evidence,
     }
 
 

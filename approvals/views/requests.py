@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from approvals import permissions, selectors, services
 from approvals.forms import CommentForm, DecisionForm, RequestFilterForm, WithdrawForm
 from approvals.models import PromotionRequest, StepState
+from approvals.verdict import verdict_line
 from config.pages import form_errors_from, paginate, valid_query
 from config.pagination import CappedPaginator
 from evidence import comparison
@@ -97,6 +98,8 @@ def page_context(request, promotion_request, form=None, withdraw_form=None, comm
     deciding = steps_to_decide(request.user, promotion_request)
     # A request sent back and answered by a fixed version links forward and offers no second fix.
     answered_by = selectors.answered_by(request=promotion_request) if not promotion_request.is_open else None
+    talk = conversation_context(request.user, promotion_request, comment_form, edit_form)
+    evidence = evidence_context(promotion_request)
     return {
         "req": promotion_request,
         "version": promotion_request.version,
@@ -116,10 +119,11 @@ def page_context(request, promotion_request, form=None, withdraw_form=None, comm
         and permissions.can(request.user, permissions.WITHDRAW, promotion_request),
         "withdraw_form": withdraw_form or WithdrawForm(),
         "claim_hours": settings.SIGNOFF_CLAIM_HOURS,
-        **conversation_context(request.user, promotion_request, comment_form, edit_form),
         "production_seen": services.production_number(promotion_request.model_id),
         "changes": selectors.changes_since(request=promotion_request),
-        **evidence_context(promotion_request),
+        **talk,
+        **evidence,
+        "verdict": verdict_line(promotion_request, evidence["evidence"], open_threads=talk["open_threads"]),
     }
 
 

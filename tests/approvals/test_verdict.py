@@ -1,0 +1,54 @@
+"""The verdict line at the top of the request page and of the comparison for a request: checks,
+metrics against production, approvals per step, open threads; it reads what a reviewer would
+have to work out from the page otherwise."""
+
+from approvals import conversation, services
+from approvals.models import CheckRun
+from tests import factories
+
+
+def verdict(client, url) -> str:
+    page = client.get(url).content.decode()
+    start = page.index('data-testid="verdict"')
+    return page[start : page.index("</p>", start)]
+
+
+def test_the_request_page_says_where_the_request_stands(people, awaiting_manager, background, client):
+    client.force_login(people.mona)
+    line = verdict(client, f"/requests/{awaiting_manager.pk}/")
+    assert "✓ 3 of 3 checks passed" in line and "0 of 1 approval for Manager review" in line
+    assert "worse than production" not in line  # nothing in production yet
+
+    with background():
+        conversation.comment_post(request=awaiting_manager, actor=people.mona, body="Why?")
+        services.step_decide(request=awaiting_manager, actor=people.mona, verdict="approve", comment="ok")
+    line = verdict(client, f"/requests/{awaiting_manager.pk}/")
+    assert "✓ 1 of 1 approval for Manager review" in line and "0 of 1 approval for QA review" in line
+    assert "1 open thread in the conversation" in line
+
+
+def test_failed_checks_and_worse_metrics_are_named(people, risk_model, background, client):
+    old, _current = factories.make_production_history(model=risk_model, by=people.dana)
+    version = factories.make_version(model=risk_model, by=people.dana, accuracy=0.5)
+    with background():
+        request = services.promotion_request_submit(version=version, actor=people.dana)
+    assert request.steps.get(name="automated_checks").check_runs.filter(status=CheckRun.Status.FAILED).exists()
+    client.force_login(people.mona)
+    line = verdict(client, f"/requests/{request.pk}/")
+    assert "✗ 2 of 3 checks passed (metric_threshold failed)" in line
+    assert "1 metric worse than production (accuracy)" in line
+
+    compare = verdict(
+        client, f"/models/credit-risk/compare/?v={version.number - 1}&v={version.number}&request={request.pk}"
+    )
+    assert "2 of 3 checks passed" in compare
+
+
+def test_a_reviewer_on_a_phone_gets_a_bar_to_the_decision(people, awaiting_manager, client):
+    client.force_login(people.mona)
+    page = client.get(f"/requests/{awaiting_manager.pk}/").content.decode()
+    review = awaiting_manager.steps.get(name="manager_review")
+    assert f'href="#decide-{review.pk}" data-testid="decide-bar">Manager review waits for you' in page
+    assert f'id="decide-{review.pk}"' in page
+    client.force_login(people.quinn)  # nothing to decide yet: no bar
+    assert 'data-testid="decide-bar"' not in client.get(f"/requests/{awaiting_manager.pk}/").content.decode()
