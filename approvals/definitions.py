@@ -27,6 +27,9 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
 MAX_SOURCE = 100_000  # characters of YAML
 MAX_STEPS = 50
 DEADLINE_KEYS = ("due", "business_days", "remind_before", "escalate_to", "escalate_to_users")
+# Keys a step may leave out; left out of the digest when unused, so that adding one to the
+# language does not change the digest of definitions that do not use it.
+OPTIONAL_KEYS = (*DEADLINE_KEYS, "waivable_by")
 
 
 class DefinitionError(ValueError):
@@ -70,6 +73,7 @@ class StepDefinition:
     remind_before: str = ""  # the reminder this long before the deadline (default: at three quarters)
     escalate_to: tuple[str, ...] = ()  # roles told when the deadline passes
     escalate_to_users: tuple[str, ...] = ()  # people told when the deadline passes
+    waivable_by: tuple[str, ...] = ()  # checks steps: the roles that may waive a failed check
 
     @property
     def is_human(self) -> bool:
@@ -96,6 +100,7 @@ class StepDefinition:
             "remind_before": self.remind_before,
             "escalate_to": list(self.escalate_to),
             "escalate_to_users": list(self.escalate_to_users),
+            "waivable_by": list(self.waivable_by),
         }
 
 
@@ -110,9 +115,7 @@ class WorkflowDefinition:
     def digest(self) -> str:
         """SHA-256 of what the text parses to (canonical JSON): two texts that say the same
         thing share it, whatever their comments and layout."""
-        # Keys a step leaves at their default are left out, so adding a key to the language does
-        # not change the digest of definitions that do not use it.
-        steps = [{k: v for k, v in asdict(s).items() if k not in DEADLINE_KEYS or v} for s in self.steps]
+        steps = [{k: v for k, v in asdict(s).items() if k not in OPTIONAL_KEYS or v} for s in self.steps]
         parsed = {"name": self.name, "description": self.description, "steps": steps}
         return hashlib.sha256(json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -248,7 +251,7 @@ class _Parser:
         if step_type not in STEP_TYPES:
             self.fail(f"{label}: 'type' must be one of {', '.join(STEP_TYPES)}, not {step_type!r}", *where, "type")
         allowed = {"name", "type", "title"} | {
-            "checks": {"checks"},
+            "checks": {"checks", "waivable_by"},
             "approval": {"approvers", "users", "required_approvals", "require", "quorum", "on_reject",
                          "allow_deciders_of", *DEADLINE_KEYS},
             "deployment": {"approvers", "users", "required_approvals", "allow_deciders_of", *DEADLINE_KEYS},
@@ -279,6 +282,7 @@ class _Parser:
             fields.update(self.policy(step, where, label))
         else:
             fields["checks"] = self.checks(step, where, label)
+            fields["waivable_by"] = self.names(step, "waivable_by", where, label)
         self.steps.append(StepDefinition(**fields))
 
     def names(self, step, key, where, label) -> tuple[str, ...]:
@@ -471,11 +475,14 @@ def reference_problems(definition: WorkflowDefinition, *, count_people: bool = F
 
     User = get_user_model()
     problems = []
-    roles = {role for step in definition.steps for role in (*step.approvers, *step.escalate_to)}
+    roles = {role for step in definition.steps for role in (*step.approvers, *step.escalate_to, *step.waivable_by)}
     users = {user for step in definition.steps for user in (*step.users, *step.escalate_to_users)}
     known_roles = set(Group.objects.filter(name__in=roles).values_list("name", flat=True))
     known_users = set(User.objects.filter(username__in=users, is_active=True).values_list("username", flat=True))
     for step in definition.steps:
+        problems += [
+            f"step '{step.name}': there is no role called '{r}'" for r in step.waivable_by if r not in known_roles
+        ]
         if not step.is_human:
             continue
         missing = [

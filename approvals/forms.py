@@ -68,3 +68,19 @@ class CommentEditForm(forms.Form):
 
 class ResolveForm(forms.Form):
     resolved = forms.BooleanField(required=False)
+
+
+class WaiverRequestForm(forms.Form):
+    """The author asks that one failed check not stop the request."""
+
+    run = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)
+    reason = forms.CharField(
+        max_length=5000, widget=forms.Textarea(attrs={"rows": 2}), help_text="Why this failure should not stop it."
+    )
+
+
+class WaiverDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("grant", "Grant"), ("refuse", "Refuse")])
+    comment = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to refuse."
+    )

@@ -434,3 +434,39 @@ class CommentEdit(models.Model):
 
     class Meta:
         ordering = ["replaced_at", "pk"]
+
+
+class Waiver(models.Model):
+    """The author's request that a failed check not stop the request, and the answer of someone
+    the workflow names (``waivable_by`` on the checks step), never an author of the work. When
+    every failed check of the step is waived, the request goes on from there."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        GRANTED = "granted", "Granted"
+        REFUSED = "refused", "Refused"
+
+    check_run = models.ForeignKey(CheckRun, on_delete=models.CASCADE, related_name="waivers")
+    request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="waivers")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["check_run"],
+                condition=models.Q(status__in=["requested", "granted"]),
+                name="one_live_waiver_per_check_run",
+            )
+        ]
+
+    def __str__(self):
+        return f"Waiver of {self.check_run.check_type} on request #{self.request_id}: {self.get_status_display()}"

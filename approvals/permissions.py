@@ -22,7 +22,7 @@ from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import PasswordSetByOther
-from approvals.models import Comment, Decision, PromotionRequest, RequestAuthor, StepState, Thread
+from approvals.models import Comment, Decision, PromotionRequest, RequestAuthor, StepState, Thread, Waiver
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion, RegisteredModel
 from registry.roles import DATA_SCIENTIST, IT_ENGINEER, group_ids, has_role, remember_groups, role_names
@@ -35,6 +35,8 @@ WITHDRAW = "withdraw"  # a PromotionRequest
 COMMENT = "comment"  # a PromotionRequest: start a thread or reply
 EDIT_COMMENT = "edit_comment"  # a Comment
 RESOLVE = "resolve"  # a Thread
+REQUEST_WAIVER = "request_waiver"  # a CheckRun
+DECIDE_WAIVER = "decide_waiver"  # a Waiver
 HUMAN_KINDS = (StepState.Kind.APPROVAL, StepState.Kind.DEPLOYMENT)
 
 
@@ -222,7 +224,48 @@ def refusal(user, action: str, obj) -> str | None:
         return None
     if action in (COMMENT, EDIT_COMMENT, RESOLVE):
         return _conversation_refusal(user, action, obj)
+    if action == REQUEST_WAIVER:
+        request = obj.step.request
+        if not obj.step.config.get("waivable_by"):
+            return "The workflow lets nobody waive this step's checks."
+        if request.submitted_by_id != user.pk:
+            return "Only the person who submitted the request may ask for a waiver."
+        if not registry_permissions.can(user, registry_permissions.ACT, request.model):
+            return "You do not have access to this model."
+        return None
+    if action == DECIDE_WAIVER:
+        return _waiver_refusal(user, obj)
     raise ValueError(f"Unknown action {action!r}")
+
+
+def _waiver_refusal(user, waiver: Waiver) -> str | None:
+    """Who may grant or refuse a waiver: a holder of a role the checks step names in
+    ``waivable_by``, with access to the model, who authored none of the work (the four-eyes
+    rule holds for waivers as for decisions) and whose password is their own."""
+    request = waiver.request
+    roles = waiver.check_run.step.config.get("waivable_by") or []
+    if not set(roles) & role_names(user):
+        return f"Only {', '.join(roles) or 'nobody'} may waive this check."
+    if not registry_permissions.can(user, registry_permissions.ACT, request.model):
+        return "You do not have access to this model."
+    authored = _authorship(user, request) or _twin_authorship(user, request)
+    if authored:
+        return authored.replace("decide it", "decide the waiver")
+    if PasswordSetByOther.objects.filter(user_id=user.pk).exists():
+        return "Your password was set by someone else; change it on your profile page before you decide anything."
+    return None
+
+
+def users_who_may_waive(waiver: Waiver):
+    """Active users who may grant or refuse ``waiver`` (the e-mail recipients)."""
+    roles = waiver.check_run.step.config.get("waivable_by") or []
+    candidates = list(
+        registry_permissions.users_who_can(registry_permissions.ACT, waiver.request.model).filter(
+            groups__name__in=roles
+        )
+    )
+    remember_groups(candidates)
+    return [person for person in candidates if _waiver_refusal(person, waiver) is None]
 
 
 def _conversation_refusal(user, action: str, obj) -> str | None:
@@ -260,7 +303,7 @@ def threads_to_resolve(user, threads: list[Thread]) -> set[int]:
     }
 
 
-Subject = PromotionRequest | ModelVersion | RegisteredModel | StepState | Comment | Thread
+Subject = PromotionRequest | ModelVersion | RegisteredModel | StepState | Comment | Thread | Waiver
 
 
 def can(user, action: str, obj: Subject) -> bool:

@@ -3,7 +3,7 @@
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
 
-from approvals.models import CheckRun, Comment, Decision, PromotionRequest, StepState, Thread
+from approvals.models import CheckRun, Comment, Decision, PromotionRequest, StepState, Thread, Waiver
 from approvals.permissions import requests_awaiting, requests_visible_to
 from audit.models import AuditEvent
 from registry.permissions import VIEW, model_filter, note_visible
@@ -96,6 +96,7 @@ def request_get(*, user, pk: int) -> PromotionRequest:
             "approver_groups",
             "approver_users",
             Prefetch("check_runs", queryset=CheckRun.objects.order_by("position")),
+            Prefetch("check_runs__waivers", queryset=Waiver.objects.select_related("requested_by", "decided_by")),
             Prefetch("decisions", queryset=Decision.objects.select_related("actor").order_by("created_at")),
         )
     )
@@ -151,6 +152,22 @@ def thread_get(*, request: PromotionRequest, pk: int) -> Thread:
     if thread is None:
         raise Http404("No such thread on this request.")
     return thread
+
+
+def check_run_get(*, request: PromotionRequest, pk: int) -> CheckRun:
+    """A check run of ``request`` (its steps prefetched); Http404 otherwise."""
+    run = next((run for step in request.steps.all() for run in step.check_runs.all() if run.pk == pk), None)
+    if run is None:
+        raise Http404("This request has no such check.")
+    return run
+
+
+def waiver_get(*, request: PromotionRequest, pk: int) -> Waiver:
+    """A waiver asked for on ``request``; Http404 otherwise."""
+    waiver = Waiver.objects.select_related("check_run__step", "request__model").filter(request=request, pk=pk).first()
+    if waiver is None:
+        raise Http404("This request has no such waiver.")
+    return waiver
 
 
 def comment_get(*, request: PromotionRequest, pk: int) -> Comment:
@@ -213,16 +230,25 @@ def _evidence(version, request, runs) -> dict:
     evidence["request"] = None if request is None else {"id": request.pk, "status": request.status}
     evidence["checks"] = [
         {"check_type": run.check_type, "title": run.title, "status": run.status, "summary": run.summary,
-         "config": run.config}
+         "config": run.config, **_waived(run)}
         for run in runs
     ]  # fmt: skip
     return evidence
 
 
+def _waived(run) -> dict:
+    """``{"waived": {...}}`` for a failed check someone waived (nothing otherwise, so the evidence
+    of checks nobody waived reads as before)."""
+    granted = [w for w in run.waivers.all() if w.status == Waiver.Status.GRANTED]
+    if not granted:
+        return {}
+    return {"waived": {"by": granted[0].decided_by.username, "reason": granted[0].reason}}
+
+
 def versions_evidence(*, versions) -> list[dict]:
     """What Signoff knows about each of ``versions`` beyond what its author reported: the check
     runs of its latest request and the latest result of each evidence check (measured metrics,
-    fairness by group, schema, regression against production). Two queries for any number."""
+    fairness by group, schema, regression against production, waivers). Three queries for any number."""
     latest = {}
     requests = PromotionRequest.objects.filter(version__in=[v.pk for v in versions]).only("pk", "status", "version_id")
     for request in requests.order_by("submitted_at", "pk"):
@@ -230,6 +256,8 @@ def versions_evidence(*, versions) -> list[dict]:
     runs = {}
     if latest:
         chosen = CheckRun.objects.filter(step__request__in=[r.pk for r in latest.values()])
+        granted = Waiver.objects.filter(status=Waiver.Status.GRANTED).select_related("decided_by")
+        chosen = chosen.prefetch_related(Prefetch("waivers", queryset=granted))
         for run in chosen.select_related("step").order_by("step__position", "position"):
             runs.setdefault(run.step.request_id, []).append(run)
     return [

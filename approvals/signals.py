@@ -16,15 +16,18 @@ class RequestEvent(models.TextChoices):
     COMMENTED = "commented", "Comment"
     REMINDER = "reminder", "Reminder: a step is due soon"
     OVERDUE = "overdue", "A step is overdue"
+    WAIVER_REQUESTED = "waiver_requested", "Waiver requested"
+    WAIVER_DECIDED = "waiver_decided", "Waiver decided"
 
 
 # Sent with ``event`` (a RequestEvent), ``request``, and ``step``, ``decision``, ``actor``,
-# ``comment`` where they apply (None otherwise).
+# ``comment``, ``waiver`` where they apply (None otherwise).
 request_event = Signal()
 
 
-def announce(request, event: str, *, step=None, decision=None, actor=None, comment=None) -> None:
+def announce(request, event: str, *, step=None, decision=None, actor=None, comment=None, waiver=None) -> None:
     """Tell the receivers what happened to ``request`` (inside the caller's transaction)."""
     request_event.send(
-        sender=type(request), event=event, request=request, step=step, decision=decision, actor=actor, comment=comment
-    )
+        sender=type(request), event=event, request=request, step=step, decision=decision, actor=actor,
+        comment=comment, waiver=waiver,
+    )  # fmt: skip

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.views import compare, conversation, home, models, requests
+from approvals.views import compare, conversation, home, models, requests, waivers
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
@@ -16,6 +16,8 @@ urlpatterns = [
     path("requests/<int:pk>/release/", requests.request_release, name="request-release"),
     path("requests/<int:pk>/comments/", conversation.comment_post, name="request-comment"),
     path("requests/<int:pk>/comments/<int:comment_id>/edit/", conversation.comment_edit, name="request-comment-edit"),
+    path("requests/<int:pk>/waivers/", waivers.waiver_request, name="request-waiver"),
+    path("requests/<int:pk>/waivers/<int:waiver_id>/decide/", waivers.waiver_decide, name="request-waiver-decide"),
     path(
         "requests/<int:pk>/threads/<int:thread_id>/resolve/", conversation.thread_resolve, name="request-thread-resolve"
     ),

@@ -5,7 +5,7 @@ their check runs and decisions, and its evidence summary."""
 
 from dataclasses import dataclass
 
-from approvals.models import CheckRun, Decision, PromotionRequest, StepState
+from approvals.models import CheckRun, Decision, PromotionRequest, StepState, Waiver
 
 GOOD, BAD, NEUTRAL = "good", "bad", "neutral"
 
@@ -21,7 +21,14 @@ def _checks(steps: list[StepState]) -> Part | None:
     if not runs:
         return None
     passed = sum(run.status == CheckRun.Status.PASSED for run in runs)
-    failed = [run.check_type for run in runs if run.status in (CheckRun.Status.FAILED, CheckRun.Status.ERROR)]
+    waived = {run.pk for run in runs for waiver in run.waivers.all() if waiver.status == Waiver.Status.GRANTED}
+    failed = [
+        run.check_type
+        for run in runs
+        if run.status in (CheckRun.Status.FAILED, CheckRun.Status.ERROR) and run.pk not in waived
+    ]
+    if waived and not failed:
+        return Part(f"{passed} of {len(runs)} checks passed, {len(waived)} waived", GOOD)
     if failed:
         return Part(f"{passed} of {len(runs)} checks passed ({', '.join(failed)} failed)", BAD)
     if passed < len(runs):

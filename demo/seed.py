@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from approvals import conversation, services
+from approvals import conversation, services, waivers
 from approvals.models import PromotionRequest, Workflow
 from approvals.revisions import workflow_assign, workflow_revise
 from demo import training
@@ -197,7 +197,15 @@ MODELS = [
                 {"C": 0.25, "max_iter": 500, "class_weight": "balanced"},
                 "c93d118",
                 "2026-11-18",
-                ["submit"],
+                [
+                    "submit",
+                    (
+                        "dana",
+                        "waive:model_card",
+                        "A retention-offer model of low risk: the card's missing sections are being "
+                        "written with legal and will follow in v5.",
+                    ),
+                ],
                 card="incomplete",
             ),
         ],
@@ -269,7 +277,8 @@ def _workflows(people) -> None:
 
 def _play(version, story, people) -> PromotionRequest:
     """Submit ``version`` and play its story: decisions (username, verdict, reason) and the
-    conversation (username, "comment" | "reply" | "resolve", text)."""
+    conversation (username, "comment" | "reply" | "resolve", text), and waivers (username,
+    "waive:<check type>", reason)."""
     request = services.promotion_request_submit(version=version, actor=people["dana"])
     thread = None
     for username, verdict, text in [step for step in story if step != "submit"]:
@@ -279,6 +288,9 @@ def _play(version, story, people) -> PromotionRequest:
                 request=request, actor=people[username], body=text, thread=thread if verdict == "reply" else None
             )
             thread = said.thread
+        elif verdict.startswith("waive:"):  # the author asks that a failed check be waived
+            run = request.steps.get(kind="checks").check_runs.get(check_type=verdict.removeprefix("waive:"))
+            waivers.waiver_request(check_run=run, actor=people[username], reason=text)
         elif verdict == "resolve":
             conversation.thread_set_resolved(thread=thread, actor=people[username], resolved=True, request=request)
         else:

@@ -1,11 +1,14 @@
 from django.apps import AppConfig
 
+ABOUT = ("step", "decision", "actor", "comment", "waiver")  # what a notification row may refer to
 
-def record_notification(sender, *, event, request, step=None, decision=None, actor=None, comment=None, **kwargs):
-    """Receiver of ``approvals.signals.request_event``: an e-mail row, in the change's transaction."""
+
+def record_notification(sender, *, event, request, **about):
+    """Receiver of ``approvals.signals.request_event``: an e-mail row, in the change's transaction
+    (``about``: the step, decision, actor, comment or waiver it concerns)."""
     from notifications.services import notification_record
 
-    notification_record(request=request, event=event, step=step, decision=decision, actor=actor, comment=comment)
+    notification_record(request=request, event=event, **{key: value for key, value in about.items() if key in ABOUT})
 
 
 class NotificationsConfig(AppConfig):

@@ -153,6 +153,27 @@ class Overdue(Reminder):
         return [*super().people(notification), *escalated]
 
 
+class WaiverRequested(Notifier):
+    """Everyone who may grant or refuse the waiver."""
+
+    event = RequestEvent.WAIVER_REQUESTED
+
+    def people(self, notification):
+        return permissions.users_who_may_waive(notification.waiver)
+
+    def extra_context(self, notification):
+        return {"waiver": notification.waiver, "check": notification.waiver.check_run}
+
+
+class WaiverDecided(WaiverRequested):
+    """The person who asked for the waiver."""
+
+    event = RequestEvent.WAIVER_DECIDED
+
+    def people(self, notification):
+        return [notification.waiver.requested_by]
+
+
 class Commented(Notifier):
     """The people in the thread, the submitter and whoever the comment mentions, if they may see
     the model; after an edit, only the people it newly mentions."""
@@ -185,7 +206,7 @@ NOTIFIERS = {
     notifier.event: notifier
     for notifier in (
         ReviewRequested(), DecisionMade(), ChecksFailed(), Deployed(), RolledBack(), Withdrawn(), Commented(),
-        Reminder(), Overdue(),
+        Reminder(), Overdue(), WaiverRequested(), WaiverDecided(),
     )
 }  # fmt: skip
 

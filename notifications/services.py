@@ -21,7 +21,9 @@ from notifications.notifiers import notifier_for
 TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError)
 
 
-def notification_record(*, request, event: str, step=None, decision=None, actor=None, comment=None) -> Notification:
+def notification_record(
+    *, request, event: str, step=None, decision=None, actor=None, comment=None, waiver=None
+) -> Notification:
     """Write the e-mail to send about ``event`` and hand it to the worker after commit (called
     inside the transaction of the change, by the receiver of ``approvals.signals.request_event``)."""
     notifier_for(event)  # an event nobody can tell is refused now, not in the worker
@@ -31,6 +33,7 @@ def notification_record(*, request, event: str, step=None, decision=None, actor=
         step=step,
         decision=decision,
         comment=comment,
+        waiver=waiver,
         actor=actor if actor is not None and actor.is_authenticated else None,
     )
     jobs_enqueue_new(SEND_NOTIFICATION, [notification.pk])
@@ -71,6 +74,9 @@ def notification_send(notification_id: int) -> None:
         "decision",
         "actor",
         "comment__thread",
+        "waiver__check_run",
+        "waiver__requested_by",
+        "waiver__decided_by",
     ).get(pk=notification_id)
     first_attempt = notification.status == Notification.Status.PENDING
     if first_attempt:

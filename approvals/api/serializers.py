@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
-from approvals.models import CheckRun, Comment, Decision, PromotionRequest, StepState, Thread
+from approvals.models import CheckRun, Comment, Decision, PromotionRequest, StepState, Thread, Waiver
 from registry.api.serializers import StrictInputSerializer
 
 _DATETIME = serializers.DateTimeField()
@@ -116,10 +116,24 @@ def request_row(row: dict, when=_DATETIME.to_representation) -> dict:
     }  # fmt: skip
 
 
+class WaiverOutputSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username")
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Waiver
+        fields = ["id", "check_run", "status", "requested_by", "reason", "decided_by", "decided_at", "comment"]
+
+
 class CheckRunOutputSerializer(serializers.ModelSerializer):
+    waivers = WaiverOutputSerializer(many=True, help_text="Waivers asked for this check, oldest first.")
+
     class Meta:
         model = CheckRun
-        fields = ["check_type", "title", "status", "summary", "result", "attempts", "started_at", "finished_at"]
+        fields = [
+            "id", "check_type", "title", "status", "summary", "result", "attempts", "started_at", "finished_at",
+            "waivers",
+        ]  # fmt: skip
 
 
 class DecisionOutputSerializer(serializers.ModelSerializer):
@@ -293,3 +307,15 @@ class CommentEditInputSerializer(StrictInputSerializer):
 
 class ResolveInputSerializer(StrictInputSerializer):
     resolved = serializers.BooleanField(help_text="true: the point is settled; false: open it again.")
+
+
+class WaiverRequestInputSerializer(StrictInputSerializer):
+    check_run = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The failed check run's id.")
+    reason = serializers.CharField(max_length=5000, help_text="Why this failure should not stop the request.")
+
+
+class WaiverDecisionInputSerializer(StrictInputSerializer):
+    grant = serializers.BooleanField(help_text="true grants the waiver, false refuses it.")
+    comment = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default="", help_text="Required to refuse."
+    )

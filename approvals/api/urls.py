@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import conversation, views
+from approvals.api import conversation, views, waivers
 
 urlpatterns = [
     path(
@@ -20,6 +20,8 @@ urlpatterns = [
     path("requests/<int:pk>/withdraw/", views.RequestWithdrawView.as_view(), name="api-request-withdraw"),
     path("requests/<int:pk>/claim/", views.StepClaimView.as_view(), name="api-step-claim"),
     path("requests/<int:pk>/release/", views.StepReleaseView.as_view(), name="api-step-release"),
+    path("requests/<int:pk>/waivers/", waivers.WaiverRequestView.as_view(), name="api-waiver-request"),
+    path("requests/<int:pk>/waivers/<int:waiver_id>/", waivers.WaiverDecideView.as_view(), name="api-waiver-decide"),
     path("requests/<int:pk>/threads/", conversation.ThreadListView.as_view(), name="api-thread-list"),
     path("requests/<int:pk>/comments/", conversation.CommentCreateView.as_view(), name="api-comment-create"),
     path(

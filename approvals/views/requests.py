@@ -93,8 +93,32 @@ def conversation_context(user, promotion_request, comment_form=None, edit_form=N
     }
 
 
+def waiver_flags(user, promotion_request, steps) -> None:
+    """Mark on each check run and waiver of ``steps`` what ``user`` may do with it on the page:
+    ask for a waiver of a failed check (``may_request_waiver``), grant or refuse one (``may_decide``)."""
+    failed_back = promotion_request.status == PromotionRequest.Status.CHECKS_FAILED
+    for step in steps:
+        if step.kind != StepState.Kind.CHECKS or not step.config.get("waivable_by"):
+            continue
+        for run in step.check_runs.all():
+            live = [w for w in run.waivers.all() if w.status != w.Status.REFUSED]
+            run.may_request_waiver = (
+                failed_back
+                and run.status in ("failed", "error")
+                and not live
+                and permissions.can(user, permissions.REQUEST_WAIVER, run)
+            )
+            for waiver in run.waivers.all():
+                waiver.may_decide = (
+                    failed_back
+                    and waiver.status == waiver.Status.REQUESTED
+                    and permissions.can(user, permissions.DECIDE_WAIVER, waiver)
+                )
+
+
 def page_context(request, promotion_request, form=None, withdraw_form=None, comment_form=None, edit_form=None):
     steps = list(promotion_request.steps.all())
+    waiver_flags(request.user, promotion_request, steps)
     deciding = steps_to_decide(request.user, promotion_request)
     # A request sent back and answered by a fixed version links forward and offers no second fix.
     answered_by = selectors.answered_by(request=promotion_request) if not promotion_request.is_open else None

@@ -9,7 +9,7 @@ import skops.io
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from approvals.models import CheckRun, PromotionRequest
+from approvals.models import CheckRun, PromotionRequest, Waiver
 from audit.models import AuditEvent
 from demo.management.commands.rundemo import start_worker, stop_worker
 from demo.seed import DEMO_PASSWORD
@@ -109,6 +109,13 @@ def the_demo_shows_each_kind_of_failure_next_to_clean_versions():
     assert "schema_compatibility" in failed("credit-risk", 5)  # dropped late_payments
     assert failed("customer-churn", 3) == {"reevaluate"}  # inflated claims
     assert "model_card" in failed("customer-churn", 4)  # incomplete card
+    # ... and dana asked a manager to waive it (the low-risk workflow allows it)
+    waiver = Waiver.objects.get(request__version__model__name="customer-churn", request__version__number=4)
+    assert (waiver.check_run.check_type, waiver.status, waiver.requested_by.username) == (
+        "model_card",
+        "requested",
+        "dana",
+    )
     assert "pickle_scan" in failed("fraud-detection", 3)  # malicious pickle
     churn = ModelVersion.objects.get(model__name="customer-churn", number=2)  # a skops file, measured like the rest
     assert churn.artifact.name.endswith(".skops") and churn.measurements.exists()
