@@ -16,6 +16,7 @@ from approvals.definitions import DefinitionError
 from approvals.models import (
     CheckRun,
     Decision,
+    Delegation,
     PromotionRequest,
     StepState,
     Workflow,
@@ -45,7 +46,7 @@ class StepStateInline(ReadOnlyInline):
 
 class DecisionInline(ReadOnlyInline):
     model = Decision
-    fields = ["step", "actor", "verdict", "comment", "created_at"]
+    fields = ["step", "actor", "on_behalf_of", "verdict", "comment", "created_at"]
 
 
 @admin.register(PromotionRequest)
@@ -245,3 +246,18 @@ class WorkflowRevisionAdmin(ReadOnlyAdmin):
     list_filter = ["workflow"]
     list_select_related = ["workflow", "author"]
     readonly_fields = ["workflow", "number", "author", "created_at", "note", "digest", "source"]
+
+
+@admin.register(Delegation)
+class DelegationAdmin(ReadOnlyAdmin):
+    """Who stands in for whom, and until when: people name and revoke their delegates on their
+    delegations page (audited); they lapse by themselves."""
+
+    list_display = ["principal", "delegate", "starts_at", "ends_at", "active", "revoked_at", "reason"]
+    list_filter = ["revoked_at"]
+    search_fields = ["principal__username", "delegate__username"]
+    list_select_related = ["principal", "delegate"]
+
+    @admin.display(boolean=True)
+    def active(self, delegation):
+        return delegation.is_active

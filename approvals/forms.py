@@ -1,6 +1,8 @@
 from django import forms
+from django.contrib.auth.models import Group
 
 from approvals.models import Decision, PromotionRequest
+from registry.models import RegisteredModel
 
 
 class DecisionForm(forms.Form):
@@ -84,3 +86,38 @@ class WaiverDecisionForm(forms.Form):
     comment = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to refuse."
     )
+
+
+class DelegationForm(forms.Form):
+    """Out of office: who decides for you, from when until when, optionally on which models and
+    steps of which roles. The service checks the rest (they hold the roles, have the access)."""
+
+    delegate = forms.ModelChoiceField(queryset=None, help_text="Someone of your teams.")
+    starts_at = forms.DateTimeField(label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    ends_at = forms.DateTimeField(label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    models = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, help_text="None chosen: every model.", label="Only these models"
+    )
+    roles = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, help_text="None chosen: every step.", label="Only steps of these roles"
+    )
+    reason = forms.CharField(max_length=500, help_text="The others read it, e.g. 'On leave until the 14th'.")
+
+    def __init__(self, *args, user, **kwargs):
+        from django.contrib.auth import get_user_model
+
+        from registry import permissions as registry_permissions
+        from registry.roles import role_names
+
+        super().__init__(*args, **kwargs)
+        teammates = (
+            get_user_model()
+            .objects.filter(is_active=True, groups__team__in=registry_permissions.teams_of(user))
+            .exclude(pk=user.pk)
+        )
+        self.fields["delegate"].queryset = teammates.distinct().order_by("username")
+        self.fields["delegate"].label_from_instance = lambda person: person.get_full_name() or person.username
+        self.fields["models"].queryset = registry_permissions.restrict(
+            RegisteredModel.objects.order_by("name"), user, registry_permissions.ACT
+        )
+        self.fields["roles"].queryset = Group.objects.filter(name__in=role_names(user)).order_by("name")

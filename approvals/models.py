@@ -353,6 +353,10 @@ class Decision(models.Model):
         default=dict, blank=True, help_text="The evidence summary the reviewer was shown (comparison.summary)."
     )
     evidence_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of ``evidence``, canonical JSON.")
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Whom the actor stood in for, by a delegation (out of office).",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -470,3 +474,49 @@ class Waiver(models.Model):
 
     def __str__(self):
         return f"Waiver of {self.check_run.check_type} on request #{self.request_id}: {self.get_status_display()}"
+
+
+class Delegation(models.Model):
+    """Out of office: ``delegate`` decides for ``principal`` from ``starts_at`` until ``ends_at``
+    (then it lapses by itself), optionally only on some models and only on steps of some roles.
+    The delegate decides steps that name the principal personally and is told whenever the
+    principal is asked; each such decision records "on behalf of". The delegate holds every
+    role it covers and meets every separation-of-duties rule in their own right."""
+
+    principal = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    delegate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    roles = models.ManyToManyField(
+        Group, blank=True, related_name="+", help_text="Only steps of these roles (none: all)."
+    )
+    registered_models = models.ManyToManyField(
+        RegisteredModel, blank=True, related_name="+", help_text="Only these models (none: all)."
+    )
+    reason = models.CharField(max_length=500)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-pk"]
+        indexes = [models.Index(fields=["delegate", "ends_at"], name="delegation_delegate_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="delegation_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(principal=models.F("delegate")), name="delegation_not_to_oneself"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.delegate} for {self.principal} until {self.ends_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.starts_at <= timezone.now() < self.ends_at
+
+    @property
+    def is_over(self) -> bool:
+        return self.revoked_at is not None or self.ends_at <= timezone.now()

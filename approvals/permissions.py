@@ -14,6 +14,7 @@ submission) decides none of its steps; one person decides at most one
 human step of a request; roles come from the groups a person holds, never from superuser status.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,7 +23,16 @@ from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import PasswordSetByOther
-from approvals.models import Comment, Decision, PromotionRequest, RequestAuthor, StepState, Thread, Waiver
+from approvals.models import (
+    Comment,
+    Decision,
+    Delegation,
+    PromotionRequest,
+    RequestAuthor,
+    StepState,
+    Thread,
+    Waiver,
+)
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion, RegisteredModel
 from registry.roles import DATA_SCIENTIST, IT_ENGINEER, group_ids, has_role, remember_groups, role_names
@@ -44,10 +54,74 @@ def _active(user) -> bool:
     return user.is_authenticated and user.is_active
 
 
+@dataclass(frozen=True)
+class Delegated:
+    """A delegation ``user`` holds now: for whom, on which models and steps of which roles (empty: all)."""
+
+    principal_id: int
+    model_ids: frozenset
+    role_ids: frozenset
+
+    def covers(self, step: StepState) -> bool:
+        """Whether it reaches ``step``: its model and, when limited to roles, one of the step's roles."""
+        if self.model_ids and step.request.model_id not in self.model_ids:
+            return False
+        return not self.role_ids or bool(self.role_ids & {group.pk for group in step.approver_groups.all()})
+
+
+def delegations_to(user) -> list[Delegated]:
+    """The delegations ``user`` holds now (started, not ended, not revoked); read once per user
+    object (a request's user, an e-mail's recipient)."""
+    cached = user.__dict__.get("_signoff_delegations")
+    if cached is not None:
+        return cached
+    now = timezone.now()
+    rows = dict(
+        Delegation.objects.filter(
+            delegate_id=user.pk, revoked_at=None, starts_at__lte=now, ends_at__gt=now
+        ).values_list("pk", "principal_id")
+    )
+    scopes = {pk: (set(), set()) for pk in rows}
+    if rows:
+        for pk, model_id in Delegation.registered_models.through.objects.filter(delegation_id__in=rows).values_list(
+            "delegation_id", "registeredmodel_id"
+        ):
+            scopes[pk][0].add(model_id)
+        for pk, group_id in Delegation.roles.through.objects.filter(delegation_id__in=rows).values_list(
+            "delegation_id", "group_id"
+        ):
+            scopes[pk][1].add(group_id)
+    found = [Delegated(principal, frozenset(scopes[pk][0]), frozenset(scopes[pk][1])) for pk, principal in rows.items()]
+    user.__dict__["_signoff_delegations"] = found
+    return found
+
+
 def holds_step_role(user, step: StepState) -> bool:
-    """Whether ``user`` holds one of ``step``'s roles or is named on it (superuser status is no role)."""
+    """Whether ``user`` holds one of ``step``'s roles or is named on it, in their own right or
+    for a principal named on it whose delegation they hold (superuser status is no role)."""
     names = {group.name for group in step.approver_groups.all()}
-    return bool(names & role_names(user)) or any(u.pk == user.pk for u in step.approver_users.all())
+    named = {u.pk for u in step.approver_users.all()}
+    if names & role_names(user) or user.pk in named:
+        return True
+    return any(d.principal_id in named and d.covers(step) for d in delegations_to(user))
+
+
+def on_behalf_of(user, step: StepState):
+    """The principal ``user`` stands in for when deciding ``step``: one whose delegation they
+    hold, which reaches the step, and who could be asked to decide it (named on it, or holding
+    one of its roles). None when they decide only in their own right."""
+    from django.contrib.auth import get_user_model
+
+    principals = [d.principal_id for d in delegations_to(user) if d.covers(step)]
+    if not principals:
+        return None
+    return (
+        get_user_model()
+        .objects.filter(pk__in=principals, is_active=True)
+        .filter(Q(pk__in=step.approver_users.all()) | Q(groups__in=step.approver_groups.all()))
+        .order_by("pk")
+        .first()
+    )
 
 
 def steps_for(user, request: PromotionRequest) -> list[StepState]:
@@ -121,8 +195,16 @@ def decidable_steps(user, *, as_started: bool = False, request_id: int | None = 
         return StepState.objects.none()
     # Joins and uncorrelated IN lists where they serve: cheap for the ORM to build on every
     # request, and PostgreSQL starts from the few active steps (step_active_idx).
+    covered = Q(approver_groups__in=group_ids(user)) | Q(approver_users=user.pk)
+    for delegated in delegations_to(user):  # steps naming a principal whose delegation they hold
+        by_name = Q(approver_users=delegated.principal_id)
+        if delegated.model_ids:
+            by_name &= Q(request__model_id__in=delegated.model_ids)
+        if delegated.role_ids:
+            by_name &= Q(approver_groups__in=delegated.role_ids)
+        covered |= by_name
     steps = StepState.objects.filter(
-        Q(approver_groups__in=group_ids(user)) | Q(approver_users=user.pk),
+        covered,
         registry_permissions.model_filter(user, registry_permissions.ACT, "request__model"),
         kind__in=HUMAN_KINDS,
     )
@@ -335,7 +417,14 @@ def users_who_can(action: str, obj: StepState, *, as_started: bool = False):
         raise ValueError(f"users_who_can() does not apply to {action!r}")
     from approvals.engine import kind_of
 
-    candidates = list(get_user_model().objects.filter(is_active=True).filter(kind_of(obj).eligible(obj)).distinct())
+    eligible = get_user_model().objects.filter(is_active=True).filter(kind_of(obj).eligible(obj))
+    now = timezone.now()
+    standing_in = Delegation.objects.filter(
+        principal__in=eligible.values("pk"), revoked_at=None, starts_at__lte=now, ends_at__gt=now
+    ).values("delegate_id")  # whoever stands in for one of them is asked too
+    candidates = list(
+        get_user_model().objects.filter(is_active=True).filter(Q(pk__in=eligible.values("pk")) | Q(pk__in=standing_in))
+    )
     remember_groups(candidates)
     allowed = [
         user.pk

@@ -3,7 +3,7 @@
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
 
-from approvals.models import CheckRun, Comment, Decision, PromotionRequest, StepState, Thread, Waiver
+from approvals.models import CheckRun, Comment, Decision, Delegation, PromotionRequest, StepState, Thread, Waiver
 from approvals.permissions import requests_awaiting, requests_visible_to
 from audit.models import AuditEvent
 from registry.permissions import VIEW, model_filter, note_visible
@@ -97,7 +97,9 @@ def request_get(*, user, pk: int) -> PromotionRequest:
             "approver_users",
             Prefetch("check_runs", queryset=CheckRun.objects.order_by("position")),
             Prefetch("check_runs__waivers", queryset=Waiver.objects.select_related("requested_by", "decided_by")),
-            Prefetch("decisions", queryset=Decision.objects.select_related("actor").order_by("created_at")),
+            Prefetch(
+                "decisions", queryset=Decision.objects.select_related("actor", "on_behalf_of").order_by("created_at")
+            ),
         )
     )
     related = (
@@ -358,3 +360,26 @@ def stage_timeline(*, model, limit: int = 20) -> QuerySet[AuditEvent]:
         .select_related("actor")
         .order_by("-created_at", "-pk")[:limit]
     )
+
+
+DELEGATIONS_SHOWN = 50  # the latest of each list; older ones are in the admin
+
+
+def delegations_given(*, user) -> list[Delegation]:
+    """The delegations ``user`` named, latest first, with their scope."""
+    found = Delegation.objects.filter(principal_id=user.pk).select_related("delegate")
+    return list(found.prefetch_related("registered_models", "roles")[:DELEGATIONS_SHOWN])
+
+
+def delegations_held(*, user) -> list[Delegation]:
+    """The delegations naming ``user`` as delegate, latest first, with their scope."""
+    found = Delegation.objects.filter(delegate_id=user.pk).select_related("principal")
+    return list(found.prefetch_related("registered_models", "roles")[:DELEGATIONS_SHOWN])
+
+
+def delegation_given(*, user, pk: int) -> Delegation:
+    """One delegation ``user`` named; Http404 otherwise."""
+    found = Delegation.objects.filter(principal_id=user.pk, pk=pk).select_related("delegate").first()
+    if found is None:
+        raise Http404("You named no such delegation.")
+    return found

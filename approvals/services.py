@@ -298,13 +298,15 @@ def step_decide(
         _ensure_step_waiting(locked, step)
         if step.kind == StepState.Kind.DEPLOYMENT and verdict == Decision.Verdict.APPROVE:
             _ensure_no_deployment_meanwhile(locked, production_seen)
+        principal = permissions.on_behalf_of(actor, step)
         decision = Decision.objects.create(
             request=locked, step=step, actor=actor, verdict=verdict, comment=comment, round=step.round,
-            evidence=evidence, evidence_digest=shown,
+            evidence=evidence, evidence_digest=shown, on_behalf_of=principal,
         )  # fmt: skip
         audit_step(
             locked, step, f"decision.{verdict}", actor=actor, from_state=step.status, comment=comment,
-            data={"step": step.name, "version": locked.version.number, "evidence_digest": shown},
+            data={"step": step.name, "version": locked.version.number, "evidence_digest": shown,
+                  **({"on_behalf_of": principal.username} if principal else {})},
         )  # fmt: skip
         announce(locked, RequestEvent.DECISION, step=step, decision=decision, actor=actor)
         if verdict == Decision.Verdict.APPROVE:

@@ -1,12 +1,15 @@
 from django.urls import path
 
-from approvals.views import compare, conversation, home, models, requests, waivers
+from approvals.views import compare, conversation, delegations, home, models, requests, waivers
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
     path("models/<str:name>/rollback/", models.model_rollback, name="model-rollback"),
     path("models/<str:name>/compare/", compare.model_compare, name="model-compare"),
     path("models/<str:name>/versions/<int:number>/submit/", models.version_submit, name="version-submit"),
+    path("delegations/", delegations.delegation_list, name="delegation-list"),
+    path("delegations/new/", delegations.delegation_create, name="delegation-create"),
+    path("delegations/<int:pk>/revoke/", delegations.delegation_revoke, name="delegation-revoke"),
     path("requests/", requests.request_list, name="request-list"),
     path("requests/<int:pk>/", requests.request_detail, name="request-detail"),
     path("requests/<int:pk>/progress/", requests.request_progress, name="request-progress"),

@@ -240,6 +240,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Signoff <signoff@loca
 # Celery: Redis (or any broker URL) in production, a folder on disk for the demo.
 # How long a reviewer's claim on a step ("mona is reviewing") lasts unless released or renewed.
 SIGNOFF_CLAIM_HOURS = int(os.environ.get("SIGNOFF_CLAIM_HOURS", "24"))
+# The longest a delegation (out of office) may last.
+SIGNOFF_DELEGATION_MAX_DAYS = int(os.environ.get("SIGNOFF_DELEGATION_MAX_DAYS", "90"))
 # How long the author of a comment may still edit it (the earlier text is kept).
 SIGNOFF_COMMENT_EDIT_MINUTES = int(os.environ.get("SIGNOFF_COMMENT_EDIT_MINUTES", "15"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

@@ -138,12 +138,15 @@ class CheckRunOutputSerializer(serializers.ModelSerializer):
 
 class DecisionOutputSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username")
+    on_behalf_of = serializers.CharField(
+        source="on_behalf_of.username", allow_null=True, default=None, help_text="Whom the actor stood in for."
+    )
     step = serializers.CharField(source="step.name")
     decision = serializers.CharField(source="verdict")
 
     class Meta:
         model = Decision
-        fields = ["id", "step", "actor", "decision", "comment", "evidence_digest", "created_at"]
+        fields = ["id", "step", "actor", "on_behalf_of", "decision", "comment", "evidence_digest", "created_at"]
 
 
 class StepOutputSerializer(serializers.ModelSerializer):
@@ -196,9 +199,10 @@ class StepOutputSerializer(serializers.ModelSerializer):
 
     def get_decisions(self, step) -> list[dict]:
         return [
-            {"actor": d.actor.username, "decision": d.verdict, "comment": d.comment, "created_at": d.created_at}
+            {"actor": d.actor.username, "on_behalf_of": d.on_behalf_of.username if d.on_behalf_of else None,
+             "decision": d.verdict, "comment": d.comment, "created_at": d.created_at}
             for d in step.decisions.all()
-        ]
+        ]  # fmt: skip
 
 
 class RequestDetailOutputSerializer(RequestOutputSerializer):

@@ -23,6 +23,7 @@ class WaiverRequestView(generics.GenericAPIView):
         request=WaiverRequestInputSerializer,
         responses={201: WaiverOutputSerializer, **REFUSALS},
         summary="Ask that a failed check not stop your request (the workflow's waivable_by decide)",
+        operation_id="requests_waivers_ask",
     )
     def post(self, request, pk):
         promotion_request = selectors.request_get(user=request.user, pk=pk)
@@ -41,6 +42,7 @@ class WaiverDecideView(generics.GenericAPIView):
         request=WaiverDecisionInputSerializer,
         responses={200: WaiverOutputSerializer, **REFUSALS},
         summary="Grant or refuse a waiver (a refusal says why)",
+        operation_id="requests_waivers_decide",
     )
     def post(self, request, pk, waiver_id):
         promotion_request = selectors.request_for_decision(user=request.user, pk=pk)
