@@ -29,7 +29,7 @@ MAX_STEPS = 50
 DEADLINE_KEYS = ("due", "business_days", "remind_before", "escalate_to", "escalate_to_users")
 # Keys a step may leave out; left out of the digest when unused, so that adding one to the
 # language does not change the digest of definitions that do not use it.
-OPTIONAL_KEYS = (*DEADLINE_KEYS, "waivable_by")
+OPTIONAL_KEYS = (*DEADLINE_KEYS, "waivable_by", "assignees")
 
 
 class DefinitionError(ValueError):
@@ -74,6 +74,7 @@ class StepDefinition:
     escalate_to: tuple[str, ...] = ()  # roles told when the deadline passes
     escalate_to_users: tuple[str, ...] = ()  # people told when the deadline passes
     waivable_by: tuple[str, ...] = ()  # checks steps: the roles that may waive a failed check
+    assignees: tuple[str, ...] = ()  # human steps: who holds the step when it starts (the first who may decide it)
 
     @property
     def is_human(self) -> bool:
@@ -101,6 +102,7 @@ class StepDefinition:
             "escalate_to": list(self.escalate_to),
             "escalate_to_users": list(self.escalate_to_users),
             "waivable_by": list(self.waivable_by),
+            "assignees": list(self.assignees),
         }
 
 
@@ -253,8 +255,9 @@ class _Parser:
         allowed = {"name", "type", "title"} | {
             "checks": {"checks", "waivable_by"},
             "approval": {"approvers", "users", "required_approvals", "require", "quorum", "on_reject",
-                         "allow_deciders_of", *DEADLINE_KEYS},
-            "deployment": {"approvers", "users", "required_approvals", "allow_deciders_of", *DEADLINE_KEYS},
+                         "allow_deciders_of", "assignees", *DEADLINE_KEYS},
+            "deployment": {"approvers", "users", "required_approvals", "allow_deciders_of", "assignees",
+                           *DEADLINE_KEYS},
             "promotion": {"to_stage"},
             "policy": {"when", "then"},
         }[step_type]  # fmt: skip
@@ -307,6 +310,7 @@ class _Parser:
         if not fields["approvers"] and not fields["users"]:
             self.fail(f"{label}: a {step_type} step needs 'approvers' (roles) or 'users'", *where)
         fields["allow_deciders_of"] = self.names(step, "allow_deciders_of", where, label)
+        fields["assignees"] = self.names(step, "assignees", where, label)
         require = step.get("require", {})
         if not isinstance(require, dict):
             self.fail(f"{label}: 'require' must map roles to a number of approvals, e.g. require: {{manager: 1}}",
@@ -476,7 +480,7 @@ def reference_problems(definition: WorkflowDefinition, *, count_people: bool = F
     User = get_user_model()
     problems = []
     roles = {role for step in definition.steps for role in (*step.approvers, *step.escalate_to, *step.waivable_by)}
-    users = {user for step in definition.steps for user in (*step.users, *step.escalate_to_users)}
+    users = {user for step in definition.steps for user in (*step.users, *step.escalate_to_users, *step.assignees)}
     known_roles = set(Group.objects.filter(name__in=roles).values_list("name", flat=True))
     known_users = set(User.objects.filter(username__in=users, is_active=True).values_list("username", flat=True))
     for step in definition.steps:
@@ -487,7 +491,7 @@ def reference_problems(definition: WorkflowDefinition, *, count_people: bool = F
             continue
         missing = [
             *(f"there is no role called '{r}'" for r in (*step.approvers, *step.escalate_to) if r not in known_roles),
-            *(f"there is no active user called '{u}'" for u in (*step.users, *step.escalate_to_users)
+            *(f"there is no active user called '{u}'" for u in (*step.users, *step.escalate_to_users, *step.assignees)
               if u not in known_users),
         ]  # fmt: skip
         problems += [f"step '{step.name}': {problem}" for problem in missing]

@@ -12,6 +12,7 @@ Everything here runs inside the caller's transaction, which holds the request's 
 """
 
 from abc import ABC, abstractmethod
+from datetime import timedelta
 
 from django.contrib.auth.models import Group
 from django.db.models import Q
@@ -92,6 +93,26 @@ def _started(request: PromotionRequest, step: StepState, status: str) -> None:
         ]
     )
     audit_step(request, step, "step.started", to_state=step.status)
+
+
+def _assign(request: PromotionRequest, step: StepState) -> None:
+    """A step whose definition names ``assignees`` starts held by the first of them who may
+    decide it (a claim, as "I'm reviewing this" would be: shown to everyone, lapsing by itself)."""
+    names = step.config.get("assignees") or []
+    if not names:
+        return
+    from django.conf import settings
+
+    from approvals import permissions
+
+    may = {person.username: person for person in permissions.users_who_can(permissions.DECIDE, step, as_started=True)}
+    holder = next((may[name] for name in names if name in may), None)
+    if holder is None:
+        return
+    step.claimed_by = holder
+    step.claimed_until = step.started_at + timedelta(hours=settings.SIGNOFF_CLAIM_HOURS)
+    step.save(update_fields=["claimed_by", "claimed_until"])
+    audit_step(request, step, "step.assigned", data={"step": step.name, "assignee": holder.username})
 
 
 def deadline_restart(step: StepState, start) -> None:
@@ -178,6 +199,7 @@ class ApprovalKind(StepKind):
             # Everyone who may decide it now: fixed at the start, so nobody can shrink it later.
             step.required_approvals = max(1, len(permissions.users_who_can(permissions.DECIDE, step, as_started=True)))
         _started(request, step, Step.WAITING)
+        _assign(request, step)
         announce(request, RequestEvent.REVIEW_REQUESTED, step=step)
 
     def approved(self, request, step, decision):

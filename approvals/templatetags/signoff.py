@@ -25,6 +25,7 @@ AUDIT_PHRASES = {
     "step.cancelled": "cancelled",
     "step.claimed": "is reviewing",
     "step.released": "stopped reviewing",
+    "step.assigned": "assigned",
     "thread.resolved": "resolved a thread",
     "thread.reopened": "reopened a thread",
     "comment.posted": "commented",
@@ -50,6 +51,8 @@ def audit_phrase(event) -> str:
         "decision.request_changes",
     ):
         return f"{phrase} {event.object_repr.split(' (')[0]}"
+    if event.verb == "step.assigned":
+        return f"assigned {event.object_repr.split(' (')[0]} to {event.data.get('assignee', '')}"
     if event.verb == "version.stage_changed":
         return f"{phrase} to {stage_label(event.to_state)}"
     return phrase
