@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.views import compare, conversation, delegations, home, models, requests, waivers
+from approvals.views import compare, conversation, delegations, email_actions, home, models, requests, waivers
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("requests/<int:pk>/decide/", requests.request_decide, name="request-decide"),
     path("requests/<int:pk>/withdraw/", requests.request_withdraw, name="request-withdraw"),
     path("requests/<int:pk>/claim/", requests.request_claim, name="request-claim"),
+    path("requests/<int:pk>/act/", email_actions.request_act, name="request-act"),
     path("requests/<int:pk>/release/", requests.request_release, name="request-release"),
     path("requests/<int:pk>/comments/", conversation.comment_post, name="request-comment"),
     path("requests/<int:pk>/comments/<int:comment_id>/edit/", conversation.comment_edit, name="request-comment-edit"),

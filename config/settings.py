@@ -240,6 +240,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Signoff <signoff@loca
 # Celery: Redis (or any broker URL) in production, a folder on disk for the demo.
 # How long a reviewer's claim on a step ("mona is reviewing") lasts unless released or renewed.
 SIGNOFF_CLAIM_HOURS = int(os.environ.get("SIGNOFF_CLAIM_HOURS", "24"))
+# How long the decision links of an e-mail asking for a review stay valid.
+SIGNOFF_EMAIL_ACTION_HOURS = int(os.environ.get("SIGNOFF_EMAIL_ACTION_HOURS", "72"))
 # The longest a delegation (out of office) may last.
 SIGNOFF_DELEGATION_MAX_DAYS = int(os.environ.get("SIGNOFF_DELEGATION_MAX_DAYS", "90"))
 # How long the author of a comment may still edit it (the earlier text is kept).

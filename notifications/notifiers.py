@@ -6,11 +6,12 @@ from abc import ABC, abstractmethod
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 
-from approvals import permissions
+from approvals import email_actions, permissions, selectors
 from approvals.models import CheckRun, Comment, Decision, StepState
 from approvals.signals import RequestEvent
+from approvals.verdict import verdict_line
 from notifications.models import NotificationDelivery
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion
@@ -63,6 +64,27 @@ class ReviewRequested(Notifier):
 
     def people(self, notification):
         return list(permissions.users_who_can(permissions.DECIDE, notification.step, as_started=True))
+
+    def extra_context(self, notification):
+        """Where the request stands and its metrics against production, so the e-mail alone says
+        whether it is worth opening now."""
+        request = notification.request
+        prefetch_related_objects([request], "steps__check_runs__waivers", "steps__decisions")
+        evidence = selectors.request_evidence(request=request)
+        changed = [row for row in evidence["metrics"] if row["candidate"].get("value") is not None]
+        return {"standing": verdict_line(request, evidence), "evidence": evidence, "metric_rows": changed[:8]}
+
+    def context(self, notification, recipient):
+        """Each recipient's own decision links (signed for them; opening one decides nothing)."""
+        context = super().context(notification, recipient)
+        step, base = notification.step, f"{settings.SIGNOFF_BASE_URL}{notification.request.get_absolute_url()}act/?t="
+        if step.status == StepState.Status.WAITING:
+            context["actions"] = [
+                (Decision.Verdict(verdict).label, base + email_actions.action_token(user=recipient, step=step,
+                                                                                   verdict=verdict))
+                for verdict in email_actions.VERDICTS
+            ]  # fmt: skip
+        return context
 
 
 class DecisionMade(Notifier):
