@@ -120,4 +120,5 @@ class DelegationForm(forms.Form):
         self.fields["models"].queryset = registry_permissions.restrict(
             RegisteredModel.objects.order_by("name"), user, registry_permissions.ACT
         )
-        self.fields["roles"].queryset = Group.objects.filter(name__in=role_names(user)).order_by("name")
+        # Roles, not teams: a team's group is its membership.
+        self.fields["roles"].queryset = Group.objects.filter(name__in=role_names(user), team=None).order_by("name")

@@ -175,3 +175,10 @@ def test_the_request_page_and_api_say_on_whose_behalf(named_request, people, bac
     assert 'data-testid="on-behalf-of">on behalf of <strong>mona</strong>' in page
     (step,) = api(people.dana).get(f"/api/requests/{request.pk}/").json()["steps"]
     assert step["decisions"][0]["on_behalf_of"] == "mona"
+
+
+def test_the_form_offers_roles_not_teams(people):
+    from approvals.forms import DelegationForm
+
+    offered = [group.name for group in DelegationForm(user=people.mona).fields["roles"].queryset]
+    assert offered == ["manager"]
