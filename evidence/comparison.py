@@ -75,6 +75,15 @@ def _gate_passed(gate: dict | None, value: float | None) -> bool | None:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
+def _headroom(gate: dict | None, value: float | None) -> float | None:
+    """How far ``value`` is inside the gate (negative: outside), to its nearer bound."""
+    if gate is None or value is None:
+        return None
+    room = [value - gate["min"] for _ in [0] if gate.get("min") is not None]
+    room += [gate["max"] - value for _ in [0] if gate.get("max") is not None]
+    return round(min(room), 6) if room else None
+
+
 def _gates(evidences: list[dict]) -> dict[str, dict]:
     """The metric thresholds the versions' workflows apply, first one seen per metric."""
     gates = {}
@@ -110,7 +119,10 @@ def _metric_rows(versions, evidences, base: int, gates: dict) -> list[dict]:
             cell["delta"] = None if delta is None else round(delta, 6)
             cell["relative_delta"] = None if delta is None or not baseline else round(delta / abs(baseline), 6)
             cell["better"] = _better(name, delta)
-            cell["gate_passed"] = _gate_passed(gate, value)
+            # The gate reads the value its check reads (measured or reported), so pill and check agree.
+            judged = None if gate is None else cell["reported" if gate.get("source") == "reported" else "measured"]
+            cell["gate_passed"] = _gate_passed(gate, judged)
+            cell["headroom"] = _headroom(gate, judged)
         rows.append({"name": name, "lower_is_better": name in LOWER_IS_BETTER, "gate": gate, "cells": cells})
     return rows
 

@@ -6,6 +6,7 @@ a data table beside it.
 
 from django import template
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -135,6 +136,9 @@ def delta_html(cell: dict) -> str:
     )  # fmt: skip
 
 
+REPORTED_BADGE = mark_safe(' <span class="badge reported">reported</span>')  # noqa: S308 (a constant)
+
+
 @register.simple_tag
 def metric_cell(cell: dict, index: int, baseline_index: int, gate) -> str:
     """One version's cell of the comparison's metric table: the value used, measured / reported,
@@ -146,9 +150,11 @@ def metric_cell(cell: dict, index: int, baseline_index: int, gate) -> str:
             '<span class="badge status-{}">{}</span>',
             *(("passed", "pass") if cell["gate_passed"] else ("failed", "fail")),
         )
+    reported_only = cell.get("measured") is None and cell.get("reported") is not None
     return format_html(
-        '<td class="{}"><strong>{}</strong><div class="small muted">{} / {}</div>{}{}</td>',
-        css, _number(cell.get("value")), _number(cell.get("measured")), _number(cell.get("reported")),
+        '<td class="{}" title="measured {} · reported {}"><strong>{}</strong>{}{}{}</td>',
+        css, _number(cell.get("measured")), _number(cell.get("reported")), _number(cell.get("value")),
+        REPORTED_BADGE if reported_only else "",
         "" if index == baseline_index else format_html('<div class="small">{}</div>', delta_html(cell)), verdict,
     )  # fmt: skip
 

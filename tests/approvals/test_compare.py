@@ -124,6 +124,7 @@ def test_the_comparison_api_measures_both_versions_and_knows_which_direction_is_
     assert cand["delta"] == pytest.approx(cand_accuracy - prod_accuracy, abs=1e-5)
     assert cand["better"] is (cand_accuracy > prod_accuracy)
     assert cand["gate_passed"] is (cand_accuracy >= 0.6)
+    assert cand["headroom"] == pytest.approx(cand_accuracy - 0.6, abs=1e-5)  # how far inside the gate
 
     loss = metric_row(body, "log_loss")
     assert loss["lower_is_better"] is True

@@ -52,3 +52,15 @@ def test_a_reviewer_on_a_phone_gets_a_bar_to_the_decision(people, awaiting_manag
     assert f'id="decide-{review.pk}"' in page
     client.force_login(people.quinn)  # nothing to decide yet: no bar
     assert 'data-testid="decide-bar"' not in client.get(f"/requests/{awaiting_manager.pk}/").content.decode()
+
+
+def test_the_gate_reads_the_figure_its_check_reads_and_shows_the_headroom(people, risk_model, background, client):
+    version = factories.make_version(model=risk_model, by=people.dana, accuracy=0.5)
+    with background():
+        request = services.promotion_request_submit(version=version, actor=people.dana)
+    client.force_login(people.mona)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    row = page[page.index("<td>accuracy") : page.index("</tr>", page.index("<td>accuracy"))]
+    # One figure (the author's: nothing was measured), marked; the gate on it fails by 0.3, like its check.
+    assert "0.5000" in row and 'badge reported">reported' in row
+    assert 'status-failed">fail' in row and "-0.3000" in row and "on reported" in row
