@@ -25,12 +25,26 @@ def version_rows(versions):
     )
 
 
+def who_decides(model) -> dict:
+    """ "Who decides what" on the model page: the steps of the workflow it follows and the people
+    who could decide each for its latest version (the workflow's dry run); nothing is written."""
+    from approvals.definitions import DefinitionError
+    from approvals.revisions import definition_for_model, workflow_dry_run
+
+    try:
+        revision, _definition = definition_for_model(model)
+    except DefinitionError as error:
+        return {"who_decides": [], "who_decides_error": str(error)}
+    return {"who_decides": workflow_dry_run(revision=revision, model=model), "who_decides_revision": revision}
+
+
 def model_page_part(request, model) -> dict:
     can_rollback = permissions.can(request.user, permissions.ROLLBACK, model)
     targets = services.rollback_targets(model=model) if can_rollback else []
     production = registry_selectors.production_version(model=model)
     initial = {"production_seen": production.number if production else None}
     return {
+        **who_decides(model),
         "history": selectors.model_history(model=model)[:25],
         "stage_timeline": selectors.stage_timeline(model=model),
         "can_rollback": can_rollback,

@@ -35,3 +35,14 @@ def test_assignees_are_checked_like_any_name(people):
         parse_definition(ASSIGNED.replace("assignees: [dana, mike, mona]", "assignees: mike"))
     problems = reference_problems(parse_definition(ASSIGNED.replace("[dana, mike, mona]", "[nobody]")))
     assert "step 'manager_review': there is no active user called 'nobody'" in problems
+
+
+def test_the_model_page_says_who_decides_what(people, risk_model, client):
+    factories.make_version(model=risk_model, by=people.dana)
+    client.force_login(people.quinn)
+    page = client.get("/models/credit-risk/").content.decode()
+    card = page[page.index('data-testid="who-decides"') :]
+    card = card[: card.index("</section>")]
+    assert "workflow <code>default</code>" in card
+    assert "mike, mona" in card  # the managers decide the manager review
+    assert "quinn" in card and "ivan" in card and "gina" not in card and "dana" not in card  # the author is out
