@@ -18,7 +18,7 @@ from approvals.models import Comment, CommentEdit, PromotionRequest, Thread
 from approvals.signals import RequestEvent, announce
 from audit.services import audit_record
 from registry import permissions as registry_permissions
-from registry.validation import text_problem
+from registry.validation import clean_text
 
 MAX_BODY = 20_000
 MAX_MENTIONS = 20
@@ -27,15 +27,7 @@ MENTION = re.compile(r"(?<![\w@.+-])@([\w.@+-]{1,150})")
 
 
 def _clean_body(body) -> str:
-    body = (body or "").strip() if isinstance(body, str) else ""
-    if not body:
-        raise ValidationError({"body": "Write something first."})
-    if len(body) > MAX_BODY:
-        raise ValidationError({"body": f"Keep a comment under {MAX_BODY:,} characters."})
-    problem = text_problem(body)
-    if problem:
-        raise ValidationError({"body": f"The text {problem}."})
-    return body
+    return clean_text(body, field="body", limit=MAX_BODY, required="Write something first.")
 
 
 def mentioned_people(body: str, request: PromotionRequest) -> list:

@@ -19,16 +19,17 @@ from approvals.models import Delegation
 from audit.services import audit_record
 from registry import permissions as registry_permissions
 from registry.roles import role_names
-from registry.validation import text_problem
+from registry.validation import clean_text
 
 
 def _validate(*, principal, delegate, starts_at, ends_at, reason: str, models, roles) -> str:
-    reason = (reason or "").strip()
     problems = {}
-    if not reason:
-        problems["reason"] = "Say why, e.g. 'On leave; ivan decides for me'."
-    elif len(reason) > 500 or text_problem(reason):
-        problems["reason"] = "Keep it under 500 characters of plain text."
+    try:
+        reason = clean_text(
+            reason, field="reason", limit=500, required="Say why, e.g. 'On leave; ivan decides for me'."
+        )
+    except ValidationError as error:
+        problems.update({field: messages[0] for field, messages in error.message_dict.items()})
     if delegate.pk == principal.pk:
         problems["delegate"] = "Name someone else."
     elif not delegate.is_active:

@@ -50,7 +50,7 @@ from jobs.faults import fault_pause, fault_point
 from jobs.runner import job_enqueue
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import model_version_mark_submitted, model_version_set_stage
-from registry.validation import text_problem
+from registry.validation import clean_text
 
 Status = PromotionRequest.Status
 Step = StepState.Status
@@ -207,13 +207,7 @@ def _lock_model(model_id: int) -> RegisteredModel:
 
 
 def _clean_comment(comment: str, *, what: str = "comment") -> str:
-    comment = (comment or "").strip()
-    if len(comment) > MAX_COMMENT:
-        raise ValidationError({what: f"Keep it under {MAX_COMMENT} characters."})
-    problem = text_problem(comment)
-    if problem:
-        raise ValidationError({what: f"The text {problem}."})
-    return comment
+    return clean_text(comment, field=what, limit=MAX_COMMENT)
 
 
 def _lock_request(request_id: int) -> PromotionRequest:

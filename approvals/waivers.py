@@ -6,7 +6,7 @@ request, grant and refusal is audited and e-mailed; a waived check shows as waiv
 failure on the page, in the evidence summary and in the audit log.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -16,7 +16,7 @@ from approvals.models import CheckRun, PromotionRequest, StepState, Waiver
 from approvals.signals import RequestEvent, announce
 from audit.services import audit_record
 from config.errors import Conflict
-from registry.validation import text_problem
+from registry.validation import clean_text
 
 MAX_REASON = 5000
 NOT_PASSED = (CheckRun.Status.FAILED, CheckRun.Status.ERROR)
@@ -27,15 +27,9 @@ class WaiverConflict(Conflict):
 
 
 def _text(value: str, *, what: str, required: bool) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise ValidationError({what: "Say why; the people who decide read it."})
-    if len(value) > MAX_REASON:
-        raise ValidationError({what: f"Keep it under {MAX_REASON} characters."})
-    problem = text_problem(value)
-    if problem:
-        raise ValidationError({what: f"The text {problem}."})
-    return value
+    return clean_text(
+        value, field=what, limit=MAX_REASON, required="Say why; the people who decide read it." if required else ""
+    )
 
 
 def _lock(request_id: int) -> PromotionRequest:

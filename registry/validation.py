@@ -31,6 +31,21 @@ def text_problem(text: str) -> str | None:
     return None
 
 
+def clean_text(value, *, field: str, limit: int, required: str = "") -> str:
+    """Free text a person typed (a comment, a reason), stripped; a ValidationError on ``field``
+    when it is longer than ``limit``, holds what cannot be stored, or is empty and ``required``
+    (the message then says what to write)."""
+    value = value.strip() if isinstance(value, str) else ""
+    if required and not value:
+        raise ValidationError({field: required})
+    if len(value) > limit:
+        raise ValidationError({field: f"Keep it under {limit:,} characters."})
+    problem = text_problem(value)
+    if problem:
+        raise ValidationError({field: f"The text {problem}."})
+    return value
+
+
 def _refuse_constant(name):
     raise ValidationError(f"{name} is not a number JSON allows; send a finite number.")
 

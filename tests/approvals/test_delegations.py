@@ -115,7 +115,7 @@ def test_a_delegation_limited_to_a_model_reaches_no_other(named_request, people,
         ({"roles": ["data analyst"]}, "You do not hold the role"),
         ({"to": "quinn", "roles": ["manager"]}, "quinn does not hold the role manager"),
         ({"reason": ""}, "Say why"),
-        ({"reason": "x\x00"}, "plain text"),
+        ({"reason": "x\x00"}, "NUL character"),
     ],
 )
 def test_a_bad_delegation_is_refused_and_writes_nothing(people, change, problem):

@@ -42,7 +42,7 @@ def test_the_author_withdraws_and_the_managers_are_told_why(people, awaiting_man
 
 @pytest.mark.parametrize(
     ("reason", "problem"),
-    [("", "Say why"), ("   ", "Say why"), ("x" * 5001, "under 5000"), ("stop\x00", "The text")],
+    [("", "Say why"), ("   ", "Say why"), ("x" * 5001, "under 5,000"), ("stop\x00", "The text")],
 )
 def test_a_withdrawal_without_a_usable_reason_changes_nothing(people, awaiting_manager, background, reason, problem):
     events = AuditEvent.objects.count()
