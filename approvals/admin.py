@@ -15,10 +15,12 @@ from approvals import revisions
 from approvals.definitions import DefinitionError
 from approvals.models import (
     CheckRun,
+    Comment,
     Decision,
     Delegation,
     PromotionRequest,
     StepState,
+    Waiver,
     Workflow,
     WorkflowAssignment,
     WorkflowRevision,
@@ -261,3 +263,22 @@ class DelegationAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True)
     def active(self, delegation):
         return delegation.is_active
+
+
+@admin.register(Comment)
+class CommentAdmin(ReadOnlyAdmin):
+    """The conversation on requests, read-only: people write, edit (the earlier text kept) and
+    resolve on the request page; nothing is deleted."""
+
+    list_display = ["request", "author", "created_at", "edited_at", "body"]
+    search_fields = ["body", "author__username"]
+    list_select_related = ["request__version__model", "author"]
+
+
+@admin.register(Waiver)
+class WaiverAdmin(ReadOnlyAdmin):
+    """Waivers of failed checks, read-only: asked and decided on the request page or the API."""
+
+    list_display = ["request", "check_run", "status", "requested_by", "decided_by", "decided_at"]
+    list_filter = ["status"]
+    list_select_related = ["request__version__model", "check_run", "requested_by", "decided_by"]

@@ -33,6 +33,9 @@ def submitted(people, risk_model, background):
         "/admin/notifications/notification/",
         "/admin/approvals/workflow/",
         "/admin/approvals/workflowrevision/",
+        "/admin/approvals/comment/",
+        "/admin/approvals/waiver/",
+        "/admin/approvals/delegation/",
     ],
 )
 def test_the_admin_lists_open_for_superusers(client, admin_user, submitted, url):
@@ -59,3 +62,14 @@ def test_workflow_runs_cannot_be_edited_in_the_admin(client, admin_user, submitt
 def test_people_without_staff_status_are_kept_out(client, people):
     client.force_login(people.mona)
     assert client.get("/admin/approvals/promotionrequest/").status_code == 302
+
+
+def test_comments_waivers_and_delegations_are_read_only_in_the_admin(client, admin_user, submitted, people):
+    from approvals import conversation
+
+    comment = conversation.comment_post(request=submitted, actor=people.mona, body="A question.")
+    client.force_login(admin_user)
+    for model in ("comment", "waiver", "delegation"):
+        assert client.get(f"/admin/approvals/{model}/add/").status_code == 403
+    assert client.post(f"/admin/approvals/comment/{comment.pk}/delete/").status_code == 403
+    assert b"A question." in client.get("/admin/approvals/comment/").content
