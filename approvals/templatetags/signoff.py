@@ -59,6 +59,17 @@ def audit_phrase(event) -> str:
 
 
 @register.filter
+def request_status_label(value: str) -> str:
+    """A request's status as the pages name it ("checks_failed" → "Checks failed")."""
+    from approvals.models import PromotionRequest
+
+    try:
+        return PromotionRequest.Status(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
 def stage_label(value: str) -> str:
     """A version stage as the pages name it ("qa" → "QA")."""
     from registry.models import ModelVersion
@@ -101,3 +112,20 @@ def step_panel(step) -> str:
     from approvals.engine import kind_of
 
     return kind_of(step).panel_template
+
+
+@register.filter
+def failures_first(runs) -> list:
+    """Check runs with those that did not pass first, each group in its order."""
+    runs = list(runs)
+    return [run for run in runs if run.status != "passed"] + [run for run in runs if run.status == "passed"]
+
+
+@register.filter
+def passed_count(runs) -> int:
+    return sum(run.status == "passed" for run in runs)
+
+
+@register.filter
+def not_passed_count(runs) -> int:
+    return sum(run.status != "passed" for run in runs)

@@ -64,3 +64,29 @@ def test_the_gate_reads_the_figure_its_check_reads_and_shows_the_headroom(people
     # One figure (the author's: nothing was measured), marked; the gate on it fails by 0.3, like its check.
     assert "0.5000" in row and 'badge reported">reported' in row
     assert 'status-failed">fail' in row and "-0.3000" in row and "on reported" in row
+
+
+def test_a_short_check_list_shows_what_failed_first(people, risk_model, background, client):
+    version = factories.make_version(model=risk_model, by=people.dana, accuracy=0.5)
+    with background():
+        request = services.promotion_request_submit(version=version, actor=people.dana)
+    client.force_login(people.mona)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    checks = page[page.index('<ul class="checks">') :]
+    # Three checks (the basic workflow): short enough to show whole, the failure first.
+    assert checks.index("accuracy ≥ 0.8") < checks.index("Pickle scan")
+    assert "Show the" not in checks
+
+
+def test_a_long_check_list_folds_the_passed_checks(shipped_workflow, people, risk_model, background, client):
+    version = factories.make_version(model=risk_model, by=people.dana)
+    with background():
+        request = services.promotion_request_submit(version=version, actor=people.dana)
+    runs = list(CheckRun.objects.filter(step__request=request))
+    passed = sum(run.status == "passed" for run in runs)
+    assert len(runs) == 8 and 0 < passed < 8
+    client.force_login(people.mona)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert f"{passed} of 8 passed; the others first." in page
+    folded = page[page.index(f"Show the {passed} passed checks") : page.index("</details>", page.index("Show the"))]
+    assert folded.count("status-passed") == passed and "status-failed" not in folded
