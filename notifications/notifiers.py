@@ -49,8 +49,15 @@ class Notifier(ABC):
             "recipient": recipient,
             "request_url": f"{settings.SIGNOFF_BASE_URL}{request.get_absolute_url()}",
             "model_url": f"{settings.SIGNOFF_BASE_URL}{request.model.get_absolute_url()}",
-            **self.extra_context(notification),
+            **self.shared_context(notification),
         }
+
+    def shared_context(self, notification) -> dict:
+        """``extra_context``, read once per notification however many people it tells."""
+        shared = notification.__dict__.get("_signoff_shared_context")
+        if shared is None:
+            shared = notification.__dict__["_signoff_shared_context"] = self.extra_context(notification)
+        return shared
 
     @property
     def templates(self) -> str:
