@@ -11,6 +11,7 @@ rule to them in their own right.
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -68,7 +69,9 @@ def delegation_create(
         models=models, roles=roles,
     )  # fmt: skip
     with transaction.atomic():
-        overlapping = Delegation.objects.select_for_update().filter(
+        # The principal's row serialises their delegations, so two at once cannot both pass the check.
+        get_user_model().objects.select_for_update().filter(pk=principal.pk).first()
+        overlapping = Delegation.objects.filter(
             principal=principal, delegate=delegate, revoked_at=None, starts_at__lt=ends_at, ends_at__gt=starts_at
         )
         if overlapping.exists():

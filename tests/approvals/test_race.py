@@ -88,3 +88,36 @@ def test_checks_measuring_one_version_at_once_measure_it_once(people, api, risk_
     assert Measurement.objects.filter(version=version).count() == 1
     assert AuditEvent.objects.filter(verb="version.measured", model=risk_model).count() == 1
     assert sandbox_runs == ["evidence.sandbox.evaluation:measure"]  # the others waited for it
+
+
+def test_two_identical_delegations_at_once_make_one(people):
+    from datetime import timedelta
+
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    from approvals import delegations
+    from approvals.models import Delegation
+
+    start, now, outcomes = threading.Barrier(2), timezone.now(), []
+
+    def name_delegate():
+        start.wait()
+        try:
+            delegations.delegation_create(
+                principal=people.mona, delegate=people.mike, starts_at=now, ends_at=now + timedelta(days=2),
+                reason="On leave.", actor=people.mona,
+            )  # fmt: skip
+            outcomes.append("created")
+        except ValidationError as error:
+            outcomes.append(f"refused: {error.messages[0]}")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=name_delegate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(o.split(":")[0] for o in outcomes) == ["created", "refused"], outcomes
+    assert Delegation.objects.count() == 1
