@@ -231,7 +231,8 @@ def workflow_dry_run(*, revision: WorkflowRevision, model: RegisteredModel, vers
                 )
         if step.type == "policy":
             met, read = policy.evaluate(step.when, facts)
-            row["note"] = f"{policy.describe(step.when)}: {'met' if met else 'not met'} ({read})"
+            values = ", ".join(f"{name} = {'—' if value is None else value}" for name, value in read.items())
+            row["note"] = f"{policy.describe(step.when)}: {'met' if met else 'not met'} (read: {values})"
             if met:
                 skipped[step.target] = f"approved by policy {step.title}"
         rows.append(row)

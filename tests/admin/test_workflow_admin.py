@@ -129,3 +129,17 @@ def test_workflow_apply_and_export(people, risk_model, tmp_path, capsys):
     assert capsys.readouterr().out == credit.latest.source
     call_command("workflow_export", "--output", str(tmp_path / "out"))
     assert (tmp_path / "out" / "credit.yaml").read_text() == credit.latest.source
+
+
+def test_the_dry_run_reads_a_policy_in_words(people, risk_model):
+    from approvals.revisions import workflow_dry_run
+    from tests.conftest import install_workflow
+
+    text = (
+        "name: fast\nsteps:\n  - name: lane\n    type: policy\n    when: {model_card: risk_tier, equals: low}\n"
+        "  - name: review\n    type: approval\n    approvers: [manager]\n"
+    )
+    workflow = install_workflow(text, model=risk_model)
+    factories.make_version(model=risk_model, by=people.dana)
+    (lane, _review) = workflow_dry_run(revision=workflow.latest, model=risk_model)
+    assert lane["note"].endswith("not met (read: model card risk_tier = —)"), lane["note"]
