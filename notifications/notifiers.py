@@ -82,16 +82,20 @@ class ReviewRequested(Notifier):
         return {"standing": verdict_line(request, evidence), "evidence": evidence, "metric_rows": changed[:8]}
 
     def context(self, notification, recipient):
-        """Each recipient's own decision links (signed for them; opening one decides nothing)."""
-        context = super().context(notification, recipient)
-        step, base = notification.step, f"{settings.SIGNOFF_BASE_URL}{notification.request.get_absolute_url()}act/?t="
-        if step.status == StepState.Status.WAITING:
-            context["actions"] = [
-                (Decision.Verdict(verdict).label, base + email_actions.action_token(user=recipient, step=step,
-                                                                                   verdict=verdict))
-                for verdict in email_actions.VERDICTS
-            ]  # fmt: skip
-        return context
+        return {**super().context(notification, recipient), "actions": decision_links(notification, recipient)}
+
+
+def decision_links(notification, recipient) -> list[tuple[str, str]]:
+    """The recipient's own decision links for the notification's step, signed for them (opening
+    one decides nothing), when they may decide it now; none otherwise."""
+    step = notification.step
+    if step.status != StepState.Status.WAITING or not permissions.can(recipient, permissions.DECIDE, step):
+        return []
+    base = f"{settings.SIGNOFF_BASE_URL}{notification.request.get_absolute_url()}act/?t="
+    return [
+        (Decision.Verdict(verdict).label, base + email_actions.action_token(user=recipient, step=step, verdict=verdict))
+        for verdict in email_actions.VERDICTS
+    ]
 
 
 class DecisionMade(Notifier):
@@ -164,6 +168,9 @@ class Reminder(Notifier):
 
     def people(self, notification):
         return list(permissions.users_who_can(permissions.DECIDE, notification.step))
+
+    def context(self, notification, recipient):
+        return {**super().context(notification, recipient), "actions": decision_links(notification, recipient)}
 
 
 class Overdue(Reminder):

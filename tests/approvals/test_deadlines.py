@@ -92,6 +92,10 @@ def test_the_reminder_then_the_escalation_each_once(timed, people, risk_model, b
     assert sweep(background)["step_deadline"] == 0
     # The deciders, and the IT engineers of the model's team; gary is named but sees no risk model.
     assert told(outbox, "Overdue") == ["ivan@example.com", "mike@example.com", "mona@example.com"]
+    # Who may decide gets their own decision links; the IT engineer is told, with nothing to decide.
+    overdue = {m.to[0]: m.body for m in outbox if "Overdue" in m.subject}
+    assert "  Approve: http" in overdue["mona@example.com"] and "  Approve: http" not in overdue["ivan@example.com"]
+    assert "  Approve: http" in reminder.body
     verbs = list(AuditEvent.objects.filter(request=request, verb__in=["step.reminder", "step.overdue"])
                  .order_by("pk").values_list("verb", "actor"))  # fmt: skip
     assert verbs == [("step.reminder", None), ("step.overdue", None)]
