@@ -69,18 +69,19 @@ class Delegated:
         return not self.role_ids or bool(self.role_ids & {group.pk for group in step.approver_groups.all()})
 
 
+def active_delegations() -> QuerySet[Delegation]:
+    """Delegations in force now: started, not ended, not revoked (they lapse by themselves)."""
+    now = timezone.now()
+    return Delegation.objects.filter(revoked_at=None, starts_at__lte=now, ends_at__gt=now)
+
+
 def delegations_to(user) -> list[Delegated]:
     """The delegations ``user`` holds now (started, not ended, not revoked); read once per user
     object (a request's user, an e-mail's recipient)."""
     cached = user.__dict__.get("_signoff_delegations")
     if cached is not None:
         return cached
-    now = timezone.now()
-    rows = dict(
-        Delegation.objects.filter(
-            delegate_id=user.pk, revoked_at=None, starts_at__lte=now, ends_at__gt=now
-        ).values_list("pk", "principal_id")
-    )
+    rows = dict(active_delegations().filter(delegate_id=user.pk).values_list("pk", "principal_id"))
     scopes = {pk: (set(), set()) for pk in rows}
     if rows:
         for pk, model_id in Delegation.registered_models.through.objects.filter(delegation_id__in=rows).values_list(
@@ -110,8 +111,6 @@ def on_behalf_of(user, step: StepState):
     """The principal ``user`` stands in for when deciding ``step``: one whose delegation they
     hold, which reaches the step, and who could be asked to decide it (named on it, or holding
     one of its roles). None when they decide only in their own right."""
-    from django.contrib.auth import get_user_model
-
     principals = [d.principal_id for d in delegations_to(user) if d.covers(step)]
     if not principals:
         return None
@@ -418,10 +417,8 @@ def users_who_can(action: str, obj: StepState, *, as_started: bool = False):
     from approvals.engine import kind_of
 
     eligible = get_user_model().objects.filter(is_active=True).filter(kind_of(obj).eligible(obj))
-    now = timezone.now()
-    standing_in = Delegation.objects.filter(
-        principal__in=eligible.values("pk"), revoked_at=None, starts_at__lte=now, ends_at__gt=now
-    ).values("delegate_id")  # whoever stands in for one of them is asked too
+    # whoever stands in for one of them is asked too
+    standing_in = active_delegations().filter(principal__in=eligible.values("pk")).values("delegate_id")
     candidates = list(
         get_user_model().objects.filter(is_active=True).filter(Q(pk__in=eligible.values("pk")) | Q(pk__in=standing_in))
     )

@@ -4,18 +4,13 @@ edit window, resolve or reopen a thread. Each calls one service (``approvals.con
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from approvals import conversation, selectors
 from approvals.forms import CommentEditForm, CommentForm, ResolveForm
-from approvals.views.requests import page_context
+from approvals.views.requests import page_again
 from config.pages import form_errors_from
-
-
-def _again(request, promotion_request, **forms):
-    """The request page with the form that failed, its error and the text as typed (400)."""
-    return render(request, "requests/detail.html", page_context(request, promotion_request, **forms), status=400)
 
 
 @login_required
@@ -24,7 +19,7 @@ def comment_post(request, pk):
     promotion_request = selectors.request_for_decision(user=request.user, pk=pk)
     form = CommentForm(request.POST)
     if not form.is_valid():
-        return _again(request, promotion_request, comment_form=form)
+        return page_again(request, promotion_request, comment_form=form)
     thread = None
     if form.cleaned_data["thread"] is not None:
         thread = selectors.thread_get(request=promotion_request, pk=form.cleaned_data["thread"])
@@ -34,7 +29,7 @@ def comment_post(request, pk):
         )
     except ValidationError as error:
         form_errors_from(form, error)
-        return _again(request, promotion_request, comment_form=form)
+        return page_again(request, promotion_request, comment_form=form)
     messages.success(request, "Your reply was posted." if thread else "Your comment was posted.")
     return redirect(comment.get_absolute_url())
 
@@ -54,7 +49,7 @@ def comment_edit(request, pk, comment_id):
         else:
             messages.success(request, "Your comment was edited; the earlier text is kept.")
             return redirect(f"{promotion_request.get_absolute_url()}#comment-{comment.pk}")
-    return _again(request, promotion_request, edit_form=form)
+    return page_again(request, promotion_request, edit_form=form)
 
 
 @login_required

@@ -11,6 +11,7 @@ from approvals import permissions, selectors, services
 from approvals.forms import CommentForm, DecisionForm, RequestFilterForm, WithdrawForm
 from approvals.models import PromotionRequest, StepState
 from approvals.verdict import verdict_line
+from approvals.waivers import NOT_PASSED
 from config.pages import form_errors_from, paginate, valid_query
 from config.pagination import CappedPaginator
 from evidence import comparison
@@ -104,7 +105,7 @@ def waiver_flags(user, promotion_request, steps) -> None:
             live = [w for w in run.waivers.all() if w.status != w.Status.REFUSED]
             run.may_request_waiver = (
                 failed_back
-                and run.status in ("failed", "error")
+                and run.status in NOT_PASSED
                 and not live
                 and permissions.can(user, permissions.REQUEST_WAIVER, run)
             )
@@ -114,6 +115,11 @@ def waiver_flags(user, promotion_request, steps) -> None:
                     and waiver.status == waiver.Status.REQUESTED
                     and permissions.can(user, permissions.DECIDE_WAIVER, waiver)
                 )
+
+
+def page_again(request, promotion_request, **forms):
+    """The request page again with the form that failed, its errors and the text as typed (400)."""
+    return render(request, "requests/detail.html", page_context(request, promotion_request, **forms), status=400)
 
 
 def page_context(request, promotion_request, form=None, withdraw_form=None, comment_form=None, edit_form=None):
@@ -181,14 +187,13 @@ def request_decide(request, pk):
     promotion_request = selectors.request_get(user=request.user, pk=pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        return render(request, "requests/detail.html", page_context(request, promotion_request, form), status=400)
+        return page_again(request, promotion_request, form=form)
     seen = None
     if form.cleaned_data["step"] is not None:
         seen = {step.pk: step for step in promotion_request.steps.all()}.get(form.cleaned_data["step"])
         if seen is None:  # never fall back to another step than the one the reviewer saw
             form.add_error(None, "This request has no such step; reload the page.")
-            context = page_context(request, promotion_request, form)
-            return render(request, "requests/detail.html", context, status=400)
+            return page_again(request, promotion_request, form=form)
     try:
         services.step_decide(
             request=promotion_request,
@@ -204,7 +209,7 @@ def request_decide(request, pk):
         return redirect(promotion_request)
     except ValidationError as error:
         form_errors_from(form, error)
-        return render(request, "requests/detail.html", page_context(request, promotion_request, form), status=400)
+        return page_again(request, promotion_request, form=form)
     messages.success(request, "Your decision was recorded.")
     return redirect(promotion_request)
 
@@ -227,8 +232,7 @@ def request_withdraw(request, pk):
         else:
             messages.success(request, f"Request #{promotion_request.pk} is withdrawn; the reviewers are told.")
             return redirect(promotion_request)
-    context = page_context(request, promotion_request, withdraw_form=form)
-    return render(request, "requests/detail.html", context, status=400)
+    return page_again(request, promotion_request, withdraw_form=form)
 
 
 def _claim_action(request, pk, service, done: str):

@@ -4,18 +4,18 @@ workflow names grants or refuses it. Each calls one service (``approvals.waivers
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from approvals import selectors, waivers
 from approvals.forms import WaiverDecisionForm, WaiverRequestForm
-from approvals.views.requests import page_context
+from approvals.views.requests import page_again
 
 
 def _refused(request, promotion_request, message: str):
     """The request page again, saying what was wrong (400); nothing was written."""
     messages.error(request, message)
-    return render(request, "requests/detail.html", page_context(request, promotion_request), status=400)
+    return page_again(request, promotion_request)
 
 
 def _problems(form=None, error: ValidationError | None = None) -> str:
