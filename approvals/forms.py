@@ -88,17 +88,43 @@ class WaiverDecisionForm(forms.Form):
     )
 
 
+MAX_ID = 2**63 - 1
+
+
+def _refuse_absurd_ids(values) -> None:
+    """Ids that are not whole numbers a database key can hold are refused before any query
+    (SQLite cannot even bind 10**400)."""
+    for value in values:
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and len(text) < 20 and int(text) <= MAX_ID):
+            raise forms.ValidationError(f"{text[:20]!r} is not one of the choices.", code="invalid_choice")
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    def to_python(self, value):
+        if value not in self.empty_values:
+            _refuse_absurd_ids([value])
+        return super().to_python(value)
+
+
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def clean(self, value):
+        if value:
+            _refuse_absurd_ids(value if isinstance(value, list | tuple) else [value])
+        return super().clean(value)
+
+
 class DelegationForm(forms.Form):
     """Out of office: who decides for you, from when until when, optionally on which models and
     steps of which roles. The service checks the rest (they hold the roles, have the access)."""
 
-    delegate = forms.ModelChoiceField(queryset=None, help_text="Someone of your teams.")
+    delegate = IdChoiceField(queryset=None, help_text="Someone of your teams.")
     starts_at = forms.DateTimeField(label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     ends_at = forms.DateTimeField(label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    models = forms.ModelMultipleChoiceField(
+    models = IdMultipleChoiceField(
         queryset=None, required=False, help_text="None chosen: every model.", label="Only these models"
     )
-    roles = forms.ModelMultipleChoiceField(
+    roles = IdMultipleChoiceField(
         queryset=None, required=False, help_text="None chosen: every step.", label="Only steps of these roles"
     )
     reason = forms.CharField(max_length=500, help_text="The others read it, e.g. 'On leave until the 14th'.")
