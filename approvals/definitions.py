@@ -107,11 +107,31 @@ class StepDefinition:
 
 
 @dataclass(frozen=True)
+class BreakGlass:
+    """Who may release an urgent fix past the waiting human steps (``break_glass:``), who must
+    agree, and the retrospective review that follows. Left out, the defaults hold: an IT engineer
+    asks, a manager agrees, managers review it within two days. ``break_glass: false`` turns it off."""
+
+    by: tuple[str, ...] = ("IT engineer",)
+    second: tuple[str, ...] = ("manager",)
+    retrospective_by: tuple[str, ...] = ("manager",)
+    retrospective_due: str = "2d"
+    escalate_to: tuple[str, ...] = ()  # roles told when the retrospective is overdue
+    escalate_to_users: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+BREAK_GLASS_KEYS = ("by", "second", "retrospective_by", "retrospective_due", "escalate_to", "escalate_to_users")
+
+
+@dataclass(frozen=True)
 class WorkflowDefinition:
     name: str
     description: str
     steps: tuple[StepDefinition, ...] = field(default_factory=tuple)
     source: str = ""
+    break_glass: BreakGlass = BreakGlass()
+    break_glass_given: bool = False  # the text says ``break_glass:`` (else the defaults, outside the digest)
 
     @property
     def digest(self) -> str:
@@ -119,6 +139,8 @@ class WorkflowDefinition:
         thing share it, whatever their comments and layout."""
         steps = [{k: v for k, v in asdict(s).items() if k not in OPTIONAL_KEYS or v} for s in self.steps]
         parsed = {"name": self.name, "description": self.description, "steps": steps}
+        if self.break_glass_given:
+            parsed["break_glass"] = asdict(self.break_glass)
         return hashlib.sha256(json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     def step(self, name: str) -> StepDefinition | None:
@@ -189,9 +211,11 @@ class _Parser:
         data = self.data
         if not isinstance(data, dict):
             self.fail("the definition must be a mapping with 'name' and 'steps'")
-        unknown = sorted(map(str, set(data) - {"name", "description", "steps"}))
+        unknown = sorted(map(str, set(data) - {"name", "description", "steps", "break_glass"}))
         if unknown:
-            self.fail(f"unknown top-level key '{unknown[0]}' (allowed: description, name, steps)", unknown[0])
+            self.fail(
+                f"unknown top-level key '{unknown[0]}' (allowed: break_glass, description, name, steps)", unknown[0]
+            )
         name = data.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             self.fail("'name' must be lowercase letters, digits, '-' and '_', starting with a letter", "name")
@@ -215,7 +239,35 @@ class _Parser:
         if len(self.steps) > MAX_STEPS:
             self.fail(f"a workflow has at most {MAX_STEPS} steps", "steps")
         self.cross_checks()
-        return WorkflowDefinition(name=name, description=description, steps=tuple(self.steps), source=self.text)
+        return WorkflowDefinition(
+            name=name, description=description, steps=tuple(self.steps), source=self.text,
+            break_glass=self.break_glass(data), break_glass_given="break_glass" in data,
+        )  # fmt: skip
+
+    def break_glass(self, data: dict) -> BreakGlass:
+        """``break_glass: false``, or a mapping of ``BREAK_GLASS_KEYS`` (each left out: its default)."""
+        value = data.get("break_glass", {})
+        if value is False:
+            return BreakGlass(enabled=False)
+        where, label = ("break_glass",), "break_glass"
+        if not isinstance(value, dict):
+            self.fail("'break_glass' must be false or a mapping of by, second, retrospective_by, "
+                      "retrospective_due, escalate_to, escalate_to_users", *where)  # fmt: skip
+        unknown = sorted(map(str, set(value) - set(BREAK_GLASS_KEYS)))
+        if unknown:
+            self.fail(f"break_glass: unknown key '{unknown[0]}' (allowed: {', '.join(BREAK_GLASS_KEYS)})",
+                      *where, unknown[0])  # fmt: skip
+        fields = {key: self.names(value, key, where, label) for key in BREAK_GLASS_KEYS[:3] if key in value}
+        for key, roles in fields.items():
+            if not roles:
+                self.fail(f"break_glass: '{key}' must name at least one role", *where, key)
+        fields.update({key: self.names(value, key, where, label) for key in BREAK_GLASS_KEYS[4:] if key in value})
+        if "retrospective_due" in value:
+            if deadlines.parse_duration(value["retrospective_due"]) is None:
+                self.fail(f"break_glass: 'retrospective_due' must be a duration such as 4h or 2d, not "
+                          f"{_shown(value['retrospective_due'])}", *where, "retrospective_due")  # fmt: skip
+            fields["retrospective_due"] = value["retrospective_due"].strip()
+        return BreakGlass(**fields)
 
     def parallel(self, item: dict, where: tuple, index: int) -> None:
         unknown = sorted(map(str, set(item) - {"parallel", "name"}))
@@ -479,10 +531,19 @@ def reference_problems(definition: WorkflowDefinition, *, count_people: bool = F
 
     User = get_user_model()
     problems = []
+    glass = definition.break_glass
+    glass_roles = (*glass.by, *glass.second, *glass.retrospective_by, *glass.escalate_to) if glass.enabled else ()
     roles = {role for step in definition.steps for role in (*step.approvers, *step.escalate_to, *step.waivable_by)}
+    roles |= set(glass_roles)
     users = {user for step in definition.steps for user in (*step.users, *step.escalate_to_users, *step.assignees)}
+    users |= set(glass.escalate_to_users if glass.enabled else ())
     known_roles = set(Group.objects.filter(name__in=roles).values_list("name", flat=True))
     known_users = set(User.objects.filter(username__in=users, is_active=True).values_list("username", flat=True))
+    if definition.break_glass_given:
+        problems += [f"break_glass: there is no role called '{r}'" for r in dict.fromkeys(glass_roles)
+                     if r not in known_roles]  # fmt: skip
+        problems += [f"break_glass: there is no active user called '{u}'" for u in glass.escalate_to_users
+                     if u not in known_users]  # fmt: skip
     for step in definition.steps:
         problems += [
             f"step '{step.name}': there is no role called '{r}'" for r in step.waivable_by if r not in known_roles

@@ -208,15 +208,37 @@ class ApprovalKind(StepKind):
 
 
 class DeploymentKind(ApprovalKind):
-    """An IT engineer's go-ahead, then the worker deploys (``services.step_execute``)."""
+    """An IT engineer's go-ahead, then the worker deploys (``services.step_execute``). Under an
+    emergency release the go-ahead was given when it was released: the step deploys at once."""
 
     kind = StepState.Kind.DEPLOYMENT
 
+    def start(self, request, step):
+        if not step.result.get("emergency"):
+            super().start(request, step)
+            return
+        _started(request, step, Step.RUNNING)
+        job_enqueue(JobKind.EXECUTE_STEP, step.pk, again=True)
+
     def approved(self, request, step, decision):
         if quorum_met(step):
-            step.status = Step.RUNNING
-            step.save(update_fields=["status"])
-            job_enqueue(JobKind.EXECUTE_STEP, step.pk, again=True)
+            deploy_now(step)
+
+
+def deploy_now(step: StepState) -> None:
+    """The deployment step runs: the worker carries it out."""
+    step.status = Step.RUNNING
+    step.save(update_fields=["status"])
+    job_enqueue(JobKind.EXECUTE_STEP, step.pk, again=True)
+
+
+class RetrospectiveKind(ApprovalKind):
+    """The review that follows an emergency release (``approvals.emergency``), added to the
+    request when it is released: people of ``break_glass.retrospective_by`` who took no part in
+    the release approve it, or reject it (the request closes as rejected; the version stays
+    flagged)."""
+
+    kind = StepState.Kind.RETROSPECTIVE
 
 
 class PolicyKind(StepKind):
@@ -259,7 +281,8 @@ class PolicyKind(StepKind):
 
 
 KINDS: dict[str, StepKind] = {
-    kind.kind: kind for kind in (ChecksKind(), PromotionKind(), ApprovalKind(), DeploymentKind(), PolicyKind())
+    kind.kind: kind
+    for kind in (ChecksKind(), PromotionKind(), ApprovalKind(), DeploymentKind(), PolicyKind(), RetrospectiveKind())
 }
 
 

@@ -88,6 +88,23 @@ class WaiverDecisionForm(forms.Form):
     )
 
 
+class EmergencyRequestForm(forms.Form):
+    """Break-glass: release the version now, past the reviews still waiting."""
+
+    justification = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why it cannot wait: the person who agrees, and the retrospective, read it.",
+    )
+
+
+class EmergencyDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("release", "Agree and release"), ("refuse", "Refuse")])
+    comment = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to refuse."
+    )
+
+
 MAX_ID = 2**63 - 1
 
 

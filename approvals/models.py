@@ -201,6 +201,9 @@ class StepState(models.Model):
         PROMOTION = "promotion", "Promotion"
         DEPLOYMENT = "deployment", "Deployment"
         POLICY = "policy", "Policy"
+        RETROSPECTIVE = "retrospective", "Retrospective review"
+
+    HUMAN_KINDS = (Kind.APPROVAL, Kind.DEPLOYMENT, Kind.RETROSPECTIVE)
 
     class Status(models.TextChoices):
         PENDING = "pending", "Not started"
@@ -277,7 +280,7 @@ class StepState(models.Model):
 
     @property
     def is_human(self) -> bool:
-        return self.kind in (self.Kind.APPROVAL, self.Kind.DEPLOYMENT)
+        return self.kind in self.HUMAN_KINDS
 
     @property
     def claim_holder(self):
@@ -520,3 +523,47 @@ class Delegation(models.Model):
     @property
     def is_over(self) -> bool:
         return self.revoked_at is not None or self.ends_at <= timezone.now()
+
+
+class EmergencyRelease(models.Model):
+    """Break-glass: someone the workflow names (``break_glass.by``, default an IT engineer) asks,
+    with a justification, to release the version past the human steps still waiting; a second
+    person (``break_glass.second``, default a manager) agrees or refuses. Once released, those
+    steps are skipped, the version is flagged "emergency release" everywhere, and a retrospective
+    review step follows its deployment, due within ``break_glass.retrospective_due``."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Waiting for a second approval"
+        RELEASED = "released", "Released"
+        REFUSED = "refused", "Refused"
+
+    request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="emergencies")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    justification = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    retrospective = models.OneToOneField(
+        StepState, null=True, blank=True, on_delete=models.SET_NULL, related_name="emergency"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=models.Q(status__in=["requested", "released"]),
+                name="one_live_emergency_per_request",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["requested_by"], name="emergency_requested_by_idx"),
+            models.Index(fields=["decided_by"], name="emergency_decided_by_idx"),
+        ]
+
+    def __str__(self):
+        return f"Emergency release of request #{self.request_id}: {self.get_status_display()}"

@@ -27,6 +27,7 @@ from approvals.models import (
     Comment,
     Decision,
     Delegation,
+    EmergencyRelease,
     PromotionRequest,
     RequestAuthor,
     StepState,
@@ -47,7 +48,9 @@ EDIT_COMMENT = "edit_comment"  # a Comment
 RESOLVE = "resolve"  # a Thread
 REQUEST_WAIVER = "request_waiver"  # a CheckRun
 DECIDE_WAIVER = "decide_waiver"  # a Waiver
-HUMAN_KINDS = (StepState.Kind.APPROVAL, StepState.Kind.DEPLOYMENT)
+EMERGENCY = "emergency"  # a PromotionRequest: ask for an emergency release (break-glass)
+SECOND_EMERGENCY = "second_emergency"  # an EmergencyRelease: agree to it, or refuse it
+HUMAN_KINDS = StepState.HUMAN_KINDS
 
 
 def _active(user) -> bool:
@@ -213,8 +216,11 @@ def decidable_steps(user, *, as_started: bool = False, request_id: int | None = 
         steps = steps.filter(status=StepState.Status.WAITING, request__status=PromotionRequest.Status.AWAITING_REVIEW)
     authored = RequestAuthor.objects.filter(user_id=user.pk).values("request_id")
     own_artifacts = ModelVersion.objects.filter(created_by_id=user.pk).values("artifact_sha256")
+    released = EmergencyRelease.objects.filter(Q(requested_by_id=user.pk) | Q(decided_by_id=user.pk))
     return steps.exclude(
-        Q(Exists(PasswordSetByOther.objects.filter(user_id=user.pk)))
+        # whoever asked for or agreed to an emergency release does not review it afterwards
+        Q(kind=StepState.Kind.RETROSPECTIVE, request_id__in=released.values("request_id"))
+        | Q(Exists(PasswordSetByOther.objects.filter(user_id=user.pk)))
         | Q(request__submitted_by_id=user.pk)
         | Q(request__version__created_by_id=user.pk)
         | Q(request_id__in=authored)
@@ -265,6 +271,12 @@ def _decide_refusal(user, step: StepState) -> str | None:
         return f"Only {roles} may decide '{step.title}'."
     if not registry_permissions.can(user, registry_permissions.ACT, request.model):
         return "You do not have access to this model."
+    if step.kind == StepState.Kind.RETROSPECTIVE and (
+        EmergencyRelease.objects.filter(request_id=request.pk)
+        .filter(Q(requested_by_id=user.pk) | Q(decided_by_id=user.pk))
+        .exists()
+    ):
+        return "You took part in the emergency release; someone else reviews it (separation of duties)."
     earlier = Decision.objects.filter(request_id=request.pk, actor_id=user.pk).exclude(step_id=step.pk)
     decided = earlier.select_related("step").first()
     if decided is not None:
@@ -316,6 +328,12 @@ def refusal(user, action: str, obj) -> str | None:
         return None
     if action == DECIDE_WAIVER:
         return _waiver_refusal(user, obj)
+    if action == EMERGENCY:
+        return _emergency_refusal(user, obj, roles_key="by")
+    if action == SECOND_EMERGENCY:
+        if obj.requested_by_id == user.pk:
+            return "You asked for this emergency release; someone else must agree to it (four-eyes rule)."
+        return _emergency_refusal(user, obj.request, roles_key="second")
     raise ValueError(f"Unknown action {action!r}")
 
 
@@ -335,6 +353,50 @@ def _waiver_refusal(user, waiver: Waiver) -> str | None:
     if PasswordSetByOther.objects.filter(user_id=user.pk).exists():
         return "Your password was set by someone else; change it on your profile page before you decide anything."
     return None
+
+
+def _emergency_refusal(user, request: PromotionRequest, *, roles_key: str) -> str | None:
+    """Who may ask for an emergency release of ``request`` (``roles_key`` "by") or agree to one
+    ("second"): a holder of a role the request's workflow names under ``break_glass``, with
+    access to the model, who authored none of the work, decided none of its steps, and whose
+    password is their own."""
+    from approvals.revisions import request_definition
+
+    glass = request_definition(request).break_glass
+    if not glass.enabled:
+        return "This request's workflow allows no emergency release."
+    roles = getattr(glass, roles_key)
+    if not set(roles) & role_names(user):
+        what = "ask for" if roles_key == "by" else "agree to"
+        return f"Only {', '.join(roles)} may {what} an emergency release."
+    if not registry_permissions.can(user, registry_permissions.ACT, request.model):
+        return "You do not have access to this model."
+    authored = _authorship(user, request) or _twin_authorship(user, request)
+    if authored:
+        return authored.replace("decide it", "take part in its emergency release")
+    if PasswordSetByOther.objects.filter(user_id=user.pk).exists():
+        return "Your password was set by someone else; change it on your profile page before you decide anything."
+    decided = Decision.objects.filter(request_id=request.pk, actor_id=user.pk).select_related("step").first()
+    if decided is not None:
+        return (
+            f"You decided '{decided.step.title}' of this request; someone who decided none of its steps takes part "
+            "in its emergency release (separation of duties)."
+        )
+    return None
+
+
+def users_who_may_second(emergency: EmergencyRelease):
+    """Active users who may agree to ``emergency`` or refuse it (the e-mail recipients)."""
+    from approvals.revisions import request_definition
+
+    roles = request_definition(emergency.request).break_glass.second
+    candidates = list(
+        registry_permissions.users_who_can(registry_permissions.ACT, emergency.request.model)
+        .filter(groups__name__in=roles)
+        .distinct()
+    )
+    remember_groups(candidates)
+    return [person for person in candidates if refusal(person, SECOND_EMERGENCY, emergency) is None]
 
 
 def users_who_may_waive(waiver: Waiver):
@@ -384,7 +446,7 @@ def threads_to_resolve(user, threads: list[Thread]) -> set[int]:
     }
 
 
-Subject = PromotionRequest | ModelVersion | RegisteredModel | StepState | Comment | Thread | Waiver
+Subject = PromotionRequest | ModelVersion | RegisteredModel | StepState | Comment | Thread | Waiver | EmergencyRelease
 
 
 def can(user, action: str, obj: Subject) -> bool:

@@ -5,6 +5,7 @@ Every write here is audited. A revision is immutable and parsed once per process
 changes, so the parse is cached by its id and digest); a request pins the revision it runs.
 """
 
+import hashlib
 from functools import lru_cache
 
 from django.conf import settings
@@ -155,6 +156,13 @@ def _parsed(revision_id: int, digest: str, source: str) -> WorkflowDefinition:
 def revision_definition(revision: WorkflowRevision) -> WorkflowDefinition:
     """What ``revision`` says (parsed once per process: revisions never change)."""
     return _parsed(revision.pk, revision.digest, revision.source)
+
+
+def request_definition(request) -> WorkflowDefinition:
+    """What the workflow revision ``request`` pinned at submission says (parsed once per process)."""
+    if request.revision_id is not None:
+        return revision_definition(request.revision)
+    return _parsed(0, hashlib.sha256(request.workflow_source.encode()).hexdigest(), request.workflow_source)
 
 
 def definition_for_model(model: RegisteredModel) -> tuple[WorkflowRevision, WorkflowDefinition]:

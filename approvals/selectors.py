@@ -3,7 +3,17 @@
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
 
-from approvals.models import CheckRun, Comment, Decision, Delegation, PromotionRequest, StepState, Thread, Waiver
+from approvals.models import (
+    CheckRun,
+    Comment,
+    Decision,
+    Delegation,
+    EmergencyRelease,
+    PromotionRequest,
+    StepState,
+    Thread,
+    Waiver,
+)
 from approvals.permissions import requests_awaiting, requests_visible_to
 from audit.models import AuditEvent
 from registry.permissions import VIEW, model_filter, note_visible
@@ -12,8 +22,8 @@ REQUEST_LIST_RELATED = ("model", "version", "submitted_by", "current_step")
 # The columns a row of a request list shows (page or API): fewer columns, cheaper rows.
 REQUEST_LIST_COLUMNS = (
     "status", "workflow_name", "submitted_at", "updated_at", "closed_at", "model_id", "version_id", "submitted_by_id",
-    "current_step_id", "model__name", "version__number", "version__model_id", "submitted_by__username",
-    "current_step__name", "current_step__title", "current_step__kind", "current_step__status",
+    "current_step_id", "model__name", "version__number", "version__model_id", "version__emergency_release",
+    "submitted_by__username", "current_step__name", "current_step__title", "current_step__kind", "current_step__status",
 )  # fmt: skip
 
 
@@ -170,6 +180,23 @@ def waiver_get(*, request: PromotionRequest, pk: int) -> Waiver:
     if waiver is None:
         raise Http404("This request has no such waiver.")
     return waiver
+
+
+def emergency_get(*, request: PromotionRequest, pk: int) -> EmergencyRelease:
+    """An emergency release asked for on ``request``; Http404 otherwise."""
+    emergency = (
+        EmergencyRelease.objects.select_related("request__model", "request__revision", "requested_by")
+        .filter(request=request, pk=pk)
+        .first()
+    )
+    if emergency is None:
+        raise Http404("This request has no such emergency release.")
+    return emergency
+
+
+def emergencies_of(*, request: PromotionRequest) -> list[EmergencyRelease]:
+    """The emergency releases asked for on ``request``, oldest first, with who asked and decided."""
+    return list(EmergencyRelease.objects.filter(request=request).select_related("requested_by", "decided_by"))
 
 
 def comment_get(*, request: PromotionRequest, pk: int) -> Comment:

@@ -291,7 +291,7 @@ def step_decide(
             raise AlreadyDecided(f"You already decided '{step.title}'.")
         _ensure_step_waiting(locked, step)
         if step.kind == StepState.Kind.DEPLOYMENT and verdict == Decision.Verdict.APPROVE:
-            _ensure_no_deployment_meanwhile(locked, production_seen)
+            ensure_no_deployment_meanwhile(locked, production_seen)
         principal = permissions.on_behalf_of(actor, step)
         decision = Decision.objects.create(
             request=locked, step=step, actor=actor, verdict=verdict, comment=comment, round=step.round,
@@ -398,7 +398,7 @@ def production_number(model_id: int) -> int | None:
     )
 
 
-def _ensure_no_deployment_meanwhile(request: PromotionRequest, production_seen) -> None:
+def ensure_no_deployment_meanwhile(request: PromotionRequest, production_seen) -> None:
     """Under the model's lock: refuse a deployment when another version was deployed since the
     reviewer looked, or is being deployed now. Parallel deployments thus have one winner."""
     _lock_model(request.model_id)

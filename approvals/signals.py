@@ -18,16 +18,20 @@ class RequestEvent(models.TextChoices):
     OVERDUE = "overdue", "A step is overdue"
     WAIVER_REQUESTED = "waiver_requested", "Waiver requested"
     WAIVER_DECIDED = "waiver_decided", "Waiver decided"
+    EMERGENCY_REQUESTED = "emergency_requested", "Emergency release asked for"
+    EMERGENCY_DECIDED = "emergency_decided", "Emergency release decided"
 
 
 # Sent with ``event`` (a RequestEvent), ``request``, and ``step``, ``decision``, ``actor``,
-# ``comment``, ``waiver`` where they apply (None otherwise).
+# ``comment``, ``waiver``, ``emergency`` where they apply (None otherwise).
 request_event = Signal()
 
 
-def announce(request, event: str, *, step=None, decision=None, actor=None, comment=None, waiver=None) -> None:
+def announce(
+    request, event: str, *, step=None, decision=None, actor=None, comment=None, waiver=None, emergency=None
+) -> None:
     """Tell the receivers what happened to ``request`` (inside the caller's transaction)."""
     request_event.send(
         sender=type(request), event=event, request=request, step=step, decision=decision, actor=actor,
-        comment=comment, waiver=waiver,
+        comment=comment, waiver=waiver, emergency=emergency,
     )  # fmt: skip

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from approvals.views import compare, conversation, delegations, email_actions, home, models, requests, waivers
+from approvals.views import (
+    compare,
+    conversation,
+    delegations,
+    email_actions,
+    emergency,
+    home,
+    models,
+    requests,
+    waivers,
+)
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
@@ -22,6 +32,12 @@ urlpatterns = [
     path("requests/<int:pk>/comments/<int:comment_id>/edit/", conversation.comment_edit, name="request-comment-edit"),
     path("requests/<int:pk>/waivers/", waivers.waiver_request, name="request-waiver"),
     path("requests/<int:pk>/waivers/<int:waiver_id>/decide/", waivers.waiver_decide, name="request-waiver-decide"),
+    path("requests/<int:pk>/emergency/", emergency.emergency_request, name="request-emergency"),
+    path(
+        "requests/<int:pk>/emergency/<int:emergency_id>/decide/",
+        emergency.emergency_decide,
+        name="request-emergency-decide",
+    ),
     path(
         "requests/<int:pk>/threads/<int:thread_id>/resolve/", conversation.thread_resolve, name="request-thread-resolve"
     ),

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from approvals import conversation, services, waivers
+from approvals import conversation, emergency, services, waivers
 from approvals.models import PromotionRequest, Workflow
 from approvals.revisions import workflow_assign, workflow_revise
 from demo import training
@@ -26,6 +26,7 @@ ACCOUNTS = [
     # username, first, last, role (None: superuser)
     ("dana", "Dana", "Okafor", DATA_SCIENTIST),
     ("mona", "Mona", "Lindqvist", MANAGER),
+    ("omar", "Omar", "Haddad", MANAGER),  # agrees to the fraud model's emergency release
     ("quinn", "Quinn", "Harper", DATA_ANALYST),
     ("priya", "Priya", "Nair", DATA_ANALYST),
     ("tomas", "Tomás", "Becker", DATA_ANALYST),  # the high-risk workflow's QA takes 2 of the 3 analysts
@@ -241,6 +242,22 @@ MODELS = [
             DemoVersion(
                 "random_forest", {"n_estimators": 60, "max_depth": 6}, "e5a0c77", "2026-11-20", ["submit"], True
             ),
+            # An urgent fix released past its reviews (break-glass): omar agreed; mona's retrospective waits.
+            DemoVersion(
+                "random_forest",
+                {"n_estimators": 80, "max_depth": 8},
+                "7c1e4d9",
+                "2026-11-28",
+                [
+                    (
+                        "ivan",
+                        "emergency",
+                        "A card-testing ring started at 02:00 and the rules engine misses it; this version flags "
+                        "its pattern. QA's night-time check follows in the retrospective.",
+                    ),
+                    ("omar", "release", "Agreed: chargebacks are climbing by the hour."),
+                ],
+            ),
         ],
     },
 ]
@@ -277,10 +294,10 @@ def _workflows(people) -> None:
 
 def _play(version, story, people) -> PromotionRequest:
     """Submit ``version`` and play its story: decisions (username, verdict, reason) and the
-    conversation (username, "comment" | "reply" | "resolve", text), and waivers (username,
-    "waive:<check type>", reason)."""
+    conversation (username, "comment" | "reply" | "resolve", text), waivers (username,
+    "waive:<check type>", reason) and an emergency release (username, "emergency" | "release", text)."""
     request = services.promotion_request_submit(version=version, actor=people["dana"])
-    thread = None
+    thread = asked = None
     for username, verdict, text in [step for step in story if step != "submit"]:
         request.refresh_from_db()
         if verdict in ("comment", "reply"):
@@ -291,6 +308,10 @@ def _play(version, story, people) -> PromotionRequest:
         elif verdict.startswith("waive:"):  # the author asks that a failed check be waived
             run = request.steps.get(kind="checks").check_runs.get(check_type=verdict.removeprefix("waive:"))
             waivers.waiver_request(check_run=run, actor=people[username], reason=text)
+        elif verdict == "emergency":  # break-glass: asked for, then agreed to by a second person
+            asked = emergency.emergency_request(request=request, actor=people[username], justification=text)
+        elif verdict == "release":
+            emergency.emergency_decide(emergency=asked, actor=people[username], release=True, comment=text)
         elif verdict == "resolve":
             conversation.thread_set_resolved(thread=thread, actor=people[username], resolved=True, request=request)
         else:

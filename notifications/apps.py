@@ -1,11 +1,11 @@
 from django.apps import AppConfig
 
-ABOUT = ("step", "decision", "actor", "comment", "waiver")  # what a notification row may refer to
+ABOUT = ("step", "decision", "actor", "comment", "waiver", "emergency")  # what a notification row may refer to
 
 
 def record_notification(sender, *, event, request, **about):
     """Receiver of ``approvals.signals.request_event``: an e-mail row, in the change's transaction
-    (``about``: the step, decision, actor, comment or waiver it concerns)."""
+    (``about``: the step, decision, actor, comment, waiver or emergency release it concerns)."""
     from notifications.services import notification_record
 
     notification_record(request=request, event=event, **{key: value for key, value in about.items() if key in ABOUT})

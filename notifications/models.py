@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from approvals.models import Comment, Decision, PromotionRequest, StepState, Waiver
+from approvals.models import Comment, Decision, EmergencyRelease, PromotionRequest, StepState, Waiver
 from approvals.signals import RequestEvent
 
 SEND_NOTIFICATION = "send_notification"  # the job kind that delivers one notification
@@ -29,6 +29,7 @@ class Notification(models.Model):
     )
     comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     waiver = models.ForeignKey(Waiver, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    emergency = models.ForeignKey(EmergencyRelease, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     recipients = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)

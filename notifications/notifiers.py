@@ -210,6 +210,40 @@ class WaiverDecided(WaiverRequested):
         return [notification.waiver.requested_by]
 
 
+class EmergencyRequested(Notifier):
+    """Everyone who may agree to the emergency release or refuse it."""
+
+    event = RequestEvent.EMERGENCY_REQUESTED
+
+    def people(self, notification):
+        return permissions.users_who_may_second(notification.emergency)
+
+    def extra_context(self, notification):
+        waiting = notification.request.steps.filter(status=StepState.Status.WAITING).order_by("position")
+        return {"emergency": notification.emergency, "waiting_steps": [step.title for step in waiting]}
+
+
+class EmergencyDecided(Notifier):
+    """The person who asked and the submitter; once released, also everyone who was asked to
+    decide a step it skipped (they are asked no more) and who may review it afterwards."""
+
+    event = RequestEvent.EMERGENCY_DECIDED
+
+    def people(self, notification):
+        emergency = notification.emergency
+        people = [emergency.requested_by, notification.request.submitted_by]
+        if emergency.status == emergency.Status.RELEASED:
+            skipped = notification.request.steps.filter(result__emergency=emergency.pk, kind="approval")
+            people += [person for step in skipped for person in permissions.users_who_can(
+                permissions.DECIDE, step, as_started=True)]  # fmt: skip
+            if emergency.retrospective_id:
+                people += permissions.users_who_can(permissions.DECIDE, emergency.retrospective, as_started=True)
+        return people
+
+    def extra_context(self, notification):
+        return {"emergency": notification.emergency, "retrospective": notification.emergency.retrospective}
+
+
 class Commented(Notifier):
     """The people in the thread, the submitter and whoever the comment mentions, if they may see
     the model; after an edit, only the people it newly mentions."""
@@ -242,7 +276,7 @@ NOTIFIERS = {
     notifier.event: notifier
     for notifier in (
         ReviewRequested(), DecisionMade(), ChecksFailed(), Deployed(), RolledBack(), Withdrawn(), Commented(),
-        Reminder(), Overdue(), WaiverRequested(), WaiverDecided(),
+        Reminder(), Overdue(), WaiverRequested(), WaiverDecided(), EmergencyRequested(), EmergencyDecided(),
     )
 }  # fmt: skip
 

@@ -22,7 +22,7 @@ TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, so
 
 
 def notification_record(
-    *, request, event: str, step=None, decision=None, actor=None, comment=None, waiver=None
+    *, request, event: str, step=None, decision=None, actor=None, comment=None, waiver=None, emergency=None
 ) -> Notification:
     """Write the e-mail to send about ``event`` and hand it to the worker after commit (called
     inside the transaction of the change, by the receiver of ``approvals.signals.request_event``)."""
@@ -34,6 +34,7 @@ def notification_record(
         decision=decision,
         comment=comment,
         waiver=waiver,
+        emergency=emergency,
         actor=actor if actor is not None and actor.is_authenticated else None,
     )
     jobs_enqueue_new(SEND_NOTIFICATION, [notification.pk])
@@ -77,6 +78,8 @@ def notification_send(notification_id: int) -> None:
         "waiver__check_run",
         "waiver__requested_by",
         "waiver__decided_by",
+        "emergency__requested_by",
+        "emergency__decided_by",
     ).get(pk=notification_id)
     first_attempt = notification.status == Notification.Status.PENDING
     if first_attempt:

@@ -106,6 +106,9 @@ class ModelVersion(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     stage_changed_at = models.DateTimeField(null=True, blank=True)
     stage_note = models.TextField(blank=True, help_text="Why the stage last changed, e.g. a rollback's reason.")
+    emergency_release = models.BooleanField(
+        default=False, help_text="Released past its waiting reviews (break-glass); shown wherever the version is."
+    )
 
     class Meta:
         ordering = ["model", "-number"]
@@ -130,7 +133,9 @@ class ModelVersion(models.Model):
         return reverse("version-detail", kwargs={"name": self.model.name, "number": self.number})
 
     # What may still change once a version is submitted.
-    MUTABLE_AFTER_SUBMISSION = frozenset({"stage", "stage_changed_at", "stage_note", "submitted_at"})
+    MUTABLE_AFTER_SUBMISSION = frozenset(
+        {"stage", "stage_changed_at", "stage_note", "submitted_at", "emergency_release"}
+    )
 
     def save(self, *args, update_fields=None, **kwargs):
         if self.pk is not None and self.submitted_at is not None:

@@ -217,6 +217,13 @@ def model_version_set_stage(*, version: ModelVersion, stage: str, note: str = ""
     return previous
 
 
+def model_version_flag_emergency(*, version: ModelVersion) -> None:
+    """Flag ``version`` as released past its waiting reviews (break-glass; audited by the caller,
+    inside its transaction). The flag stays: it is part of the version's history."""
+    version.emergency_release = True
+    version.save(update_fields=["emergency_release"])
+
+
 def model_version_card_update(*, version: ModelVersion, model_card: dict, actor) -> ModelVersion:
     """Replace the model card of a version not yet submitted (a submitted version is immutable:
     register a fixed version instead). Audited."""

@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
-from approvals.models import CheckRun, Comment, Decision, PromotionRequest, StepState, Thread, Waiver
+from approvals.models import CheckRun, Comment, Decision, EmergencyRelease, PromotionRequest, StepState, Thread, Waiver
 from registry.api.serializers import StrictInputSerializer
 
 _DATETIME = serializers.DateTimeField()
@@ -205,14 +205,38 @@ class StepOutputSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class EmergencyOutputSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username")
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    retrospective = serializers.CharField(
+        source="retrospective.name", allow_null=True, default=None, help_text="The retrospective review step's name."
+    )
+
+    class Meta:
+        model = EmergencyRelease
+        fields = [
+            "id", "status", "requested_by", "justification", "created_at", "decided_by", "decided_at", "comment",
+            "retrospective",
+        ]  # fmt: skip
+
+
 class RequestDetailOutputSerializer(RequestOutputSerializer):
     steps = StepOutputSerializer(many=True)
     workflow_revision = serializers.IntegerField(
         source="revision.number", allow_null=True, default=None, help_text="The workflow revision the request runs."
     )
+    emergency_release = serializers.BooleanField(
+        source="version.emergency_release", help_text="The version was released past its waiting reviews."
+    )
+    emergencies = EmergencyOutputSerializer(many=True, help_text="Emergency releases asked for, oldest first.")
 
     class Meta(RequestOutputSerializer.Meta):
-        fields = RequestOutputSerializer.Meta.fields + ["workflow_revision", "steps"]
+        fields = RequestOutputSerializer.Meta.fields + [
+            "workflow_revision",
+            "steps",
+            "emergency_release",
+            "emergencies",
+        ]
 
 
 class DecisionInputSerializer(StrictInputSerializer):
@@ -316,6 +340,17 @@ class ResolveInputSerializer(StrictInputSerializer):
 class WaiverRequestInputSerializer(StrictInputSerializer):
     check_run = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The failed check run's id.")
     reason = serializers.CharField(max_length=5000, help_text="Why this failure should not stop the request.")
+
+
+class EmergencyRequestInputSerializer(StrictInputSerializer):
+    justification = serializers.CharField(max_length=5000, help_text="Why it cannot wait for the reviews.")
+
+
+class EmergencyDecisionInputSerializer(StrictInputSerializer):
+    release = serializers.BooleanField(help_text="true agrees and releases; false refuses.")
+    comment = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default="", help_text="Required to refuse."
+    )
 
 
 class WaiverDecisionInputSerializer(StrictInputSerializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import conversation, views, waivers
+from approvals.api import conversation, emergency, views, waivers
 
 urlpatterns = [
     path(
@@ -22,6 +22,12 @@ urlpatterns = [
     path("requests/<int:pk>/release/", views.StepReleaseView.as_view(), name="api-step-release"),
     path("requests/<int:pk>/waivers/", waivers.WaiverRequestView.as_view(), name="api-waiver-request"),
     path("requests/<int:pk>/waivers/<int:waiver_id>/", waivers.WaiverDecideView.as_view(), name="api-waiver-decide"),
+    path("requests/<int:pk>/emergency/", emergency.EmergencyRequestView.as_view(), name="api-emergency-request"),
+    path(
+        "requests/<int:pk>/emergency/<int:emergency_id>/",
+        emergency.EmergencyDecideView.as_view(),
+        name="api-emergency-decide",
+    ),
     path("requests/<int:pk>/threads/", conversation.ThreadListView.as_view(), name="api-thread-list"),
     path("requests/<int:pk>/comments/", conversation.CommentCreateView.as_view(), name="api-comment-create"),
     path(

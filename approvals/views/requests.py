@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from approvals import permissions, selectors, services
-from approvals.forms import CommentForm, DecisionForm, RequestFilterForm, WithdrawForm
+from approvals.forms import CommentForm, DecisionForm, EmergencyRequestForm, RequestFilterForm, WithdrawForm
 from approvals.models import PromotionRequest, StepState
 from approvals.verdict import verdict_line
 from approvals.waivers import NOT_PASSED
@@ -117,12 +117,34 @@ def waiver_flags(user, promotion_request, steps) -> None:
                 )
 
 
+def emergency_context(user, promotion_request, emergency_form=None) -> dict:
+    """The request's emergency releases, and what ``user`` may do: ask for one (break-glass), or
+    agree to / refuse the one asked for."""
+    emergencies = selectors.emergencies_of(request=promotion_request)
+    live = next((e for e in emergencies if e.status != e.Status.REFUSED), None)
+    waiting = promotion_request.status == PromotionRequest.Status.AWAITING_REVIEW
+    if live is not None:
+        live.may_decide = (
+            waiting
+            and live.status == live.Status.REQUESTED
+            and permissions.can(user, permissions.SECOND_EMERGENCY, live)
+        )
+    return {
+        "emergencies": emergencies,
+        "emergency": live,
+        "may_break_glass": waiting and live is None and permissions.can(user, permissions.EMERGENCY, promotion_request),
+        "emergency_form": emergency_form or EmergencyRequestForm(),
+    }
+
+
 def page_again(request, promotion_request, **forms):
     """The request page again with the form that failed, its errors and the text as typed (400)."""
     return render(request, "requests/detail.html", page_context(request, promotion_request, **forms), status=400)
 
 
-def page_context(request, promotion_request, form=None, withdraw_form=None, comment_form=None, edit_form=None):
+def page_context(
+    request, promotion_request, form=None, withdraw_form=None, comment_form=None, edit_form=None, emergency_form=None
+):
     steps = list(promotion_request.steps.all())
     waiver_flags(request.user, promotion_request, steps)
     deciding = steps_to_decide(request.user, promotion_request)
@@ -153,6 +175,7 @@ def page_context(request, promotion_request, form=None, withdraw_form=None, comm
         "changes": selectors.changes_since(request=promotion_request),
         **talk,
         **evidence,
+        **emergency_context(request.user, promotion_request, emergency_form),
         "verdict": verdict_line(promotion_request, evidence["evidence"], open_threads=talk["open_threads"]),
     }
 

@@ -125,6 +125,7 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "submitted_at",
             "stage_changed_at",
+            "emergency_release",
         ]
 
     def get_artifact_name(self, version) -> str:

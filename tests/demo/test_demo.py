@@ -33,6 +33,7 @@ def test_the_demo(seeded, rf, capsys):
     the_demo_leaves_requests_in_each_state()
     the_demo_shows_each_kind_of_failure_next_to_clean_versions()
     the_demo_runs_three_workflows()
+    the_demo_has_an_emergency_release_with_its_retrospective()
     seeding_twice_changes_nothing(capsys)
 
 
@@ -140,6 +141,26 @@ def the_demo_runs_three_workflows():
     churn = PromotionRequest.objects.get(version__model__name="customer-churn", version__number=2)
     assert churn.steps.filter(kind="policy").exists()
     assert AuditEvent.objects.filter(verb="workflow.assigned", actor__username="admin").count() == 2
+
+
+def the_demo_has_an_emergency_release_with_its_retrospective():
+    from approvals.models import EmergencyRelease
+
+    released = EmergencyRelease.objects.select_related("request__version", "requested_by", "decided_by").get()
+    assert (released.status, released.requested_by.username, released.decided_by.username) == (
+        "released",
+        "ivan",
+        "omar",
+    )
+    version = released.request.version
+    assert (version.model.name, version.number, version.stage) == ("fraud-detection", 4, "production")
+    assert version.emergency_release
+    retrospective = released.retrospective
+    assert retrospective.status == "waiting" and retrospective.due_at is not None
+    from approvals import permissions
+
+    reviewers = permissions.users_who_can(permissions.DECIDE, retrospective).values_list("username", flat=True)
+    assert list(reviewers) == ["mona"]
 
 
 def seeding_twice_changes_nothing(capsys):
