@@ -67,6 +67,8 @@ def _approvals(step: StepState) -> Part:
     )
     if step.status == StepState.Status.SKIPPED and step.result.get("by_policy"):
         return Part(f"{step.title} approved by policy", GOOD)
+    if step.status == StepState.Status.SKIPPED and step.result.get("emergency"):
+        return Part(f"{step.title} skipped by the emergency release", BAD)
     if step.status in (StepState.Status.APPROVED, StepState.Status.DONE):
         return Part(text, GOOD)
     if step.status in (StepState.Status.REJECTED, StepState.Status.CHANGES_REQUESTED):

@@ -34,6 +34,11 @@ AUDIT_PHRASES = {
     "artifact.downloaded": "downloaded the artifact",
     "model.registered": "registered the model",
     "version.registered": "registered the version",
+    "emergency.requested": "asked for an emergency release",
+    "emergency.released": "agreed to the emergency release",
+    "emergency.refused": "refused the emergency release",
+    "step.skipped": "skipped",
+    "step.added": "added",
 }
 
 
@@ -44,6 +49,8 @@ def audit_phrase(event) -> str:
     if event.verb in (
         "step.started",
         "step.cancelled",
+        "step.skipped",
+        "step.added",
         "step.claimed",
         "step.released",
         "decision.approve",

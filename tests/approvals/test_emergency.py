@@ -240,6 +240,9 @@ def test_the_page_offers_break_glass_to_the_engineer_and_the_agreement_to_a_mana
     assert r.status_code == 302
     page = client.get(f"/requests/{waiting.pk}/").content.decode()
     assert 'data-testid="emergency-flag"' in page and "Agreed by <strong>mona</strong>" in page
+    assert "Manager review skipped by the emergency release" in page  # the verdict line
+    assert 'data-testid="skipped-by-emergency"' in page  # the step
+    assert "asked for an emergency release" in page and "agreed to the emergency release" in page  # the timeline
     # a second press changes nothing and says why
     r = client.post(f"/requests/{waiting.pk}/emergency/{asked.pk}/decide/", {"decision": "refuse", "comment": "x"})
     assert r.status_code in (302, 403)
