@@ -242,6 +242,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Signoff <signoff@loca
 SIGNOFF_CLAIM_HOURS = int(os.environ.get("SIGNOFF_CLAIM_HOURS", "24"))
 # How long the decision links of an e-mail asking for a review stay valid.
 SIGNOFF_EMAIL_ACTION_HOURS = int(os.environ.get("SIGNOFF_EMAIL_ACTION_HOURS", "72"))
+# The daily digest (what waits for each person) goes out from this hour, in TIME_ZONE; 0–23.
+SIGNOFF_DIGEST_HOUR = min(max(int(os.environ.get("SIGNOFF_DIGEST_HOUR", "8")), 0), 23)
 # The longest a delegation (out of office) may last.
 SIGNOFF_DELEGATION_MAX_DAYS = int(os.environ.get("SIGNOFF_DELEGATION_MAX_DAYS", "90"))
 # How long the author of a comment may still edit it (the earlier text is kept).

@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("evidence.urls")),
     path("", include("approvals.urls")),
     path("", include("audit.urls")),
+    path("", include("notifications.urls")),
 ]

@@ -20,8 +20,8 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         from approvals.signals import request_event
         from jobs import runner
-        from notifications import services
-        from notifications.models import SEND_NOTIFICATION, Notification
+        from notifications import digests, services
+        from notifications.models import SEND_DIGEST, SEND_NOTIFICATION, Digest, Notification
 
         request_event.connect(record_notification, weak=False, dispatch_uid="notifications.record")
         runner.register(
@@ -29,4 +29,11 @@ class NotificationsConfig(AppConfig):
             target=Notification,
             run=lambda notification_id, *, final_attempt: services.notification_send(notification_id),
             fail=lambda pk, reason: services.notification_give_up(notification_id=pk, reason=reason),
+        )
+        runner.register(
+            SEND_DIGEST,
+            target=Digest,
+            run=lambda digest_id, *, final_attempt: digests.digest_send(digest_id),
+            fail=lambda pk, reason: digests.digest_give_up(digest_id=pk, reason=reason),
+            sweep=digests.digests_sweep,
         )

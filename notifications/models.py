@@ -7,6 +7,8 @@ from approvals.models import Comment, Decision, EmergencyRelease, PromotionReque
 from approvals.signals import RequestEvent
 
 SEND_NOTIFICATION = "send_notification"  # the job kind that delivers one notification
+SEND_DIGEST = "send_digest"  # the job kind that sends one person's daily digest
+DIGEST = "digest"  # the kind of e-mail a daily digest is, beside the events'
 
 
 class Notification(models.Model):
@@ -65,3 +67,46 @@ class NotificationDelivery(models.Model):
 
     def __str__(self):
         return f"{self.notification} to {self.email}: {self.get_status_display()}"
+
+
+class MutedKind(models.Model):
+    """A kind of e-mail someone asked not to receive (their e-mail settings): an event of
+    ``RequestEvent``, or ``DIGEST``. What they miss still shows in the queue and, unless they
+    muted it too, in their daily digest."""
+
+    KINDS = [*RequestEvent.choices, (DIGEST, "Daily digest")]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30, choices=KINDS)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "user"], name="one_muted_row_per_kind")]
+
+    def __str__(self):
+        return f"{self.user} does not receive {self.get_kind_display()}"
+
+
+class Digest(models.Model):
+    """One person's daily digest: what waits for them and where their own requests stand. Written
+    by the sweep once their day's digest is due (one per person and day), sent once by a job;
+    one with nothing to say is not sent."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        EMPTY = "empty", "Nothing to say"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="one_digest_per_person_and_day")]
+        indexes = [models.Index(fields=["day", "user"], name="digest_day_idx")]
+
+    def __str__(self):
+        return f"Digest for {self.user} on {self.day}: {self.get_status_display()}"

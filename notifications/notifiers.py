@@ -12,7 +12,7 @@ from approvals import email_actions, permissions, selectors
 from approvals.models import CheckRun, Comment, Decision, StepState
 from approvals.signals import RequestEvent
 from approvals.verdict import verdict_line
-from notifications.models import NotificationDelivery
+from notifications.models import MutedKind, NotificationDelivery
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion
 
@@ -30,8 +30,15 @@ class Notifier(ABC):
         return {}
 
     def recipients(self, notification) -> list:
+        """The people told, less the actor, people without an address and those who muted this kind."""
         unique = {user.pk: user for user in self.people(notification) if user.is_active and user.email}
         unique.pop(notification.actor_id, None)
+        if unique:
+            muted = MutedKind.objects.filter(kind=self.event, user_id__in=list(unique)).values_list(
+                "user_id", flat=True
+            )
+            for user_id in muted:
+                unique.pop(user_id, None)
         return list(unique.values())
 
     def context(self, notification, recipient) -> dict:
@@ -49,6 +56,7 @@ class Notifier(ABC):
             "recipient": recipient,
             "request_url": f"{settings.SIGNOFF_BASE_URL}{request.get_absolute_url()}",
             "model_url": f"{settings.SIGNOFF_BASE_URL}{request.model.get_absolute_url()}",
+            "settings_url": f"{settings.SIGNOFF_BASE_URL}/profile/email/",
             **self.shared_context(notification),
         }
 

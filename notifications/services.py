@@ -47,8 +47,11 @@ def recipients(notification: Notification) -> list:
 
 def build_message(notification: Notification, recipient) -> EmailMultiAlternatives:
     notifier = notifier_for(notification.event)
-    folder = notifier.templates
-    context = notifier.context(notification, recipient)
+    return render_message(notifier.templates, notifier.context(notification, recipient), recipient)
+
+
+def render_message(folder: str, context: dict, recipient) -> EmailMultiAlternatives:
+    """One message to ``recipient`` from ``folder``'s subject, text and HTML templates."""
     subject = " ".join(render_to_string(f"{folder}/subject.txt", context).split())
     message = EmailMultiAlternatives(
         subject=f"[Signoff] {subject}",
