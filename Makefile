@@ -8,9 +8,14 @@ export PORT
 
 .PHONY: demo test lint install migrate clean
 
+# The demo needs the application only; the tests add their tools (the `test` extra).
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -22,13 +27,13 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	@$(BIN)/python manage.py migrate --noinput -v 0
 
 demo: migrate
 	SIGNOFF_DEMO=1 $(BIN)/python manage.py seed_demo
 	SIGNOFF_DEMO=1 $(BIN)/python manage.py rundemo --port $(PORT)
 
-lint: install
+lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

@@ -12,12 +12,14 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def worker_command(*extra: str) -> list[str]:
-    """The command line of a worker process for this project (the demo and the tests start one)."""
+def worker_command(*extra: str, quiet: bool = False) -> list[str]:
+    """The command line of a worker process for this project (the demo and the tests start one);
+    ``quiet``: without Celery's start-up banner."""
     return [
         sys.executable,
         "-m",
         "celery",
+        *(["--quiet"] if quiet else []),
         "-A",
         "config",
         "worker",
@@ -30,6 +32,6 @@ def worker_command(*extra: str) -> list[str]:
     ]
 
 
-def beat_command(*extra: str) -> list[str]:
+def beat_command(*extra: str, quiet: bool = False) -> list[str]:
     """The command line of the scheduler that runs the sweeper every 10 seconds."""
-    return [sys.executable, "-m", "celery", "-A", "config", "beat", *extra]
+    return [sys.executable, "-m", "celery", *(["--quiet"] if quiet else []), "-A", "config", "beat", *extra]

@@ -248,7 +248,8 @@ SIGNOFF_DIGEST_HOUR = min(max(int(os.environ.get("SIGNOFF_DIGEST_HOUR", "8")), 0
 SIGNOFF_DELEGATION_MAX_DAYS = int(os.environ.get("SIGNOFF_DELEGATION_MAX_DAYS", "90"))
 # How long the author of a comment may still edit it (the earlier text is kept).
 SIGNOFF_COMMENT_EDIT_MINUTES = int(os.environ.get("SIGNOFF_COMMENT_EDIT_MINUTES", "15"))
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# (The demo's queue is a folder; "localhost" only spares kombu's warning about a missing host.)
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery"
     CELERY_BROKER_TRANSPORT_OPTIONS = {

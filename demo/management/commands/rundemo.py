@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -12,18 +13,27 @@ from config.celery import beat_command, worker_command
 from demo.seed import ACCOUNTS, DEMO_PASSWORD
 
 
+def _quiet_environment() -> dict:
+    """This process's environment (same database and broker) for the demo's worker and beat,
+    which say only what matters: warnings and errors. (Run as root, as in a container, Celery
+    warns against it at every start; the demo's processes are local and short-lived.)"""
+    env = os.environ.copy()
+    env["PYTHONWARNINGS"] = "ignore:You're running the worker with superuser privileges"
+    return env
+
+
 def start_worker() -> subprocess.Popen:
     """A real worker process with this process's environment (same database and broker)."""
     return subprocess.Popen(
-        worker_command("--loglevel=INFO"),
-        cwd=settings.BASE_DIR,
-        env=os.environ.copy(),
+        worker_command("--loglevel=WARNING", quiet=True), cwd=settings.BASE_DIR, env=_quiet_environment()
     )
 
 
 def start_beat() -> subprocess.Popen:
     """The scheduler that runs the sweeper, so stalled work resumes without anyone's command."""
-    return subprocess.Popen(beat_command("--loglevel=WARNING"), cwd=settings.BASE_DIR, env=os.environ.copy())
+    return subprocess.Popen(
+        beat_command("--loglevel=WARNING", quiet=True), cwd=settings.BASE_DIR, env=_quiet_environment()
+    )
 
 
 def stop_worker(worker: subprocess.Popen, timeout: float = 15) -> int:
@@ -68,6 +78,10 @@ class Command(BaseCommand):
             self.stdout.write(f"E-mails are written to {settings.EMAIL_FILE_PATH}")
         self.stdout.write("Press Ctrl-C to stop the web server, the worker and the scheduler.\n")
         signal.signal(signal.SIGTERM, _interrupt)
+        # Static files come from the apps (WhiteNoise's finders); its folder for collected ones
+        # need only exist. The development server's own banner is Django's, not the demo's.
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
         try:
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
         except KeyboardInterrupt:
