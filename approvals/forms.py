@@ -36,12 +36,17 @@ class RollbackForm(forms.Form):
         self.fields["target"].choices = [(v.number, f"v{v.number}") for v in targets]
 
 
+SORTS = [("newest", "Newest first"), ("oldest", "Oldest first"), ("updated", "Recently changed"), ("model", "Model")]
+
+
 class RequestFilterForm(forms.Form):
     """The request queue's query string."""
 
     view = forms.ChoiceField(choices=[("mine", "Waiting for me"), ("all", "All requests")], required=False)
     status = forms.ChoiceField(choices=PromotionRequest.Status.choices, required=False)
     model = forms.CharField(max_length=100, required=False)
+    q = forms.CharField(max_length=100, required=False, help_text="Part of a model's name or a submitter's; #12.")
+    sort = forms.ChoiceField(choices=SORTS, required=False)
     page = forms.IntegerField(min_value=1, max_value=10**6, required=False)
 
 

@@ -1,6 +1,6 @@
 """Reads of approvals data for pages and the API, always scoped to what the user may see."""
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 
 from approvals.models import (
@@ -27,16 +27,37 @@ REQUEST_LIST_COLUMNS = (
 )  # fmt: skip
 
 
+ORDERS = {
+    "newest": ("-submitted_at", "-pk"),
+    "oldest": ("submitted_at", "pk"),
+    "updated": ("-updated_at", "-pk"),
+    "model": ("model__name", "-submitted_at", "-pk"),
+}
+
+
 def request_list(
-    *, user, status: str | None = None, awaiting_me: bool = False, model_name: str | None = None
+    *,
+    user,
+    status: str | None = None,
+    awaiting_me: bool = False,
+    model_name: str | None = None,
+    search: str = "",
+    sort: str = "newest",
 ) -> QuerySet[PromotionRequest]:
-    """Requests ``user`` may see, newest first; ``awaiting_me`` keeps those waiting for their decision."""
+    """Requests ``user`` may see, newest first (or by ``sort``, one of ``ORDERS``); ``awaiting_me``
+    keeps those waiting for their decision; ``search``: part of the model's name or the
+    submitter's username, or "#12" for request 12."""
     requests = requests_awaiting(user) if awaiting_me else requests_visible_to(user)
     if status:
         requests = requests.filter(status=status)
     if model_name:
         requests = requests.filter(model__name=model_name)
-    return requests.select_related(*REQUEST_LIST_RELATED).only(*REQUEST_LIST_COLUMNS).order_by("-submitted_at", "-pk")
+    search = search.strip()
+    if search.startswith("#") and search[1:].isascii() and search[1:].isdigit() and len(search) < 19:
+        requests = requests.filter(pk=int(search[1:]))
+    elif search:
+        requests = requests.filter(Q(model__name__icontains=search) | Q(submitted_by__username__icontains=search))
+    return requests.select_related(*REQUEST_LIST_RELATED).only(*REQUEST_LIST_COLUMNS).order_by(*ORDERS[sort])
 
 
 # The columns of a request row in the API (with ``pk``): ``api.serializers.request_row`` shapes them.

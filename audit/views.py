@@ -9,16 +9,46 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
 from audit.selectors import audit_events
+from audit.verbs import VERBS
 from config.pages import valid_query
 
 AUDIT_PAGE_SIZE = 50
 
 
 class AuditFilterForm(forms.Form):
+    """The log's search: parts of a model's or a person's name, a kind of event, a range of days."""
+
     model = forms.CharField(required=False, max_length=100)
     actor = forms.CharField(required=False, max_length=150)
     verb = forms.CharField(required=False, max_length=50)
+    since = forms.DateField(required=False)
+    until = forms.DateField(required=False)
     before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        for name, day in (("since", since), ("until", until)):
+            if day and not 1970 <= day.year <= 9000:
+                raise forms.ValidationError(f"'{name}' must be a day between 1970 and 9000.")
+        if since and until and since > until:
+            raise forms.ValidationError("'since' is after 'until'.")
+        return cleaned
+
+
+FILTERS = ("model", "actor", "verb", "since", "until")
+
+
+def _events(request, cleaned):
+    return audit_events(
+        user=request.user,
+        model_name=cleaned["model"] or None,
+        actor=cleaned["actor"] or None,
+        verb=cleaned["verb"] or None,
+        contains=True,
+        since=cleaned["since"],
+        until=cleaned["until"],
+    )
 
 
 AUDIT_COLUMNS = [
@@ -51,10 +81,8 @@ def spreadsheet_safe(value) -> str:
 def audit_log(request):
     """The audit log, newest first, filterable; pages by id so the millionth event is as quick as the first."""
     cleaned = valid_query(request, AuditFilterForm)
-    filters = {key: cleaned[key] or None for key in ("model", "actor", "verb")}
-    events = audit_events(
-        user=request.user, model_name=filters["model"], actor=filters["actor"], verb=filters["verb"]
-    ).order_by("-pk")
+    filters = {key: cleaned[key] or None for key in FILTERS}
+    events = _events(request, cleaned).order_by("-pk")
     if cleaned["before"]:
         events = events.filter(pk__lt=cleaned["before"])
     rows = list(events[: AUDIT_PAGE_SIZE + 1])
@@ -67,6 +95,7 @@ def audit_log(request):
             "older": rows[AUDIT_PAGE_SIZE - 1].pk if len(rows) > AUDIT_PAGE_SIZE else None,
             "filters": filters,
             "query": query,
+            "verbs": VERBS if not filters["verb"] or filters["verb"] in VERBS else (filters["verb"], *VERBS),
         },
     )
 
@@ -81,13 +110,7 @@ class _Echo:
 @login_required
 def audit_export(request):
     """Every audit event the filters select, as CSV, streamed so the export's size does not matter."""
-    filters = valid_query(request, AuditFilterForm)
-    events = audit_events(
-        user=request.user,
-        model_name=filters["model"] or None,
-        actor=filters["actor"] or None,
-        verb=filters["verb"] or None,
-    )
+    events = _events(request, valid_query(request, AuditFilterForm))
     writer = csv.writer(_Echo())
 
     def rows():

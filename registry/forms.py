@@ -28,6 +28,14 @@ class JSONObjectField(forms.CharField):
         return parsed
 
 
+class ModelSearchForm(forms.Form):
+    """The model list's query string."""
+
+    q = forms.CharField(max_length=100, required=False)
+    sort = forms.ChoiceField(choices=[("name", "Name"), ("newest", "Newest"), ("team", "Team")], required=False)
+    page = forms.IntegerField(min_value=1, max_value=10**6, required=False)
+
+
 class ModelForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Lowercase letters, digits, '-' and '_'; used in URLs.")
     team = forms.ModelChoiceField(queryset=Team.objects.none())

@@ -1,15 +1,18 @@
 """Reads of the registry for pages and the API, scoped to what the user may see."""
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from registry.models import ModelVersion, RegisteredModel
 from registry.permissions import models_visible_to, note_visible
 
+MODEL_ORDERS = {"name": ("name",), "newest": ("-created_at", "-pk"), "team": ("team__name", "name")}
 
-def model_list(*, user) -> QuerySet[RegisteredModel]:
-    """Visible models with their team, version count, latest and production version numbers."""
+
+def model_list(*, user, search: str = "", sort: str = "name") -> QuerySet[RegisteredModel]:
+    """Visible models with their team, version count, latest and production version numbers;
+    ``search``: part of the name, the description or the team's name; ``sort``: ``MODEL_ORDERS``."""
     versions = ModelVersion.objects.filter(model=OuterRef("pk"))
     # Correlated subqueries, not a JOIN with GROUP BY: they are computed for the rows of the
     # page only, which keeps the list fast with 100,000 versions.
@@ -22,7 +25,12 @@ def model_list(*, user) -> QuerySet[RegisteredModel]:
             latest_version=Subquery(versions.order_by("-number").values("number")[:1]),
             production_version=Subquery(versions.filter(stage="production").values("number")[:1]),
         )
-        .order_by("name")
+        .filter(
+            Q(name__icontains=search) | Q(description__icontains=search) | Q(team__name__icontains=search)
+            if search.strip()
+            else Q()
+        )
+        .order_by(*MODEL_ORDERS[sort])
     )
 
 

@@ -7,13 +7,13 @@ from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from config.pages import form_errors_from, paginate
+from config.pages import form_errors_from, paginate, valid_query
 from registry import kept_uploads, model_cards, page_parts
 from registry import permissions as registry_permissions
 from registry import selectors as registry_selectors
 from registry import services as registry_services
 from registry.downloads import artifact_response
-from registry.forms import ModelCardForm, ModelForm, VersionForm
+from registry.forms import ModelCardForm, ModelForm, ModelSearchForm, VersionForm
 from registry.permissions import teams_of
 from registry.roles import DATA_SCIENTIST, role_names
 
@@ -32,13 +32,19 @@ def model_list(request):
         else:
             messages.success(request, f"{model} is registered. Upload its first version.")
             return redirect(model)
+    filters = valid_query(request, ModelSearchForm)
+    sort = filters["sort"] or "name"
+    models = registry_selectors.model_list(user=request.user, search=filters["q"], sort=sort)
     return render(
         request,
         "models/list.html",
         {
-            "page": paginate(request, registry_selectors.model_list(user=request.user)),
+            "page": paginate(request, models),
             "form": form,
             "can_register": can_register,
+            "search": filters["q"],
+            "sort": sort,
+            "sorts": ModelSearchForm.base_fields["sort"].choices,
         },
         status=400 if form.errors else 200,
     )

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from approvals import permissions, selectors, services
-from approvals.forms import CommentForm, DecisionForm, EmergencyRequestForm, RequestFilterForm, WithdrawForm
+from approvals.forms import SORTS, CommentForm, DecisionForm, EmergencyRequestForm, RequestFilterForm, WithdrawForm
 from approvals.models import PromotionRequest, StepState
 from approvals.verdict import verdict_line
 from approvals.waivers import NOT_PASSED
@@ -22,9 +22,11 @@ from registry import permissions as registry_permissions
 def request_list(request):
     filters = valid_query(request, RequestFilterForm)
     view, status = filters["view"] or "mine", filters["status"] or None
+    sort = filters["sort"] or "newest"
     requests = selectors.request_list(
-        user=request.user, status=status, awaiting_me=view == "mine", model_name=filters["model"] or None
-    )
+        user=request.user, status=status, awaiting_me=view == "mine", model_name=filters["model"] or None,
+        search=filters["q"], sort=sort,
+    )  # fmt: skip
     page = paginate(request, requests, paginator_class=CappedPaginator)
     page.object_list = selectors.with_active_steps(page.object_list)
     return render(
@@ -36,6 +38,9 @@ def request_list(request):
             "status": status,
             "statuses": PromotionRequest.Status.choices,
             "model_name": filters["model"],
+            "search": filters["q"],
+            "sort": sort,
+            "sorts": SORTS,
         },
     )
 
