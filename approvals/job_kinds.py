@@ -4,8 +4,8 @@ Errors a retry may cure (a lock timeout or deadlock, a connection lost, a mail s
 ``TransientError``; anything else is permanent.
 """
 
-from approvals import deadlines, services
-from approvals.models import CheckRun, JobKind, StepState
+from approvals import deadlines, preflight, services
+from approvals.models import CheckRun, JobKind, PreflightCheck, StepState
 from jobs import runner as jobs
 from jobs.faults import fault_point
 
@@ -21,6 +21,11 @@ def conclude_checks(check_run_id, *, final_attempt):
     fault_point("before_conclude")
     if step_id is not None:
         services.checks_step_conclude(step_id=step_id)
+
+
+@jobs.database_hiccups_are_transient
+def run_preflight_check(check_id, *, final_attempt):
+    preflight.preflight_check_execute(check_id=check_id, final_attempt=final_attempt)
 
 
 @jobs.database_hiccups_are_transient
@@ -62,6 +67,12 @@ def register_kinds() -> None:
         run=lambda step_id, *, final_attempt: deadlines.step_deadline_pass(step_id=step_id),
         fail=_nothing,
         sweep=deadlines.deadlines_sweep,
+    )
+    jobs.register(
+        JobKind.RUN_PREFLIGHT_CHECK,
+        target=PreflightCheck,
+        run=run_preflight_check,
+        fail=lambda pk, reason: preflight.preflight_check_fail(check_id=pk, reason=reason),
     )
     jobs.register(
         JobKind.EXECUTE_STEP,

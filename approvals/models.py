@@ -23,6 +23,7 @@ class JobKind(models.TextChoices):
     CONCLUDE_CHECKS = "conclude_checks", "Conclude a checks step"
     EXECUTE_STEP = "execute_step", "Carry out a promotion or deployment"
     STEP_DEADLINE = "step_deadline", "Remind or escalate a step that is due"
+    RUN_PREFLIGHT_CHECK = "run_preflight_check", "Run a check of a pre-flight"
 
 
 class Workflow(models.Model):
@@ -567,3 +568,58 @@ class EmergencyRelease(models.Model):
 
     def __str__(self):
         return f"Emergency release of request #{self.request_id}: {self.get_status_display()}"
+
+
+class Preflight(models.Model):
+    """ "Check this version": the checks the version's workflow would run, as a dry run before
+    anyone is asked (like CI on a draft pull request). No request, no decision; the evidence is
+    chosen as a submission would choose it (the latest dataset no author of the work registered)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="preflights")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    revision = models.ForeignKey(WorkflowRevision, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    dataset = models.ForeignKey(
+        "evidence.EvaluationDataset", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    author_ids = models.JSONField(default=list, help_text="The authors of the work, whose datasets are no evidence.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["version", "-created_at"], name="preflight_version_idx")]
+
+    def __str__(self):
+        return f"Pre-flight of {self.version}: {self.get_status_display()}"
+
+
+class PreflightCheck(models.Model):
+    """One check of a pre-flight, run by the worker like a request's (``CheckRun``)."""
+
+    preflight = models.ForeignKey(Preflight, on_delete=models.CASCADE, related_name="checks")
+    position = models.PositiveSmallIntegerField()
+    check_type = models.CharField(max_length=50)
+    title = models.CharField(max_length=200)
+    config = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=CheckRun.Status.choices, default=CheckRun.Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    summary = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["preflight", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["preflight", "position"], name="preflight_check_position_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.title}: {self.get_status_display()}"

@@ -9,6 +9,8 @@ from approvals.models import (
     Decision,
     Delegation,
     EmergencyRelease,
+    Preflight,
+    PreflightCheck,
     PromotionRequest,
     StepState,
     Thread,
@@ -201,6 +203,16 @@ def waiver_get(*, request: PromotionRequest, pk: int) -> Waiver:
     if waiver is None:
         raise Http404("This request has no such waiver.")
     return waiver
+
+
+def latest_preflight(*, version) -> Preflight | None:
+    """The version's latest pre-flight with its checks in order, and who asked."""
+    return (
+        Preflight.objects.filter(version=version)
+        .select_related("requested_by", "dataset")
+        .prefetch_related(Prefetch("checks", queryset=PreflightCheck.objects.order_by("position")))
+        .first()
+    )
 
 
 def emergency_get(*, request: PromotionRequest, pk: int) -> EmergencyRelease:

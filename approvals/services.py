@@ -116,10 +116,7 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
         )
         authors = permissions.authors_of_work(version, actor)
         # The evidence is fixed now: the model's latest dataset that no author of the work registered.
-        untouched = version.model.datasets.filter(status=EvaluationDataset.Status.READY).exclude(
-            created_by_id__in=[user for user, _r, _v in authors]
-        )
-        request.dataset = untouched.order_by("-created_at", "-pk").first()
+        request.dataset = evidence_dataset(version, [user for user, _r, _v in authors])
         if request.dataset is not None:
             request.save(update_fields=["dataset"])
         RequestAuthor.objects.bulk_create(
@@ -147,6 +144,15 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
 
 
 SENT_BACK = (Status.CHANGES_REQUESTED, Status.CHECKS_FAILED, Status.REJECTED)
+
+
+def evidence_dataset(version: ModelVersion, author_ids) -> EvaluationDataset | None:
+    """The evidence a request for ``version`` would be judged on: the model's latest ready dataset
+    that none of ``author_ids`` registered."""
+    untouched = version.model.datasets.filter(status=EvaluationDataset.Status.READY).exclude(
+        created_by_id__in=list(author_ids)
+    )
+    return untouched.order_by("-created_at", "-pk").first()
 
 
 def _answered_request(version: ModelVersion) -> PromotionRequest | None:
@@ -435,8 +441,6 @@ def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
     the same time. A check that could not run raises ``TransientError`` until the last attempt,
     then is recorded as an error. Recording is a conditional update, so an outcome is written once.
     """
-    from jobs.runner import TransientError
-
     started = CheckRun.objects.filter(
         pk=check_run_id, status__in=[CheckRun.Status.PENDING, CheckRun.Status.RUNNING]
     ).update(status=CheckRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
@@ -448,19 +452,27 @@ def check_run_execute(*, check_run_id: int, final_attempt: bool = True) -> None:
     given = ChecksKind.check_input(run.step.request)
     fault_point("during_check")
     fault_pause("check", given.model_name)
-    # The check reads files and may be slow: it runs outside any transaction.
+    status, fields = check_outcome(run, given, final_attempt=final_attempt)
+    check_run_record(check_run_id=run.pk, status=status, **fields)
+
+
+def check_outcome(run, given, *, final_attempt: bool) -> tuple[str, dict]:
+    """Run the check ``run`` (a ``CheckRun`` or a ``PreflightCheck``) on ``given``, outside any
+    transaction (it reads files and may be slow): its status and the fields to record. A check
+    that could not run raises ``TransientError`` (noted in its log) until the last attempt."""
+    from jobs.runner import TransientError
+
     try:
         outcome = get_check(run.check_type)().run(given, run.config)
         status = CheckRun.Status.PASSED if outcome.passed else CheckRun.Status.FAILED
-        fields = {"summary": outcome.summary, "result": outcome.details, "log": outcome.log}
+        return status, {"summary": outcome.summary, "result": outcome.details, "log": outcome.log}
     except TransientCheckError as error:
         if not final_attempt:
-            CheckRun.objects.filter(pk=run.pk).update(log=f"Attempt {run.attempts} failed, will retry: {error}")
+            type(run).objects.filter(pk=run.pk).update(log=f"Attempt {run.attempts} failed, will retry: {error}")
             raise TransientError(str(error)) from error
-        status, fields = CheckRun.Status.ERROR, {"summary": f"The check could not run: {error}", "log": str(error)}
+        return CheckRun.Status.ERROR, {"summary": f"The check could not run: {error}", "log": str(error)}
     except Exception as error:  # a bug in a check must not leave the request hanging
-        status, fields = CheckRun.Status.ERROR, {"summary": f"The check crashed: {error!r}", "log": repr(error)}
-    check_run_record(check_run_id=run.pk, status=status, **fields)
+        return CheckRun.Status.ERROR, {"summary": f"The check crashed: {error!r}", "log": repr(error)}
 
 
 def check_run_record(*, check_run_id: int, status: str, summary: str, result=None, log: str = "") -> None:

@@ -17,6 +17,12 @@ urlpatterns = [
     path("models/<str:name>/rollback/", models.model_rollback, name="model-rollback"),
     path("models/<str:name>/compare/", compare.model_compare, name="model-compare"),
     path("models/<str:name>/versions/<int:number>/submit/", models.version_submit, name="version-submit"),
+    path("models/<str:name>/versions/<int:number>/check/", models.version_preflight, name="version-preflight"),
+    path(
+        "models/<str:name>/versions/<int:number>/check/progress/",
+        models.version_preflight_progress,
+        name="version-preflight-progress",
+    ),
     path("delegations/", delegations.delegation_list, name="delegation-list"),
     path("delegations/new/", delegations.delegation_create, name="delegation-create"),
     path("delegations/<int:pk>/revoke/", delegations.delegation_revoke, name="delegation-revoke"),

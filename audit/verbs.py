@@ -21,7 +21,8 @@ VERBS = (
     "thread.reopened", "thread.resolved",
     "token.created", "token.revoked",
     "user.changed", "user.created", "user.groups_changed", "user.password_set",
-    "version.card_updated", "version.measured", "version.registered", "version.rolled_back", "version.stage_changed",
+    "version.card_updated", "version.measured", "version.preflight", "version.registered", "version.rolled_back",
+    "version.stage_changed",
     "waiver.granted", "waiver.refused", "waiver.requested",
     "workflow.assigned", "workflow.created", "workflow.default_set", "workflow.revised",
 )  # fmt: skip

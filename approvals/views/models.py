@@ -6,10 +6,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from approvals import permissions, selectors, services
+from approvals import permissions, preflight, selectors, services
 from approvals.forms import RollbackForm
 from approvals.models import PromotionRequest
 from config.pages import form_errors_from
@@ -67,7 +67,34 @@ def version_page_part(request, version) -> dict:
         "requests": requests,
         "check_runs": selectors.version_check_runs(version=version),
         "can_submit": can_submit,
+        # whoever could submit it may check it first (a dry run: no request)
+        "can_preflight": can_submit,
+        "preflight": selectors.latest_preflight(version=version),
     }
+
+
+@login_required
+@require_POST
+def version_preflight(request, name, number):
+    """ "Check this version": its workflow's checks as a dry run, results on the version page."""
+    version = registry_selectors.version_get(user=request.user, name=name, number=number)
+    try:
+        preflight.preflight_start(version=version, actor=request.user)
+    except services.InvalidTransition as error:
+        messages.error(request, str(error))
+        return redirect(version)
+    messages.success(request, "The checks are running on this version; nobody is asked anything.")
+    return redirect(f"{version.get_absolute_url()}#preflight")
+
+
+@login_required
+def version_preflight_progress(request, name, number):
+    """The pre-flight panel, polled by the page while its checks run."""
+    version = registry_selectors.version_get(user=request.user, name=name, number=number)
+    if not request.htmx:
+        return redirect(version)
+    context = {"version": version, "model": version.model, "preflight": selectors.latest_preflight(version=version)}
+    return render(request, "models/_preflight.html", context)
 
 
 @login_required

@@ -213,3 +213,28 @@ def test_twenty_submissions_while_the_broker_is_down_all_finish_when_it_returns(
         point_the_app_at(saved[0])
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_worker_killed_while_recording_a_preflight_check_leaves_it_concluded(
+    people, risk_model, own_broker, background_processes
+):
+    """ "Check this version" survives a SIGKILL inside the transaction that records a check: the
+    next worker runs it again and the pre-flight concludes once, with every check recorded once."""
+    from approvals import preflight
+    from approvals.models import Preflight
+
+    first = background_processes("worker", own_broker, fault="during_preflight")
+    background_processes("beat", own_broker)
+    version = factories.make_version(model=risk_model, by=people.dana)
+    started = preflight.preflight_start(version=version, actor=people.dana)
+
+    assert killed(first) < 0
+    second = background_processes("worker", own_broker)
+    wait_for(
+        lambda: Preflight.objects.get(pk=started.pk).status != "running", timeout=60, what="the pre-flight",
+        worker=second,
+    )  # fmt: skip
+    done = Preflight.objects.get(pk=started.pk)
+    assert done.status == "passed" and done.finished_at is not None
+    assert set(done.checks.values_list("status", flat=True)) == {"passed"}
+    assert AuditEvent.objects.filter(verb="version.preflight").count() == 1
