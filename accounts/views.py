@@ -36,6 +36,7 @@ def _profile(request, *, form=None, new_key=None, status=200):
         {
             "roles": sorted(role_names(request.user) - team_groups),
             "teams": teams_of(request.user),
+            "team_roles": request.user.team_roles.select_related("team", "role").order_by("team__name", "role__name"),
             "tokens": ApiToken.objects.filter(user=request.user)[:50],
             "form": form or TokenForm(),
             "new_key": new_key,

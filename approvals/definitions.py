@@ -529,6 +529,8 @@ def reference_problems(definition: WorkflowDefinition, *, count_people: bool = F
     from django.contrib.auth.models import Group
     from django.db.models import Q
 
+    from registry.models import TeamRole
+
     User = get_user_model()
     problems = []
     glass = definition.break_glass
@@ -558,8 +560,10 @@ def reference_problems(definition: WorkflowDefinition, *, count_people: bool = F
         problems += [f"step '{step.name}': {problem}" for problem in missing]
         if missing or not count_people:
             continue
+        # a role held within one team counts: the workflow may serve that team's models
+        within = TeamRole.objects.filter(role__name__in=step.approvers).values("user_id")
         people = User.objects.filter(is_active=True).filter(
-            Q(groups__name__in=step.approvers) | Q(username__in=step.users)
+            Q(groups__name__in=step.approvers) | Q(username__in=step.users) | Q(pk__in=within)
         )
         could = people.distinct().count()
         if could < step.required_approvals:
@@ -568,7 +572,8 @@ def reference_problems(definition: WorkflowDefinition, *, count_people: bool = F
                 f"{'person holds' if could == 1 else 'people hold'} its roles or {'is' if could == 1 else 'are'} named"
             )
         for role, needed in step.require:
-            holders = User.objects.filter(is_active=True, groups__name=role).distinct().count()
+            within = TeamRole.objects.filter(role__name=role).values("user_id")
+            holders = User.objects.filter(Q(groups__name=role) | Q(pk__in=within), is_active=True).distinct().count()
             if holders < needed:
                 problems.append(f"step '{step.name}': requires {needed} approvals by {role} but only {holders} hold it")
     return problems

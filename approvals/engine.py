@@ -26,7 +26,8 @@ from audit.services import audit_record
 from evidence.checks import get_check
 from evidence.checks.inputs import CheckInput, check_input
 from jobs.runner import job_enqueue, jobs_enqueue_new
-from registry.models import ModelVersion
+from registry.models import ModelVersion, TeamRole
+from registry.roles import holders
 from registry.services import model_version_set_stage
 
 Status = PromotionRequest.Status
@@ -190,7 +191,7 @@ class ApprovalKind(StepKind):
     panel_template = "requests/steps/_human.html"
 
     def eligible(self, step):
-        return Q(groups__in=step.approver_groups.all()) | Q(pk__in=step.approver_users.all())
+        return holders(step.approver_groups.all(), step.request.model.team_id) | Q(pk__in=step.approver_users.all())
 
     def start(self, request, step):
         if step.config.get("quorum") == "all":
@@ -309,6 +310,9 @@ def quorum_met(step: StepState) -> bool:
         return True
     held = {}
     for user_id, role in Group.objects.filter(user__in=approvers, name__in=require).values_list("user", "name"):
+        held.setdefault(user_id, set()).add(role)
+    within = TeamRole.objects.filter(user__in=approvers, team_id=step.request.model.team_id, role__name__in=require)
+    for user_id, role in within.values_list("user_id", "role__name"):  # roles held within the model's team
         held.setdefault(user_id, set()).add(role)
     slots = [role for role, needed in require.items() for _ in range(needed)]
     return _matching(slots, held) == len(slots)

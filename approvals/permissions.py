@@ -36,7 +36,16 @@ from approvals.models import (
 )
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion, RegisteredModel
-from registry.roles import DATA_SCIENTIST, IT_ENGINEER, group_ids, has_role, remember_groups, role_names
+from registry.roles import (
+    DATA_SCIENTIST,
+    IT_ENGINEER,
+    group_ids,
+    has_role_in,
+    holders,
+    remember_groups,
+    roles_in,
+    team_role_ids,
+)
 
 VIEW = "view"  # a PromotionRequest
 SUBMIT = "submit"  # a ModelVersion
@@ -105,7 +114,7 @@ def holds_step_role(user, step: StepState) -> bool:
     for a principal named on it whose delegation they hold (superuser status is no role)."""
     names = {group.name for group in step.approver_groups.all()}
     named = {u.pk for u in step.approver_users.all()}
-    if names & role_names(user) or user.pk in named:
+    if names & roles_in(user, step.request.model.team_id) or user.pk in named:
         return True
     return any(d.principal_id in named and d.covers(step) for d in delegations_to(user))
 
@@ -120,7 +129,7 @@ def on_behalf_of(user, step: StepState):
     return (
         get_user_model()
         .objects.filter(pk__in=principals, is_active=True)
-        .filter(Q(pk__in=step.approver_users.all()) | Q(groups__in=step.approver_groups.all()))
+        .filter(Q(pk__in=step.approver_users.all()) | holders(step.approver_groups.all(), step.request.model.team_id))
         .order_by("pk")
         .first()
     )
@@ -198,6 +207,8 @@ def decidable_steps(user, *, as_started: bool = False, request_id: int | None = 
     # Joins and uncorrelated IN lists where they serve: cheap for the ORM to build on every
     # request, and PostgreSQL starts from the few active steps (step_active_idx).
     covered = Q(approver_groups__in=group_ids(user)) | Q(approver_users=user.pk)
+    for team_id, role_ids in team_role_ids(user).items():  # roles held within one team: its models only
+        covered |= Q(request__model__team_id=team_id, approver_groups__in=role_ids)
     for delegated in delegations_to(user):  # steps naming a principal whose delegation they hold
         by_name = Q(approver_users=delegated.principal_id)
         if delegated.model_ids:
@@ -298,13 +309,13 @@ def refusal(user, action: str, obj) -> str | None:
     if action == SUBMIT:
         if not registry_permissions.can(user, registry_permissions.ACT, obj.model):
             return "You do not have access to this model."
-        if not has_role(user, DATA_SCIENTIST):
+        if not has_role_in(user, DATA_SCIENTIST, obj.model.team_id):
             return "Only data scientists with access to this model may submit its versions."
         return None
     if action == ROLLBACK:
         if not registry_permissions.can(user, registry_permissions.ACT, obj):
             return "You do not have access to this model."
-        if not has_role(user, IT_ENGINEER):
+        if not has_role_in(user, IT_ENGINEER, obj.team_id):
             return "Only IT engineers with access to this model may roll it back."
         return None
     if action == DECIDE:
@@ -343,7 +354,7 @@ def _waiver_refusal(user, waiver: Waiver) -> str | None:
     rule holds for waivers as for decisions) and whose password is their own."""
     request = waiver.request
     roles = waiver.check_run.step.config.get("waivable_by") or []
-    if not set(roles) & role_names(user):
+    if not set(roles) & roles_in(user, request.model.team_id):
         return f"Only {', '.join(roles) or 'nobody'} may waive this check."
     if not registry_permissions.can(user, registry_permissions.ACT, request.model):
         return "You do not have access to this model."
@@ -366,7 +377,7 @@ def _emergency_refusal(user, request: PromotionRequest, *, roles_key: str) -> st
     if not glass.enabled:
         return "This request's workflow allows no emergency release."
     roles = getattr(glass, roles_key)
-    if not set(roles) & role_names(user):
+    if not set(roles) & roles_in(user, request.model.team_id):
         what = "ask for" if roles_key == "by" else "agree to"
         return f"Only {', '.join(roles)} may {what} an emergency release."
     if not registry_permissions.can(user, registry_permissions.ACT, request.model):
@@ -402,10 +413,9 @@ def users_who_may_second(emergency: EmergencyRelease):
 def users_who_may_waive(waiver: Waiver):
     """Active users who may grant or refuse ``waiver`` (the e-mail recipients)."""
     roles = waiver.check_run.step.config.get("waivable_by") or []
+    model = waiver.request.model
     candidates = list(
-        registry_permissions.users_who_can(registry_permissions.ACT, waiver.request.model).filter(
-            groups__name__in=roles
-        )
+        registry_permissions.users_who_can(registry_permissions.ACT, model).filter(holders(roles, model.team_id))
     )
     remember_groups(candidates)
     return [person for person in candidates if _waiver_refusal(person, waiver) is None]

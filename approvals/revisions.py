@@ -16,6 +16,7 @@ from approvals.definitions import DefinitionError, WorkflowDefinition, parse_def
 from approvals.models import Workflow, WorkflowAssignment, WorkflowRevision
 from audit.services import audit_record
 from registry.models import RegisteredModel
+from registry.roles import holders
 
 MAX_NOTE = 500
 
@@ -226,7 +227,7 @@ def workflow_dry_run(*, revision: WorkflowRevision, model: RegisteredModel, vers
             people = (
                 get_user_model()
                 .objects.filter(is_active=True)
-                .filter(Q(groups__name__in=step.approvers) | Q(username__in=step.users))
+                .filter(holders(step.approvers, model.team_id) | Q(username__in=step.users))
                 .filter(pk__in=with_access)
                 .exclude(pk=getattr(version, "created_by_id", None))
                 .distinct()

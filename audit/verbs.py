@@ -18,6 +18,7 @@ VERBS = (
     "request.reopened", "request.returned_to_step", "request.rolled_back", "request.submitted", "request.withdrawn",
     "step.added", "step.assigned", "step.cancelled", "step.claimed", "step.overdue", "step.released",
     "step.reminder", "step.skipped", "step.started",
+    "team.member_added", "team.member_removed", "team.roles_changed",
     "thread.reopened", "thread.resolved",
     "token.created", "token.revoked",
     "user.changed", "user.created", "user.groups_changed", "user.password_set",

@@ -15,6 +15,7 @@ from approvals.verdict import verdict_line
 from notifications.models import MutedKind, NotificationDelivery
 from registry import permissions as registry_permissions
 from registry.models import ModelVersion
+from registry.roles import holders
 
 
 class Notifier(ABC):
@@ -191,7 +192,7 @@ class Overdue(Reminder):
         step = notification.step
         may_see = registry_permissions.users_who_can(registry_permissions.ACT, notification.request.model)
         escalated = may_see.filter(
-            Q(groups__name__in=step.config.get("escalate_to", []))
+            holders(step.config.get("escalate_to", []), notification.request.model.team_id)
             | Q(username__in=step.config.get("escalate_to_users", []))
         )
         return [*super().people(notification), *escalated]

@@ -33,6 +33,27 @@ class Team(models.Model):
         return self.name
 
 
+class TeamRole(models.Model):
+    """A role someone holds within one team only ("manager of Risk"): it counts for that team's
+    models and for no other. A role held for every team is membership of the role's group itself."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_roles")
+    role = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="+")
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "user", "role"]
+        constraints = [models.UniqueConstraint(fields=["team", "user", "role"], name="one_team_role_row")]
+        indexes = [models.Index(fields=["user", "team"], name="team_role_user_idx")]
+
+    def __str__(self):
+        return f"{self.user} is {self.role.name} in {self.team}"
+
+
 class RegisteredModel(models.Model):
     """A model under governance; its versions travel from development to production."""
 

@@ -23,7 +23,7 @@ from registry.models import (
     RegisteredModelUserObjectPermission,
     Team,
 )
-from registry.roles import DATA_ANALYST, DATA_SCIENTIST, group_ids, has_role
+from registry.roles import DATA_ANALYST, DATA_SCIENTIST, group_ids, has_role, has_role_in, holders, teams_where
 
 VIEW_CODENAME = "view_registeredmodel"
 
@@ -63,8 +63,14 @@ def model_filter(user, action: str, field: str = "pk") -> Q:
     list, so PostgreSQL hashes the granted ids once instead of joining per row."""
     if action not in (VIEW, ACT, REGISTER_VERSION):
         raise ValueError(f"model_filter() does not apply to {action!r}")
-    if not _active(user) or (action == REGISTER_VERSION and not has_role(user, DATA_SCIENTIST)):
+    if not _active(user):
         return Q(pk__in=[])
+    if action == REGISTER_VERSION and not has_role(user, DATA_SCIENTIST):
+        within = teams_where(user, DATA_SCIENTIST)  # a data scientist of some teams only
+        if not within:
+            return Q(pk__in=[])
+        team = "team_id" if field == "pk" else f"{field}__team_id"
+        return Q(**{f"{team}__in": within}) & model_filter(user, ACT, field)
     if user.is_superuser and action == VIEW:
         return Q()
     by_user = RegisteredModelUserObjectPermission.objects.filter(user_id=user.pk, permission__codename=VIEW_CODENAME)
@@ -81,7 +87,7 @@ def refusal(user, action: str, obj) -> str | None:
     if not _active(user):
         return "Log in first."
     if action == CREATE_MODEL:
-        if not has_role(user, DATA_SCIENTIST):
+        if not has_role_in(user, DATA_SCIENTIST, obj.pk):
             return "Only data scientists may register models."
         if obj.group_id not in group_ids(user):  # a team's members are its group's members
             return f"You may register models only for your own teams, not {obj.name}."
@@ -90,9 +96,11 @@ def refusal(user, action: str, obj) -> str | None:
         raise ValueError(f"Unknown action {action!r}")
     if not (action == VIEW and user.is_superuser) and not _granted(user, obj.pk):
         return "You do not have access to this model."
-    if action == REGISTER_VERSION and not has_role(user, DATA_SCIENTIST):
+    if action == REGISTER_VERSION and not has_role_in(user, DATA_SCIENTIST, obj.team_id):
         return "Only data scientists with access to this model may register its versions."
-    if action == REGISTER_DATASET and not (has_role(user, DATA_SCIENTIST) or has_role(user, DATA_ANALYST)):
+    if action == REGISTER_DATASET and not (
+        has_role_in(user, DATA_SCIENTIST, obj.team_id) or has_role_in(user, DATA_ANALYST, obj.team_id)
+    ):
         # Hold-out data often comes from QA: evidence need not come from the people it judges.
         return "Only data scientists and data analysts with access to this model may register its datasets."
     return None
@@ -130,7 +138,7 @@ def users_who_can(action: str, obj: RegisteredModel):
     )
     users = get_user_model().objects.filter(grants, is_active=True)
     if action == REGISTER_VERSION:
-        users = users.filter(groups__name=DATA_SCIENTIST)
+        users = users.filter(holders([DATA_SCIENTIST], obj.team_id))
     elif action != ACT:
         raise ValueError(f"users_who_can() does not apply to {action!r}")
     return get_user_model().objects.filter(pk__in=users.values("pk"))

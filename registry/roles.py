@@ -25,15 +25,76 @@ def _groups(user) -> dict[str, int]:
 
 
 def remember_groups(users) -> None:
-    """Read the groups of many users in one query and cache them on each (as ``_groups`` would
-    one by one): for questions asked about several people at once, e.g. e-mail recipients."""
+    """Read the groups and team roles of many users in two queries and cache them on each (as
+    ``_groups`` and ``_team_roles`` would one by one): for questions asked about several people
+    at once, e.g. e-mail recipients."""
     from django.contrib.auth.models import Group
+
+    from registry.models import TeamRole
 
     found = {user.pk: {} for user in users}
     for user_id, name, group_id in Group.objects.filter(user__in=list(found)).values_list("user", "name", "id"):
         found[user_id][name] = group_id
+    in_teams = {user.pk: {} for user in users}
+    rows = TeamRole.objects.filter(user__in=list(in_teams)).values_list("user_id", "team_id", "role__name", "role_id")
+    for user_id, team_id, name, role_id in rows:
+        in_teams[user_id].setdefault(team_id, {})[name] = role_id
     for user in users:
         user._signoff_groups = found[user.pk]
+        user._signoff_team_roles = in_teams[user.pk]
+
+
+def _team_roles(user) -> dict[int, dict[str, int]]:
+    """The roles the user holds within single teams: team id → {role name: role id}, read once
+    and cached on the user object like ``_groups``."""
+    from registry.models import TeamRole
+
+    if not user.is_authenticated:
+        return {}
+    cached = getattr(user, "_signoff_team_roles", None)
+    if cached is None:
+        cached = {}
+        for team_id, name, role_id in TeamRole.objects.filter(user=user.pk).values_list(
+            "team_id", "role__name", "role_id"
+        ):
+            cached.setdefault(team_id, {})[name] = role_id
+        user._signoff_team_roles = cached
+    return cached
+
+
+def roles_in(user, team_id: int | None) -> set[str]:
+    """The roles the user holds for the models of team ``team_id``: those held for every team,
+    and those held within that one."""
+    return role_names(user) | set(_team_roles(user).get(team_id, {}))
+
+
+def has_role_in(user, role: str, team_id: int | None) -> bool:
+    return role in roles_in(user, team_id)
+
+
+def teams_where(user, role: str) -> list[int]:
+    """Ids of the teams within which the user holds ``role`` (besides holding it everywhere)."""
+    return sorted(team_id for team_id, roles in _team_roles(user).items() if role in roles)
+
+
+def team_role_ids(user) -> dict[int, list[int]]:
+    """Team id → ids of the roles the user holds within that team: literal lists for queries."""
+    return {team_id: sorted(roles.values()) for team_id, roles in _team_roles(user).items()}
+
+
+def holders(roles, team_id: int | None):
+    """A filter on users: who holds one of ``roles`` (names, or a queryset of role groups) for the
+    models of team ``team_id``, everywhere or within that team."""
+    from django.db.models import Q, QuerySet
+
+    from registry.models import TeamRole
+
+    if isinstance(roles, QuerySet):
+        everywhere, within = Q(groups__in=roles), TeamRole.objects.filter(team_id=team_id, role__in=roles)
+    else:
+        everywhere = Q(groups__name__in=list(roles))
+        within = TeamRole.objects.filter(team_id=team_id, role__name__in=list(roles))
+    return everywhere | Q(pk__in=within.values("user_id"))
 
 
 def role_names(user) -> set[str]:
