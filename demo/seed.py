@@ -228,7 +228,7 @@ MODELS = [
         "versions": [
             DemoVersion(
                 "random_forest",
-                {"n_estimators": 80, "max_depth": 8},
+                {"n_estimators": 80, "max_depth": 8, "class_weight": "balanced"},
                 "19c4a02",
                 "2026-10-20",
                 [
@@ -245,7 +245,7 @@ MODELS = [
             # An urgent fix released past its reviews (break-glass): omar agreed; mona's retrospective waits.
             DemoVersion(
                 "random_forest",
-                {"n_estimators": 80, "max_depth": 8},
+                {"n_estimators": 80, "max_depth": 8, "class_weight": "balanced"},
                 "7c1e4d9",
                 "2026-11-28",
                 [
@@ -290,6 +290,10 @@ def _workflows(people) -> None:
     Saved by the demo's administrator, like an edit in the admin (audited)."""
     for name in ("low-risk", "high-risk"):
         workflow_revise(source=(WORKFLOWS / f"{name}.yaml").read_text(), actor=people["admin"], note="The demo's.")
+    workflow_revise(
+        source=(WORKFLOWS / "default.yaml").read_text(), actor=people["admin"],
+        note="Fraud is rare: gate the recall Signoff measures, not accuracy.",
+    )  # fmt: skip
 
 
 def _play(version, story, people) -> PromotionRequest:

@@ -34,6 +34,7 @@ def test_the_demo(seeded, rf, capsys):
     the_demo_shows_each_kind_of_failure_next_to_clean_versions()
     the_demo_runs_three_workflows()
     the_demo_has_an_emergency_release_with_its_retrospective()
+    the_demo_gates_what_matters_for_fraud()
     seeding_twice_changes_nothing(capsys)
 
 
@@ -141,6 +142,17 @@ def the_demo_runs_three_workflows():
     churn = PromotionRequest.objects.get(version__model__name="customer-churn", version__number=2)
     assert churn.steps.filter(kind="policy").exists()
     assert AuditEvent.objects.filter(verb="workflow.assigned", actor__username="admin").count() == 2
+
+
+def the_demo_gates_what_matters_for_fraud():
+    """A fraud model that flags nothing is 93 % accurate: the demo's default workflow (its second
+    revision by the demo's administrator, which fraud-detection follows) gates the recall Signoff measures instead."""
+    request = PromotionRequest.objects.get(version__model__name="fraud-detection", version__number=1)
+    assert request.revision.workflow.name == "default" and request.revision.note.startswith("Fraud is rare")
+    gate = CheckRun.objects.get(step__request=request, check_type="metric_threshold")
+    assert gate.config["metric"] == "recall" and gate.status == "passed"
+    measured = Measurement.objects.get(version=request.version)
+    assert measured.metrics["recall"] >= 0.4
 
 
 def the_demo_has_an_emergency_release_with_its_retrospective():
