@@ -217,7 +217,8 @@ def signoff(args, names):
     def register(name, index):
         def task():
             body, content_type = multipart(
-                {"metrics": json.dumps({"accuracy": 0.9}), "params": json.dumps({"C": 1.0})}, os.urandom(4096)
+                {"metrics": json.dumps({"accuracy": 0.9}), "params": json.dumps({"C": 1.0})},
+                pickle.dumps({"weights": os.urandom(4040)}),  # about 4 KB that a loader can read
             )
             took, _, payload = call(f"{base}/api/models/{name}/versions/", "POST", dana, body, content_type)
             if index % 4 == 0:

@@ -14,7 +14,7 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from registry.validation import validate_artifact
+from registry.validation import validate_model_artifact
 
 SALT = "signoff.kept-artifact"
 MAX_AGE_SECONDS = 3600
@@ -23,7 +23,7 @@ MAX_AGE_SECONDS = 3600
 def keep(file, *, user, model) -> str | None:
     """Store ``file`` and return the token naming it; None when the file itself is invalid."""
     try:
-        validate_artifact(file)
+        validate_model_artifact(file)
     except Exception:  # a bad file is refused again on the next try; it is not kept
         return None
     name = getattr(file, "client_name", None) or file.name

@@ -9,7 +9,7 @@ from registry import permissions
 from registry.model_cards import validate_model_card
 from registry.models import ModelVersion, RegisteredModel, Team, sha256_of
 from registry.signals import announce
-from registry.validation import validate_artifact, validate_metrics, validate_params, validate_text
+from registry.validation import validate_metrics, validate_model_artifact, validate_params, validate_text
 
 
 def _name_unavailable(name: str) -> ValidationError:
@@ -120,7 +120,7 @@ def model_version_create(
     except ValidationError as error:
         errors.update(error.message_dict)
     try:
-        validate_artifact(artifact)
+        validate_model_artifact(artifact)
     except ValidationError as error:
         errors["artifact"] = error.messages
     if derived_from is not None and derived_from.model_id != model.pk:

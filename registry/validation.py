@@ -183,3 +183,49 @@ def validate_artifact(file) -> None:
         raise ValidationError(f"The artifact is {file.size} bytes; the limit is {limit} bytes.")
     if file.size == 0:
         raise ValidationError("The artifact is empty.")
+
+
+def validate_model_artifact(file) -> None:
+    """``validate_artifact``, and a file one of Signoff's loaders can read."""
+    validate_artifact(file)
+    problem = unreadable_format(file, getattr(file, "client_name", None) or file.name or "")
+    if problem:
+        raise ValidationError(problem)
+
+
+# What Signoff's loaders read (evidence.sandbox): a pickle or joblib file, plain or compressed; a
+# skops file; an ONNX graph. Recognised by their first bytes and, for a zip, its table of
+# contents: nothing is loaded or run here.
+PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+PICKLE_FIRST_OPCODES = frozenset(b"(c]})NIJKLMFGSTUVXPBC")  # what a protocol 0 or 1 pickle may start with
+COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x5d\x00\x00")  # gzip, bz2, xz, lzma (joblib)
+READABLE = "a scikit-learn model saved with joblib or pickle, a skops file or an ONNX graph"
+
+
+def unreadable_format(file, name: str) -> str:
+    """Why no loader of Signoff's could read ``file`` ("" when one could), from its first bytes."""
+    position = file.tell() if hasattr(file, "tell") else 0
+    file.seek(0)
+    head = file.read(8)
+    file.seek(position)
+    if head.startswith(b"PK\x03\x04"):  # before the pickle opcodes: "P" is one
+        import zipfile
+
+        try:
+            file.seek(0)
+            listed = zipfile.ZipFile(file).namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            listed = []
+        finally:
+            file.seek(position)
+        if "schema.json" in listed:
+            return ""
+        return f"The artifact is a zip archive but not a skops file (it has no schema.json). Upload {READABLE}."
+    if head.startswith(b"\x04\x22\x4d\x18"):
+        return "The artifact is compressed with lz4, which Signoff does not read; save it uncompressed or with zlib."
+    zlib_header = head[:1] == b"\x78" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda")
+    if head[:2] in PICKLE_PROTOCOLS or (head and head[0] in PICKLE_FIRST_OPCODES):
+        return ""
+    if head.startswith(COMPRESSED) or zlib_header or head[:1] == b"\x08" or name.lower().endswith(".onnx"):
+        return ""
+    return f"No loader of Signoff's reads this file (it starts with {head[:8]!r}). Upload {READABLE}."

@@ -53,7 +53,7 @@ def perform(action, client, people, model, background):
         return client.post(
             f"/api/models/{name}/versions/",
             {
-                "artifact": SimpleUploadedFile("m.joblib", b"bytes"),
+                "artifact": SimpleUploadedFile("m.joblib", factories.artifact().read()),
                 "metrics": json.dumps({"accuracy": 0.9}),
             },
             format="multipart",

@@ -12,7 +12,7 @@ from tests import factories
 
 def version_payload(**overrides):
     payload = {
-        "artifact": SimpleUploadedFile("model.joblib", b"model bytes"),
+        "artifact": SimpleUploadedFile("model.joblib", factories.artifact().read()),
         "metrics": json.dumps({"accuracy": 0.91, "f1": 0.87}),
         "params": json.dumps({"n_estimators": 200}),
         "lineage": json.dumps(

@@ -9,6 +9,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from sklearn.linear_model import LogisticRegression
@@ -242,8 +243,11 @@ def test_reevaluation_never_loads_an_unsafe_or_foreign_artifact(people, api, ris
     refused = Reevaluate().run(check_input(version_with(people, risk_model, trap, name="credit.pkl")), {})
     assert not refused.passed and "was not loaded" in refused.summary and "posix.system" in refused.summary
     assert not marker.exists()
-    text = Reevaluate().run(check_input(version_with(people, risk_model, b"just a README", name="README.md")), {})
-    assert not text.passed and "not a pickle, joblib, skops or ONNX file" in text.summary
+    with pytest.raises(ValidationError, match="reads this file"):  # registration refuses a plain text
+        version_with(people, risk_model, b"just a README", name="README.md")
+    # one that looks like a pickle to registration is still never trusted by the check
+    text = Reevaluate().run(check_input(version_with(people, risk_model, b"(just a README", name="README.md")), {})
+    assert not text.passed and "was not loaded" in text.summary
     plain = Reevaluate().run(check_input(version_with(people, risk_model, pickle.dumps({"weights": [1]}))), {})
     assert not plain.passed and "could not be evaluated" in plain.summary
 

@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from approvals.models import CheckRun
 from registry.models import ModelVersion
+from tests import factories
 from tests.evidence.test_jail import LINGER, lingering
 from tests.integration.conftest import wait_for
 from tests.integration.test_faults import state
@@ -43,7 +44,7 @@ def test_hostile_code_run_by_the_worker_for_an_upload_reaches_nothing(
     use_workflow(SCAN_ONLY)
     uploaded = api(people.dana).post(
         "/api/models/credit-risk/versions/",
-        {"artifact": SimpleUploadedFile("model.joblib", b"hostile bytes"), "metrics": '{"accuracy": 0.9}'},
+        {"artifact": SimpleUploadedFile("model.joblib", factories.artifact().read()), "metrics": '{"accuracy": 0.9}'},
         format="multipart",
     )
     assert uploaded.status_code == 201, uploaded.content

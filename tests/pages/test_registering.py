@@ -6,11 +6,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry.models import ModelVersion, RegisteredModel
+from tests import factories
 
 
 def version_form(**overrides):
     data = {
-        "artifact": SimpleUploadedFile("model.joblib", b"weights"),
+        "artifact": SimpleUploadedFile("model.joblib", factories.artifact().read()),
         "metrics": json.dumps({"accuracy": 0.9}),
         "params": json.dumps({"C": 1}),
         "dataset_uri": "s3://d/x.parquet",

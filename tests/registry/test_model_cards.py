@@ -25,7 +25,7 @@ CARD = {
 
 def test_a_version_is_registered_with_its_card_through_the_api(people, api, risk_model):
     body = {
-        "artifact": SimpleUploadedFile("m.joblib", b"weights"),
+        "artifact": SimpleUploadedFile("m.joblib", factories.artifact().read()),
         "metrics": json.dumps({"accuracy": 0.9}),
         "model_card": json.dumps(CARD),
     }

@@ -1,5 +1,12 @@
 """Registering models and versions: who may, and what input is refused."""
 
+import gzip
+import hashlib
+import io
+import pickle
+import zipfile
+import zlib
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -39,13 +46,13 @@ def test_model_names_are_unique_and_url_safe(people, risk_model):
 
 
 def test_versions_are_numbered_per_model_and_hashed(people, risk_model, growth_model):
-    first = factories.make_version(model=risk_model, by=people.dana, artifact=factories.artifact(b"abc"))
+    first = factories.make_version(model=risk_model, by=people.dana, artifact=factories.artifact(b"(abc"))
     second = factories.make_version(model=risk_model, by=people.dana)
     other = factories.make_version(model=growth_model, by=people.gina)
 
     assert (first.number, second.number, other.number) == (1, 2, 1)
-    assert first.artifact_sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    assert first.artifact_size == 3
+    assert first.artifact_sha256 == hashlib.sha256(b"(abc").hexdigest()
+    assert first.artifact_size == 4
 
 
 @pytest.mark.parametrize(
@@ -79,3 +86,41 @@ def test_people_without_the_data_scientist_role_cannot_add_versions(people, risk
         with pytest.raises(PermissionDenied):
             factories.make_version(model=risk_model, by=person)
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content, name, problem",
+    [
+        (b"accuracy,recall\n0.9,0.5\n", "model.joblib", "reads this file"),
+        (b"\x89HDF\r\n\x1a\n" + b"\x00" * 100, "model.h5", "reads this file"),
+        (b'{"weights": [1, 2]}', "model.json", "reads this file"),
+        (None, "model.pt", "zip archive but not a skops file"),  # a PyTorch checkpoint is a zip
+        (b"\x04\x22\x4d\x18" + b"\x00" * 20, "model.joblib", "compressed with lz4"),
+    ],
+)
+def test_a_file_no_loader_can_read_is_refused_at_registration(people, risk_model, content, name, problem):
+    if content is None:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("archive/data.pkl", pickle.dumps({"w": 1}))
+        content = buffer.getvalue()
+    with pytest.raises(ValidationError, match=problem):
+        factories.make_version(model=risk_model, by=people.dana, artifact=factories.artifact(content, name=name))
+    assert not ModelVersion.objects.exists()
+
+
+def test_every_format_a_loader_reads_is_accepted(people, risk_model):
+    skops_file = io.BytesIO()
+    with zipfile.ZipFile(skops_file, "w") as archive:
+        archive.writestr("schema.json", "{}")
+    accepted = [
+        pickle.dumps({"w": 1}, protocol=0),  # starts with "(" (protocol 0)
+        pickle.dumps({"w": 1}, protocol=5),
+        zlib.compress(pickle.dumps({"w": 1})),  # joblib's zlib compression
+        gzip.compress(pickle.dumps({"w": 1})),
+        skops_file.getvalue(),
+        b"\x08\x07" + b"\x00" * 10,  # an ONNX graph's first field: its IR version
+    ]
+    for content in accepted:
+        factories.make_version(model=risk_model, by=people.dana, artifact=factories.artifact(content))
+    assert ModelVersion.objects.count() == len(accepted)

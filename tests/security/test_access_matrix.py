@@ -117,7 +117,10 @@ def test_reading(identity, team, world, people, client, api):
 def perform(action, via, world, team, page_client, api_client):
     name, request = world[team]["model"], world[team]["request"]
     if action == "register":
-        body = {"artifact": SimpleUploadedFile("m.joblib", b"bytes"), "metrics": json.dumps({"accuracy": 0.9})}
+        body = {
+            "artifact": SimpleUploadedFile("m.joblib", factories.artifact().read()),
+            "metrics": json.dumps({"accuracy": 0.9}),
+        }
         if via == "page":
             return page_client.post(f"/models/{name}/versions/new/", body)
         return api_client.post(f"/api/models/{name}/versions/", body, format="multipart")

@@ -6,7 +6,16 @@ from django.core.files.base import ContentFile
 from audit.models import AuditEvent
 from tests import factories
 
-HTML = b"<html><script>fetch('/requests/1/decide/', {method: 'POST'})</script></html>"
+# A polyglot: the opening "(" makes it a pickle as far as registration can tell (a bare HTML file
+# is refused there: no loader reads it), the rest is a page a browser would run.
+HTML = b"(<html><script>fetch('/requests/1/decide/', {method: 'POST'})</script></html>"
+
+
+def test_a_bare_html_file_is_refused_at_registration(people, risk_model):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="reads this file"):
+        factories.make_version(model=risk_model, by=people.dana, artifact=ContentFile(HTML[1:], name="card.html"))
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ from tests.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-FORGER = """<!doctype html><html><body><h1 id="owned">model card</h1><script>
+# "(" first: registration takes it for a pickle (a bare HTML file is refused there); a browser
+# that sniffed it would still run the page.
+FORGER = """(<!doctype html><html><body><h1 id="owned">model card</h1><script>
   const csrf = document.cookie.split('; ').find(c => c.startsWith('csrftoken=')).split('=')[1];
   fetch('/requests/REQUEST/decide/', {method: 'POST', credentials: 'same-origin',
     headers: {'X-CSRFToken': csrf, 'Content-Type': 'application/x-www-form-urlencoded'},

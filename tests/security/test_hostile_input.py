@@ -18,7 +18,7 @@ def counts():
 
 def version_payload(**overrides):
     payload = {
-        "artifact": SimpleUploadedFile("model.joblib", b"weights"),
+        "artifact": SimpleUploadedFile("model.joblib", factories.artifact().read()),
         "metrics": json.dumps({"accuracy": 0.9}),
         "params": json.dumps({"C": 1.0}),
         "lineage": json.dumps({"code_commit": "abc123"}),
