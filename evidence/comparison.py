@@ -188,8 +188,24 @@ def _confusion(evidences, base: int) -> list[dict | None]:
             return {"count": count, "delta": (count - baseline[i][j]) if same_shape else None}
 
         rows = [[cell(i, j, count) for j, count in enumerate(row)] for i, row in enumerate(matrix)]
-        result.append({"matrix": matrix, "rows": rows})
+        result.append({"matrix": matrix, "rows": rows, "labels": class_labels(len(matrix))})
     return result
+
+
+def class_labels(size: int) -> list[str]:
+    """The names of a confusion matrix's rows and columns, in scikit-learn's order (sorted class
+    values): for two classes, the smaller value is the negative one."""
+    return ["negative", "positive"] if size == 2 else [f"class {index + 1}" for index in range(size)]
+
+
+def check_matrix(versions: list[dict]) -> list[dict]:
+    """The checks of the compared versions as one table: a row per check (by title, in the order
+    first seen), a cell per version (its run, or None when that version did not run it)."""
+    rows: dict[str, list] = {}
+    for index, version in enumerate(versions):
+        for run in version["checks"]:
+            rows.setdefault(run["title"], [None] * len(versions))[index] = run
+    return [{"title": title, "cells": cells} for title, cells in rows.items()]
 
 
 def _schema(evidence: dict) -> dict | None:

@@ -9,7 +9,7 @@ from approvals import selectors, services
 from approvals.forms import DecisionForm
 from approvals.verdict import verdict_line
 from approvals.views.requests import evidence_context, steps_to_decide
-from evidence.comparison import MAX_VERSIONS, SelectionError, parse_selection
+from evidence.comparison import MAX_VERSIONS, SelectionError, check_matrix, parse_selection
 from registry import selectors as registry_selectors
 
 
@@ -60,6 +60,8 @@ def model_compare(request, name):
         numbers=numbers,
         selected=list(selection.numbers),
         baseline_index=numbers.index(comparison["baseline"]),
+        check_matrix=check_matrix(comparison["versions"]),
+        reported=request.GET.get("numbers") == "reported",
         comparison_groups=[
             ("Parameters", comparison["params"]),
             ("Lineage", comparison["lineage"]),

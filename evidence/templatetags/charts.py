@@ -140,9 +140,15 @@ REPORTED_BADGE = mark_safe(' <span class="badge reported">reported</span>')  # n
 
 
 @register.simple_tag
-def metric_cell(cell: dict, index: int, baseline_index: int, gate) -> str:
+def metric_cell(cell: dict, index: int, baseline_index: int, gate, reported: bool = False) -> str:
     """One version's cell of the comparison's metric table: the value used, measured / reported,
-    the delta against the baseline and the gate's verdict."""
+    the delta against the baseline and the gate's verdict. ``reported``: the author's figure
+    alone (the toggle), without delta or verdict, which read the figures used."""
+    if reported:
+        return format_html(
+            '<td class="num" title="measured {} · reported {}">{}</td>',
+            _number(cell.get("measured")), _number(cell.get("reported")), _number(cell.get("reported")),
+        )  # fmt: skip
     css = {True: "num better", False: "num worse"}.get(cell.get("better"), "num")
     verdict = ""
     if gate and cell.get("gate_passed") is not None:

@@ -165,6 +165,25 @@ def test_the_comparison_page_shows_the_evidence_with_charts_and_a_differences_to
     assert 'data-testid="decide"' not in client.get(url + f"&request={request.pk}").content.decode()
 
 
+def test_one_figure_per_cell_a_check_matrix_and_labelled_confusion_matrices(people, client, measured_pair):
+    production, candidate, _request, _ = measured_pair
+    client.force_login(people.mona)
+    url = f"/models/credit-risk/compare/?v={production.number}&v={candidate.number}"
+    page = client.get(url).content.decode()
+    # measured by default: the candidate's accuracy cell reads the measured figure, not the 0.9 reported
+    measured_row = re.search(r'<th scope="row">accuracy.*?</tr>', page, re.S).group(0)
+    assert "<strong>0.9000</strong>" not in measured_row and 'aria-current="true">Measured' in page
+    reported = client.get(url + "&numbers=reported").content.decode()
+    reported_row = re.search(r'<th scope="row">accuracy.*?</tr>', reported, re.S).group(0)
+    assert ">0.9000</td>" in reported_row and 'aria-current="true">Reported' in reported
+    # the checks as one matrix: a row per check, a cell per version
+    checks = re.search(r'data-testid="compare-checks">.*?</table>', page, re.S).group(0)
+    assert checks.count("<tr>") == 1 + len(candidate.promotion_requests.get().steps.get(kind="checks").check_runs.all())
+    assert checks.count('<th scope="col" class="num">v') == 2
+    matrix = re.search(r'data-testid="confusion-matrix">.*?</table>', page, re.S).group(0)
+    assert "predicted negative" in matrix and "actual positive" in matrix
+
+
 def test_the_model_cards_are_compared_word_by_word(
     people, api, client, risk_model, dataset_frame, submit, use_workflow
 ):
