@@ -356,11 +356,18 @@ def _waiver_refusal(user, waiver: Waiver) -> str | None:
     roles = waiver.check_run.step.config.get("waivable_by") or []
     if not set(roles) & roles_in(user, request.model.team_id):
         return f"Only {', '.join(roles) or 'nobody'} may waive this check."
+    return _impartial_refusal(user, request, "decide the waiver")
+
+
+def _impartial_refusal(user, request: PromotionRequest, what: str) -> str | None:
+    """What stops someone who holds the role from deciding something about ``request`` beside its
+    steps (a waiver, an emergency release): no access to the model, having authored the work
+    (the four-eyes rule), or a password someone else set."""
     if not registry_permissions.can(user, registry_permissions.ACT, request.model):
         return "You do not have access to this model."
     authored = _authorship(user, request) or _twin_authorship(user, request)
     if authored:
-        return authored.replace("decide it", "decide the waiver")
+        return authored.replace("decide it", what)
     if PasswordSetByOther.objects.filter(user_id=user.pk).exists():
         return "Your password was set by someone else; change it on your profile page before you decide anything."
     return None
@@ -380,13 +387,9 @@ def _emergency_refusal(user, request: PromotionRequest, *, roles_key: str) -> st
     if not set(roles) & roles_in(user, request.model.team_id):
         what = "ask for" if roles_key == "by" else "agree to"
         return f"Only {', '.join(roles)} may {what} an emergency release."
-    if not registry_permissions.can(user, registry_permissions.ACT, request.model):
-        return "You do not have access to this model."
-    authored = _authorship(user, request) or _twin_authorship(user, request)
-    if authored:
-        return authored.replace("decide it", "take part in its emergency release")
-    if PasswordSetByOther.objects.filter(user_id=user.pk).exists():
-        return "Your password was set by someone else; change it on your profile page before you decide anything."
+    impartial = _impartial_refusal(user, request, "take part in its emergency release")
+    if impartial:
+        return impartial
     decided = Decision.objects.filter(request_id=request.pk, actor_id=user.pk).select_related("step").first()
     if decided is not None:
         return (
