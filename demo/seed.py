@@ -4,14 +4,18 @@
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
 from approvals import conversation, emergency, services, waivers
+from approvals.delegations import delegation_create
+from approvals.engine import deadline_restart
 from approvals.models import PromotionRequest, Workflow
 from approvals.revisions import workflow_assign, workflow_revise
 from demo import training
@@ -383,4 +387,24 @@ def seed_demo(log=print) -> bool:
             if demo.story:
                 state = _play(version, demo.story, people).get_status_display()
             log(f"  {version}: accuracy {metrics['accuracy']:.3f}, roc_auc {metrics['roc_auc']:.3f} — {state}")
+    _working_week(people)
     return True
+
+
+def _working_week(people) -> None:
+    """What a week of work leaves behind: mona is reviewing churn v2 (a claim), fraud v1's QA
+    review has waited three days, past its two-day deadline (the running demo's sweep sends the
+    escalation), and quinn is on leave with priya deciding for her (a delegation). The QA step's
+    start is moved three days back: the demo's history, not something the product does."""
+    churn = PromotionRequest.objects.get(version__model__name="customer-churn", version__number=2)
+    services.step_claim(step=churn.steps.get(name="manager_review"), actor=people["mona"])
+    fraud = PromotionRequest.objects.get(version__model__name="fraud-detection", version__number=1)
+    qa = fraud.steps.get(name="qa_review")
+    qa.started_at = timezone.now() - timedelta(days=3)
+    deadline_restart(qa, qa.started_at)
+    qa.save(update_fields=["started_at", "due_at", "remind_at", "reminded_at", "escalated_at"])
+    now = timezone.now()
+    delegation_create(
+        principal=people["quinn"], delegate=people["priya"], starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(days=7), reason="On leave until next Monday.", actor=people["quinn"],
+    )  # fmt: skip

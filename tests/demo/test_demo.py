@@ -35,6 +35,7 @@ def test_the_demo(seeded, rf, capsys):
     the_demo_runs_three_workflows()
     the_demo_has_an_emergency_release_with_its_retrospective()
     the_demo_gates_what_matters_for_fraud()
+    the_demo_shows_a_working_week()
     seeding_twice_changes_nothing(capsys)
 
 
@@ -142,6 +143,25 @@ def the_demo_runs_three_workflows():
     churn = PromotionRequest.objects.get(version__model__name="customer-churn", version__number=2)
     assert churn.steps.filter(kind="policy").exists()
     assert AuditEvent.objects.filter(verb="workflow.assigned", actor__username="admin").count() == 2
+
+
+def the_demo_shows_a_working_week():
+    """A claimed step, an overdue step and a delegation, besides the conversation, the waiver and
+    the emergency release checked above."""
+    from approvals.models import Delegation, StepState
+
+    claimed = StepState.objects.get(request__version__model__name="customer-churn", request__version__number=2,
+                                    name="manager_review")  # fmt: skip
+    assert claimed.claim_holder is not None and claimed.claim_holder.username == "mona"
+    qa = StepState.objects.get(request__version__model__name="fraud-detection", request__version__number=1,
+                               name="qa_review")  # fmt: skip
+    assert qa.is_overdue
+    delegation = Delegation.objects.select_related("principal", "delegate").get()
+    assert (delegation.principal.username, delegation.delegate.username, delegation.is_active) == (
+        "quinn",
+        "priya",
+        True,
+    )
 
 
 def the_demo_gates_what_matters_for_fraud():
