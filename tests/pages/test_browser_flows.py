@@ -173,3 +173,22 @@ def test_an_email_link_opened_by_a_scanner_decides_nothing(at_width, people, awa
     page.locator("form button[type=submit]", has_text="Approve").click()
     expect(page.locator(".message-success")).to_contain_text("Your decision was recorded")
     assert Decision.objects.get().actor == people.mona
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_administrator_adds_a_manager_of_one_team(at_width, people, risk_model, width):
+    factories.make_user("ada", is_superuser=True, is_staff=True)
+    newcomer = factories.make_user("nia")
+    page, look = at_width(width)
+    log_in(page, "ada")
+    page.goto(f"/teams/{people.risk.slug}/")
+    look("ada, the team page")
+    adding = page.get_by_test_id("add-member")
+    adding.locator("select[name=user]").select_option(label="nia")
+    adding.locator("label", has_text="manager").locator("input").check()
+    adding.locator("button").click()
+    expect(page.locator(".message-success")).to_contain_text("nia is now in Risk")
+    row = page.get_by_test_id("member").filter(has_text="nia")
+    expect(row.locator("input[type=checkbox]:checked")).to_have_count(1)
+    look("ada, after adding")
+    assert newcomer.team_roles.get().role.name == "manager"

@@ -90,6 +90,11 @@ PAGES = (
     "/models/credit-risk/compare/?v=1&v=2&request={request}",
     "/models/credit-risk/",
     "/audit/",
+    "/audit/?model=credit&since=2026-01-01",
+    "/teams/",
+    "/teams/{team}/",
+    "/profile/email/",
+    "/delegations/",
 )
 
 
@@ -108,7 +113,7 @@ def test_every_page_passes_axe_and_fits_the_width(browser, live_server, people, 
         log_in(page, "mona")
         problems = {}
         for template in PAGES:
-            url = template.format(request=measured_request.pk)
+            url = template.format(request=measured_request.pk, team=people.risk.slug)
             page.goto(url)
             violations = axe_violations(page)
             overflow = page.evaluate("document.documentElement.scrollWidth") - width
