@@ -192,3 +192,43 @@ def test_an_administrator_adds_a_manager_of_one_team(at_width, people, risk_mode
     expect(row.locator("input[type=checkbox]:checked")).to_have_count(1)
     look("ada, after adding")
     assert newcomer.team_roles.get().role.name == "manager"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_conversation_travels_with_the_fixed_version(at_width, people, awaiting_manager, eager_tasks, width):
+    """mona asks and sends the work back; dana registers the fixed version through the page; the
+    open thread shows on the new request, and dana answers it there."""
+    page, look = at_width(width)
+    first = f"/requests/{awaiting_manager.pk}/"
+    log_in(page, "mona")
+    page.goto(first)
+    page.get_by_test_id("new-thread").locator("textarea").fill("@dana why is the 2024 cohort missing?")
+    page.get_by_test_id("new-thread").locator("button").click()
+    expect(page.locator(".message-success")).to_contain_text("Your comment was posted")
+    decide = page.get_by_test_id("decide")
+    decide.locator("textarea[name=comment]").fill("Add the 2024 cohort, then resubmit.")
+    decide.locator("button", has_text="Request changes").click()
+    expect(page.get_by_test_id("request-status")).to_contain_text("Changes requested")
+    log_out(page)
+
+    log_in(page, "dana")
+    page.goto(first)
+    page.get_by_test_id("fix").locator("a").click()
+    page.locator("input[name=artifact]").set_input_files(
+        files=[{"name": "model.joblib", "mimeType": "application/octet-stream", "buffer": factories.artifact().read()}]
+    )
+    page.locator("input[name=metric_value_0]").fill("0.92")  # the fixed version's own figures
+    page.locator("input[name=metric_value_1]").fill("0.89")
+    page.locator("form button[type=submit]", has_text="Register").last.click()
+    page.locator("button", has_text="Submit for approval").click()
+    expect(page.get_by_test_id("resubmission")).to_contain_text(f"Resubmission of #{awaiting_manager.pk}")
+    thread = page.get_by_test_id("thread").first
+    expect(thread.get_by_test_id("carried")).to_contain_text(f"request #{awaiting_manager.pk}")
+    thread.locator("summary", has_text="Reply").click()
+    thread.locator("textarea[name=body]").last.fill("Added it in this version: 1,200 rows.")
+    thread.locator("button", has_text="Reply").click()
+    expect(page.get_by_test_id("comment").nth(1)).to_contain_text("1,200 rows")
+    look("dana, the answer on the fixed version")
+    page.goto(first)
+    expect(page.get_by_test_id("answered-by")).to_be_visible()
+    expect(page.get_by_test_id("comment").nth(1)).to_contain_text("1,200 rows")  # the same thread
