@@ -137,6 +137,7 @@ def promotion_request_submit(*, version: ModelVersion, actor) -> PromotionReques
                   **({"resubmission_of": request.resubmission_of_id} if request.resubmission_of_id else {})},
         )  # fmt: skip
         del steps
+        announce(request, RequestEvent.SUBMITTED, actor=actor)
         if request.resubmission_of_id:
             threads_carry(answered=request.resubmission_of, by=request)
         request_advance(request)

@@ -7,6 +7,7 @@ from django.dispatch import Signal
 
 
 class RequestEvent(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
     REVIEW_REQUESTED = "review_requested", "Review requested"
     DECISION = "decision", "Decision made"
     CHECKS_FAILED = "checks_failed", "Checks failed"

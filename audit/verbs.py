@@ -25,5 +25,6 @@ VERBS = (
     "version.card_updated", "version.measured", "version.preflight", "version.registered", "version.rolled_back",
     "version.stage_changed",
     "waiver.granted", "waiver.refused", "waiver.requested",
+    "webhook.changed", "webhook.created", "webhook.replayed",
     "workflow.assigned", "workflow.created", "workflow.default_set", "workflow.revised",
 )  # fmt: skip

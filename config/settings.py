@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "evidence",
     "approvals",
     "notifications",
+    "webhooks",
     "accounts",
 ]
 # The demo's seeding and runner: `make demo` and the tests set SIGNOFF_DEMO; production does not.
@@ -244,6 +245,11 @@ SIGNOFF_CLAIM_HOURS = int(os.environ.get("SIGNOFF_CLAIM_HOURS", "24"))
 SIGNOFF_EMAIL_ACTION_HOURS = int(os.environ.get("SIGNOFF_EMAIL_ACTION_HOURS", "72"))
 # The daily digest (what waits for each person) goes out from this hour, in TIME_ZONE; 0–23.
 SIGNOFF_DIGEST_HOUR = min(max(int(os.environ.get("SIGNOFF_DIGEST_HOUR", "8")), 0), 23)
+# Webhooks go to public addresses only, unless this comma-separated list names the host.
+SIGNOFF_WEBHOOK_ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("SIGNOFF_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+SIGNOFF_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("SIGNOFF_WEBHOOK_TIMEOUT_SECONDS", "10"))
 # The longest a delegation (out of office) may last.
 SIGNOFF_DELEGATION_MAX_DAYS = int(os.environ.get("SIGNOFF_DELEGATION_MAX_DAYS", "90"))
 # How long the author of a comment may still edit it (the earlier text is kept).

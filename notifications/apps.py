@@ -6,8 +6,11 @@ ABOUT = ("step", "decision", "actor", "comment", "waiver", "emergency")  # what 
 def record_notification(sender, *, event, request, **about):
     """Receiver of ``approvals.signals.request_event``: an e-mail row, in the change's transaction
     (``about``: the step, decision, actor, comment, waiver or emergency release it concerns)."""
+    from notifications.notifiers import NOTIFIERS
     from notifications.services import notification_record
 
+    if event not in NOTIFIERS:  # an event nobody is e-mailed about (webhooks may hear it)
+        return
     notification_record(request=request, event=event, **{key: value for key, value in about.items() if key in ABOUT})
 
 

@@ -5,9 +5,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import audit_record
-from notifications.models import MutedKind
+from notifications.models import DIGEST, MutedKind
+from notifications.notifiers import NOTIFIERS
 
-KINDS = dict(MutedKind.KINDS)
+# The kinds of e-mail there are: events someone is e-mailed about, and the digest.
+KINDS = {kind: label for kind, label in MutedKind.KINDS if kind in NOTIFIERS or kind == DIGEST}
 
 
 def muted_kinds(user) -> set[str]:

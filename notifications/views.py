@@ -6,12 +6,15 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from notifications import preferences
-from notifications.models import DIGEST, MutedKind
+from notifications.models import DIGEST
 
 
 class EmailSettingsForm(forms.Form):
     receive = forms.MultipleChoiceField(
-        choices=MutedKind.KINDS, required=False, widget=forms.CheckboxSelectMultiple, label="Send me e-mail when"
+        choices=list(preferences.KINDS.items()),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Send me e-mail when",
     )
 
 
