@@ -12,6 +12,7 @@ from webhooks.models import EVENTS, WebhookDelivery, WebhookEndpoint
 
 
 class EndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
     events = forms.MultipleChoiceField(choices=EVENTS, widget=forms.CheckboxSelectMultiple)
 
     class Meta:
