@@ -59,6 +59,7 @@ def test_the_digest_lists_what_waits_overdue_first_and_the_authors_requests(
     mona = by_user["mona@example.com"]
     assert mona.subject == "[Signoff] 2 requests wait for you, 1 overdue"
     assert mona.body.index(f"OVERDUE: #{second.pk}") < mona.body.index(f"#{first.pk} credit-risk")
+    assert "<time" not in mona.body  # plain text is plain
     html = mona.alternatives[0][0]
     assert "Overdue" in html and f"/requests/{second.pk}/" in html and "/profile/email/" in html
     dana = by_user["dana@example.com"]
