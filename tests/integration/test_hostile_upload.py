@@ -38,8 +38,9 @@ steps:
 """
 
 
+@pytest.mark.parametrize("entry", ["submit", "preflight"])  # a request's checks, and "Check this version"
 def test_hostile_code_run_by_the_worker_for_an_upload_reaches_nothing(
-    people, risk_model, api, own_broker, background_processes, use_workflow, tmp_path, monkeypatch
+    people, risk_model, api, own_broker, background_processes, use_workflow, tmp_path, monkeypatch, entry
 ):
     use_workflow(SCAN_ONLY)
     uploaded = api(people.dana).post(
@@ -76,15 +77,26 @@ def test_hostile_code_run_by_the_worker_for_an_upload_reaches_nothing(
     monkeypatch.setenv("SIGNOFF_FAULT_PAYLOAD", json.dumps(probe))  # the worker inherits it
     worker = background_processes("worker", own_broker, fault="task:tests.sandbox_probes:escape_as_check")
 
-    submitted = api(people.dana).post("/api/models/credit-risk/versions/1/submit/")
-    assert submitted.status_code in (201, 202), submitted.content
-    request_id = submitted.json()["id"]
-    try:
-        wait_for(lambda: state(request_id).status != "in_progress", timeout=60, what="the check", worker=worker)
-    finally:
-        listener.close()
+    if entry == "preflight":
+        from approvals.models import Preflight, PreflightCheck
+        from approvals.preflight import preflight_start
 
-    run = CheckRun.objects.get(step__request_id=request_id)
+        started = preflight_start(version=ModelVersion.objects.get(model=risk_model), actor=people.dana)
+        try:
+            wait_for(lambda: Preflight.objects.get(pk=started.pk).status != "running", timeout=60, what="the check",
+                     worker=worker)  # fmt: skip
+        finally:
+            listener.close()
+        run = PreflightCheck.objects.get(preflight=started)
+    else:
+        submitted = api(people.dana).post("/api/models/credit-risk/versions/1/submit/")
+        assert submitted.status_code in (201, 202), submitted.content
+        request_id = submitted.json()["id"]
+        try:
+            wait_for(lambda: state(request_id).status != "in_progress", timeout=60, what="the check", worker=worker)
+        finally:
+            listener.close()
+        run = CheckRun.objects.get(step__request_id=request_id)
     assert run.summary == "a hostile probe ran", run.summary  # the probe ran, in the worker's jail
     found = run.result["escape"]
     for attempt in [key for key in found if key.split()[0] in ("read", "write", "connect", "signal")]:
@@ -99,4 +111,7 @@ def test_hostile_code_run_by_the_worker_for_an_upload_reaches_nothing(
     assert len(found["sandbox"]) == 1 and found["sandbox"][0].startswith("task-"), found["sandbox"]
     assert not (site_packages / "zz-signoff-escape.pth").exists() and not (var / "escape").exists()
     wait_for(lambda: not lingering(), timeout=10, what="the double-forked process to be gone")
-    assert state(request_id).status == "checks_failed"  # and the request went nowhere
+    if entry == "submit":
+        assert state(request_id).status == "checks_failed"  # and the request went nowhere
+    else:
+        assert run.preflight.status == "failed"  # and the pre-flight says so
