@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from approvals import deadlines, policy
+from approvals import deadlines, deployers, policy
 from evidence.checks import registered_checks
 
 STEP_TYPES = ("checks", "approval", "promotion", "deployment", "policy")
@@ -29,7 +29,7 @@ MAX_STEPS = 50
 DEADLINE_KEYS = ("due", "business_days", "remind_before", "escalate_to", "escalate_to_users")
 # Keys a step may leave out; left out of the digest when unused, so that adding one to the
 # language does not change the digest of definitions that do not use it.
-OPTIONAL_KEYS = (*DEADLINE_KEYS, "waivable_by", "assignees")
+OPTIONAL_KEYS = (*DEADLINE_KEYS, "waivable_by", "assignees", "deployer")
 
 
 class DefinitionError(ValueError):
@@ -75,6 +75,7 @@ class StepDefinition:
     escalate_to_users: tuple[str, ...] = ()  # people told when the deadline passes
     waivable_by: tuple[str, ...] = ()  # checks steps: the roles that may waive a failed check
     assignees: tuple[str, ...] = ()  # human steps: who holds the step when it starts (the first who may decide it)
+    deployer: dict | None = None  # deployment steps: approvals.deployers (None: Signoff's stage only)
 
     @property
     def is_human(self) -> bool:
@@ -103,6 +104,7 @@ class StepDefinition:
             "escalate_to_users": list(self.escalate_to_users),
             "waivable_by": list(self.waivable_by),
             "assignees": list(self.assignees),
+            "deployer": self.deployer,
         }
 
 
@@ -308,7 +310,7 @@ class _Parser:
             "checks": {"checks", "waivable_by"},
             "approval": {"approvers", "users", "required_approvals", "require", "quorum", "on_reject",
                          "allow_deciders_of", "assignees", *DEADLINE_KEYS},
-            "deployment": {"approvers", "users", "required_approvals", "allow_deciders_of", "assignees",
+            "deployment": {"approvers", "users", "required_approvals", "allow_deciders_of", "assignees", "deployer",
                            *DEADLINE_KEYS},
             "promotion": {"to_stage"},
             "policy": {"when", "then"},
@@ -338,6 +340,11 @@ class _Parser:
         else:
             fields["checks"] = self.checks(step, where, label)
             fields["waivable_by"] = self.names(step, "waivable_by", where, label)
+        if step_type == "deployment" and "deployer" in step:
+            try:
+                fields["deployer"] = deployers.parse(step["deployer"])
+            except ValueError as error:
+                self.fail(f"{label}: {error}", *where, "deployer")
         self.steps.append(StepDefinition(**fields))
 
     def names(self, step, key, where, label) -> tuple[str, ...]:

@@ -623,3 +623,24 @@ class PreflightCheck(models.Model):
 
     def __str__(self):
         return f"{self.title}: {self.get_status_display()}"
+
+
+class Attestation(models.Model):
+    """The signed approval written when a deployment runs (``approvals.attestations``): an in-toto
+    Statement in a DSSE envelope, one per deployment step and round. Never changed."""
+
+    request = models.ForeignKey(PromotionRequest, on_delete=models.PROTECT, related_name="attestations")
+    step = models.ForeignKey(StepState, on_delete=models.PROTECT, related_name="+")
+    round = models.PositiveSmallIntegerField()
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="attestations")
+    envelope = models.JSONField(help_text="The DSSE envelope: payloadType, payload (base64), signatures.")
+    key_id = models.CharField(max_length=64, help_text="SHA-256 of the signing key's public bytes.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["step", "round"], name="one_attestation_per_deployment_round")]
+        indexes = [models.Index(fields=["version", "-created_at"], name="attestation_version_idx")]
+
+    def __str__(self):
+        return f"Signed approval of {self.version}"

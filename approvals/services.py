@@ -8,6 +8,7 @@ Two kinds of refusal are kept apart: ``PermissionDenied`` (this user may not do 
 ``InvalidTransition`` (nobody may do this now, e.g. the step was already decided).
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from approvals import permissions, selectors
+from approvals import attestations, deployers, permissions, selectors
 from approvals.conversation import threads_carry
 from approvals.definitions import DefinitionError, WorkflowDefinition
 from approvals.engine import (
@@ -532,7 +533,16 @@ def checks_step_conclude(*, step_id: int) -> None:
 
 
 def step_execute(*, step_id: int) -> None:
-    """Carry out a promotion or deployment step that is running; does nothing otherwise."""
+    """Carry out a promotion or deployment step that is running; does nothing otherwise.
+
+    A deployment first signs the approval and runs the step's deployer, outside any transaction
+    (it reaches other systems and may be slow); the stage moves once the deployer succeeded."""
+    deployed = None
+    step = StepState.objects.get(pk=step_id)
+    if step.kind == StepState.Kind.DEPLOYMENT:
+        if step.status != Step.RUNNING:
+            return
+        deployed = _deploy(step)
     with transaction.atomic():
         step = StepState.objects.get(pk=step_id)
         request = _lock_request(step.request_id)
@@ -576,11 +586,42 @@ def step_execute(*, step_id: int) -> None:
                 request=request,
                 from_state=previous_stage,
                 to_state=target,
+                data=deployed.audit if deployed else {},
             )
+        if deployed:
+            step.result = {**step.result, "deployment": deployed.shown}
         finish_step(step, Step.DONE)
         if step.kind == StepState.Kind.DEPLOYMENT:
             announce(request, RequestEvent.DEPLOYED, step=step)
         request_advance(request)
+
+
+@dataclass(frozen=True)
+class _Deployment:
+    shown: dict  # on the request page (the step's result)
+    audit: dict
+
+
+def _deploy(step: StepState) -> _Deployment:
+    """Sign the approval and run the deployer of a running deployment step (raises what the
+    deployer raises: ``TransientError`` to be retried, anything else fails the deployment)."""
+    request = PromotionRequest.objects.select_related("model", "version").get(pk=step.request_id)
+    attestation = attestations.attestation_for_deployment(step)
+    deployer = deployers.deployer_for(step.config.get("deployer"))
+    target = deployers.Target(
+        model=request.model.name,
+        version=request.version.number,
+        artifact_sha256=request.version.artifact_sha256,
+        request_id=request.pk,
+        request_url=settings.SIGNOFF_BASE_URL + request.get_absolute_url(),
+        message_id=f"deploy_{step.pk}_{step.round}",
+        envelope=attestation.envelope,
+    )
+    fault_point("before_deployer")
+    deployed = deployer.deploy(target)
+    fault_point("after_deployer")
+    shown = {"deployer": deployer.type, "log": deployed.log[:deployers.LOG_EXCERPT], "attestation": attestation.pk}
+    return _Deployment(shown=shown, audit={"deployer": deployer.type, "attestation": attestation.pk, **deployed.detail})
 
 
 def step_execution_fail(*, step_id: int, reason: str) -> None:
@@ -601,6 +642,7 @@ def step_execution_fail(*, step_id: int, reason: str) -> None:
             close_request(request, Status.FAILED, actor=None, comment=f"'{step.title}' failed: {reason}")
             return
         step.status, step.round = Step.WAITING, step.round + 1
+        reason = reason.removeprefix(f"{deployers.DeployError.__name__}: ")
         step.note = f"The deployment failed: {reason.rstrip('.')}."
         deadline_restart(step, timezone.now())
         step.save(update_fields=["status", "round", "note", "due_at", "remind_at", "reminded_at", "escalated_at"])

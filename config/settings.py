@@ -24,7 +24,7 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def secret_from_env_or_file(name: str, filename: str) -> str:
+def secret_from_env_or_file(name: str, filename: str, make=None) -> str:
     """``name`` from the environment; else a random value kept in ``var/<filename>`` (the demo).
 
     Production sets the variable (the same on every host); a laptop gets a key of its own that
@@ -40,7 +40,7 @@ def secret_from_env_or_file(name: str, filename: str) -> str:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
-            file.write(get_random_secret_key())
+            file.write((make or get_random_secret_key)())
     return path.read_text().strip()
 
 
@@ -49,6 +49,9 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = secret_from_env_or_file("SECRET_KEY", "secret-key")
 # The key of the audit chain's HMAC digests; never stored in the database (audit.services).
 SIGNOFF_AUDIT_KEY = secret_from_env_or_file("SIGNOFF_AUDIT_KEY", "audit-key")
+# The Ed25519 key that signs approvals (approvals.attestations): 64 hex digits (its 32-byte seed),
+# never stored in the database. The public key is served at /attestations/public-key.pem.
+SIGNOFF_ATTESTATION_KEY = secret_from_env_or_file("SIGNOFF_ATTESTATION_KEY", "attestation-key", lambda: os.urandom(32).hex())
 # Signed chain heads written by `manage.py audit_checkpoint`, outside the database.
 SIGNOFF_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("SIGNOFF_AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
 SIGNOFF_AUDIT_CHECKPOINT_EMAILS = env_list("SIGNOFF_AUDIT_CHECKPOINT_EMAILS", "")
@@ -249,6 +252,8 @@ SIGNOFF_DIGEST_HOUR = min(max(int(os.environ.get("SIGNOFF_DIGEST_HOUR", "8")), 0
 SIGNOFF_WEBHOOK_ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("SIGNOFF_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
 ]
+# Programs a workflow's `command` deployer may run (absolute paths; approvals.deployers).
+SIGNOFF_DEPLOY_COMMANDS = env_list("SIGNOFF_DEPLOY_COMMANDS", "")
 SIGNOFF_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("SIGNOFF_WEBHOOK_TIMEOUT_SECONDS", "10"))
 # The longest a delegation (out of office) may last.
 SIGNOFF_DELEGATION_MAX_DAYS = int(os.environ.get("SIGNOFF_DELEGATION_MAX_DAYS", "90"))

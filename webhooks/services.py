@@ -5,8 +5,6 @@ row and a job in the change's transaction; the job POSTs the signed body through
 A delivery can be sent again from the admin."""
 
 import base64
-import hashlib
-import hmac
 import json
 import secrets
 import socket
@@ -18,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from config import outbound as guard
 from jobs.runner import TransientError, job_enqueue, jobs_enqueue_new
-from webhooks import guard
 from webhooks.models import EVENTS, SEND_WEBHOOK, WebhookDelivery, WebhookEndpoint
 
 EVENT_NAMES = {name for name, _label in EVENTS}
@@ -71,13 +69,6 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, url: str, events, acti
     return endpoint
 
 
-def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """Standard Webhooks 1.0: ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body`` with the secret's key."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
 def deliveries_record(*, event: str, data: dict) -> list[WebhookDelivery]:
     """One delivery (and its job) per active endpoint subscribed to ``event``, in the caller's transaction."""
     endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if event in e.events]
@@ -108,13 +99,7 @@ def webhook_send(delivery_id: int) -> None:
     endpoint = delivery.endpoint
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
     timestamp = int(timezone.now().timestamp())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Signoff-Webhooks/1",
-        "webhook-id": delivery.message_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(endpoint.secret, delivery.message_id, timestamp, body),
-    }
+    headers = guard.signed_headers(endpoint.secret, delivery.message_id, timestamp, body)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
     try:
         status, answer = guard.post(endpoint.url, body, headers, settings.SIGNOFF_WEBHOOK_TIMEOUT_SECONDS)
@@ -125,9 +110,10 @@ def webhook_send(delivery_id: int) -> None:
         _record(delivery, WebhookDelivery.Status.PENDING, error=f"{type(error).__name__}: {error}")
         raise TransientError(f"{endpoint.url} could not be reached: {error}") from error
     excerpt = answer.decode("utf-8", "replace")[:EXCERPT]
-    if 200 <= status < 300:
+    kind = guard.answer_kind(status)
+    if kind == "done":
         _record(delivery, WebhookDelivery.Status.DELIVERED, code=status, excerpt=excerpt, delivered=True)
-    elif 400 <= status < 500 and status not in (408, 429):
+    elif kind == "permanent":
         _record(delivery, WebhookDelivery.Status.FAILED, code=status, excerpt=excerpt, error=f"HTTP {status}")
         raise PermanentDeliveryError(f"{endpoint.url} answered {status}; not retried")
     else:

@@ -1,8 +1,12 @@
-"""Where a webhook may go (the SSRF guard): http or https URLs without credentials, whose host
-resolves only to public addresses, unless ``SIGNOFF_WEBHOOK_ALLOWED_HOSTS`` names it (the tests
-name 127.0.0.1). The address checked is the one connected to: a name that resolves elsewhere
-between the check and the request (DNS rebinding) cannot move the request."""
+"""Outbound HTTP (webhooks and the webhook deployer), signed per Standard Webhooks 1.0, through
+the SSRF guard: http or https URLs without credentials, whose host resolves only to public
+addresses, unless ``SIGNOFF_WEBHOOK_ALLOWED_HOSTS`` names it (the tests name 127.0.0.1). The
+address checked is the one connected to: a name that resolves elsewhere between the check and
+the request (DNS rebinding) cannot move the request."""
 
+import base64
+import hashlib
+import hmac
 import http.client
 import ipaddress
 import socket
@@ -87,3 +91,31 @@ def post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int, byt
         return response.status, response.read(4096)
     finally:
         connection.close()
+
+
+def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks 1.0: ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body`` with the secret's key."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def signed_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Signoff-Webhooks/1",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+    }
+    if secret:
+        headers["webhook-signature"] = signature(secret, message_id, timestamp, body)
+    return headers
+
+
+def answer_kind(status: int) -> str:
+    """How an answer is taken: ``done`` (2xx), ``permanent`` (4xx but 408 and 429) or ``transient``."""
+    if 200 <= status < 300:
+        return "done"
+    if 400 <= status < 500 and status not in (408, 429):
+        return "permanent"
+    return "transient"
