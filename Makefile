@@ -15,8 +15,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(BIN)/.installed-test: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(BIN)/.installed-test: $(BIN)/.installed client/pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e ./client
 	touch $@
 
 install: $(BIN)/.installed

@@ -114,8 +114,13 @@ def statement_for(request: PromotionRequest, deployment: StepState) -> dict:
             ]
         if step.pk in checks:
             entry["checks"] = [
-                {"type": run.check_type, "title": run.title, "outcome": run.status, "summary": run.summary,
-                 "inputs": inputs}  # fmt: skip
+                {
+                    "type": run.check_type,
+                    "title": run.title,
+                    "outcome": run.status,
+                    "summary": run.summary,
+                    "inputs": inputs,
+                }  # fmt: skip
                 for run in checks[step.pk]
             ]
         steps.append(entry)
@@ -147,9 +152,9 @@ def attestation_for_deployment(step: StepState) -> Attestation:
     existing = Attestation.objects.filter(step=step, round=step.round).first()
     if existing:
         return existing
-    request = PromotionRequest.objects.select_related(
-        "version", "model", "submitted_by", "revision", "dataset"
-    ).get(pk=step.request_id)
+    request = PromotionRequest.objects.select_related("version", "model", "submitted_by", "revision", "dataset").get(
+        pk=step.request_id
+    )
     with transaction.atomic():
         envelope = envelope_sign(statement_for(request, step))
         attestation, created = Attestation.objects.get_or_create(

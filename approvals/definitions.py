@@ -344,7 +344,7 @@ class _Parser:
             try:
                 fields["deployer"] = deployers.parse(step["deployer"])
             except ValueError as error:
-                self.fail(f"{label}: {error}", *where, "deployer")
+                self.fail(f"{label}: deployer: {error}", *where, "deployer")
         self.steps.append(StepDefinition(**fields))
 
     def names(self, step, key, where, label) -> tuple[str, ...]:

@@ -209,14 +209,14 @@ def parse(value) -> dict | None:
     if isinstance(value, str):
         value = {"type": value}
     if not isinstance(value, dict):
-        raise ValueError("'deployer' must be none or a mapping with 'type' (webhook or command)")
+        raise ValueError("must be none or a mapping with 'type' (webhook or command)")
     kind = DEPLOYERS.get(value.get("type")) if isinstance(value.get("type"), str) else None
     if kind is None:
-        raise ValueError(f"'deployer: type' must be one of {', '.join(DEPLOYERS)}, not {str(value.get('type'))[:50]!r}")
+        raise ValueError(f"'type' must be one of {', '.join(DEPLOYERS)}, not {str(value.get('type'))[:50]!r}")
     unknown = sorted(map(str, set(value) - {"type", *kind.keys}))
     if unknown:
         allowed = ", ".join(("type", *kind.keys))
-        raise ValueError(f"'deployer': unknown key '{unknown[0][:50]}' for a {kind.type} deployer (allowed: {allowed})")
+        raise ValueError(f"unknown key '{unknown[0][:50]}' for a {kind.type} deployer (allowed: {allowed})")
     kind(value)  # validates
     return dict(value) if kind.type != "none" else None
 

@@ -205,6 +205,13 @@ def waiver_get(*, request: PromotionRequest, pk: int) -> Waiver:
     return waiver
 
 
+def latest_attestation(*, version):
+    """The version's latest signed approval (``approvals.attestations``), or None."""
+    from approvals.models import Attestation
+
+    return Attestation.objects.filter(version=version).only("pk", "key_id", "created_at", "version_id").first()
+
+
 def latest_preflight(*, version) -> Preflight | None:
     """The version's latest pre-flight with its checks in order, and who asked."""
     return (

@@ -620,7 +620,7 @@ def _deploy(step: StepState) -> _Deployment:
     fault_point("before_deployer")
     deployed = deployer.deploy(target)
     fault_point("after_deployer")
-    shown = {"deployer": deployer.type, "log": deployed.log[:deployers.LOG_EXCERPT], "attestation": attestation.pk}
+    shown = {"deployer": deployer.type, "log": deployed.log[: deployers.LOG_EXCERPT], "attestation": attestation.pk}
     return _Deployment(shown=shown, audit={"deployer": deployer.type, "attestation": attestation.pk, **deployed.detail})
 
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from approvals.views import (
+    attestations,
     compare,
     conversation,
     delegations,
@@ -23,6 +24,12 @@ urlpatterns = [
         models.version_preflight_progress,
         name="version-preflight-progress",
     ),
+    path(
+        "models/<str:name>/versions/<int:number>/attestation/",
+        attestations.version_attestation,
+        name="version-attestation",
+    ),
+    path("attestations/public-key.pem", attestations.public_key, name="attestation-public-key"),
     path("delegations/", delegations.delegation_list, name="delegation-list"),
     path("delegations/new/", delegations.delegation_create, name="delegation-create"),
     path("delegations/<int:pk>/revoke/", delegations.delegation_revoke, name="delegation-revoke"),

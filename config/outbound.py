@@ -34,6 +34,15 @@ def check_url(url: str) -> None:
         parts.port  # noqa: B018 - raises on a port that is not a number in range
     except ValueError:
         raise ValidationError("The URL's port must be a number from 1 to 65535.") from None
+    try:
+        literal = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return
+    if (not literal.is_global or literal.is_multicast) and not _allowed(parts.hostname):
+        raise ValidationError(
+            f"{parts.hostname} is a private, loopback or link-local address; webhooks go to public addresses "
+            "unless SIGNOFF_WEBHOOK_ALLOWED_HOSTS names the host."
+        )
 
 
 def _allowed(host: str) -> bool:

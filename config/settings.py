@@ -51,7 +51,9 @@ SECRET_KEY = secret_from_env_or_file("SECRET_KEY", "secret-key")
 SIGNOFF_AUDIT_KEY = secret_from_env_or_file("SIGNOFF_AUDIT_KEY", "audit-key")
 # The Ed25519 key that signs approvals (approvals.attestations): 64 hex digits (its 32-byte seed),
 # never stored in the database. The public key is served at /attestations/public-key.pem.
-SIGNOFF_ATTESTATION_KEY = secret_from_env_or_file("SIGNOFF_ATTESTATION_KEY", "attestation-key", lambda: os.urandom(32).hex())
+SIGNOFF_ATTESTATION_KEY = secret_from_env_or_file(
+    "SIGNOFF_ATTESTATION_KEY", "attestation-key", lambda: os.urandom(32).hex()
+)
 # Signed chain heads written by `manage.py audit_checkpoint`, outside the database.
 SIGNOFF_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("SIGNOFF_AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
 SIGNOFF_AUDIT_CHECKPOINT_EMAILS = env_list("SIGNOFF_AUDIT_CHECKPOINT_EMAILS", "")

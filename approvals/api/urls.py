@@ -11,6 +11,11 @@ urlpatterns = [
         views.VersionEvidenceView.as_view(),
         name="api-version-evidence",
     ),
+    path(
+        "models/<str:name>/versions/<int:number>/attestation/",
+        views.VersionAttestationView.as_view(),
+        name="api-version-attestation",
+    ),
     path("models/<str:name>/compare/", views.ModelCompareView.as_view(), name="api-model-compare"),
     path("models/<str:name>/rollback/", views.ModelRollbackView.as_view(), name="api-model-rollback"),
     path("requests/", views.RequestListView.as_view(), name="api-request-list"),

@@ -7,7 +7,7 @@ allowed or not visible), 409 (wrong state) or 400 (bad input) through config.api
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from accounts.models import Scope
@@ -221,6 +221,23 @@ class VersionEvidenceView(generics.GenericAPIView):
         version = registry_selectors.version_get(user=request.user, name=name, number=number)
         evidence = selectors.version_evidence(version=version)
         return Response({"model": version.model.name, "version": version.number, **evidence})
+
+
+class VersionAttestationView(generics.GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, 404: None},
+        summary="The version's signed approval: a DSSE envelope of an in-toto Statement (Ed25519)",
+        description="Verify it offline with `signoff attestation verify` and the key at /attestations/public-key.pem.",
+    )
+    def get(self, request, name, number):
+        version = registry_selectors.version_get(user=request.user, name=name, number=number)
+        found = selectors.latest_attestation(version=version)
+        if found is None:
+            raise NotFound(f"{name} v{number} has no signed approval (it was never deployed).")
+        found.refresh_from_db(fields=["envelope"])
+        return Response(found.envelope)
 
 
 class ModelCompareView(generics.GenericAPIView):

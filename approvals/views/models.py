@@ -70,6 +70,7 @@ def version_page_part(request, version) -> dict:
         # whoever could submit it may check it first (a dry run: no request)
         "can_preflight": can_submit,
         "preflight": selectors.latest_preflight(version=version),
+        "attestation": selectors.latest_attestation(version=version),
     }
 
 

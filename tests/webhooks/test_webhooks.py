@@ -6,8 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,35 +13,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from audit.models import AuditEvent
 from jobs.models import Job
 from tests import factories
+from tests.receivers import Receiver
 from webhooks import services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 answering each POST with the next status of ``answers``."""
-
-    def __init__(self, answers):
-        self.answers, self.received = list(answers), []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                status = receiver.answers.pop(0) if len(receiver.answers) > 1 else receiver.answers[0]
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"thanks" if status < 300 else b"not now")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/signoff"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
 
 
 @pytest.fixture
@@ -121,11 +93,17 @@ def test_a_4xx_is_permanent_and_can_be_sent_again_from_the_admin(
 
 
 @pytest.mark.parametrize(
-    "url",
-    ["http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/", "http://[::1]/",
-     "http://localhost/"],
-)  # fmt: skip
-def test_loopback_link_local_and_private_targets_are_refused(people, risk_model, submit, admin, url):
+    "url", ["http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/", "http://[::1]/"]
+)
+def test_private_addresses_written_as_such_are_refused_when_configured(admin, url):
+    events = AuditEvent.objects.count()
+    with pytest.raises(ValidationError, match="private, loopback or link-local"):
+        services.webhook_endpoint_create(url=url, events=["model_version.submitted"], actor=admin)
+    assert not WebhookEndpoint.objects.exists() and AuditEvent.objects.count() == events
+
+
+@pytest.mark.parametrize("url", ["http://localhost/"])
+def test_names_resolving_to_loopback_fail_at_delivery(people, risk_model, submit, admin, url):
     services.webhook_endpoint_create(url=url, events=["model_version.submitted"], actor=admin)
     submit(factories.make_version(model=risk_model, by=people.dana), people.dana)
     delivery = WebhookDelivery.objects.get()
