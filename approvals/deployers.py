@@ -44,6 +44,7 @@ class Target:
     """What a deployer is given: the version, the request and the signed approval."""
 
     model: str
+    model_id: int
     version: int
     artifact_sha256: str
     request_id: int
@@ -202,6 +203,11 @@ def _tail(output: bytes | None, limit: int = LOG_EXCERPT) -> str:
 DEPLOYERS = {deployer.type: deployer for deployer in (NoDeployer, WebhookDeployer, CommandDeployer)}
 
 
+def register(deployer) -> None:
+    """Another app's deployer (``mlflow_link``'s ``mlflow_alias``), from its ``AppConfig.ready()``."""
+    DEPLOYERS[deployer.type] = deployer
+
+
 def parse(value) -> dict | None:
     """A step's ``deployer:`` as stored (``None`` for ``none``); ``ValueError`` says what is wrong."""
     if value is None or value == "none":
@@ -209,7 +215,7 @@ def parse(value) -> dict | None:
     if isinstance(value, str):
         value = {"type": value}
     if not isinstance(value, dict):
-        raise ValueError("must be none or a mapping with 'type' (webhook or command)")
+        raise ValueError(f"must be none or a mapping with 'type' ({', '.join(DEPLOYERS)})")
     kind = DEPLOYERS.get(value.get("type")) if isinstance(value.get("type"), str) else None
     if kind is None:
         raise ValueError(f"'type' must be one of {', '.join(DEPLOYERS)}, not {str(value.get('type'))[:50]!r}")

@@ -610,6 +610,7 @@ def _deploy(step: StepState) -> _Deployment:
     deployer = deployers.deployer_for(step.config.get("deployer"))
     target = deployers.Target(
         model=request.model.name,
+        model_id=request.model_id,
         version=request.version.number,
         artifact_sha256=request.version.artifact_sha256,
         request_id=request.pk,

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("approvals.api.urls")),
     path("", include("evidence.api.urls")),
     path("", include("audit.api_urls")),
+    path("", include("mlflow_link.api_urls")),
 ]

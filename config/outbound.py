@@ -19,8 +19,10 @@ from django.core.exceptions import ValidationError
 MAX_URL = 2000
 
 
-def check_url(url: str) -> None:
-    """The URL's form (what an administrator typed): refused with what is wrong."""
+def check_url(url: str, *, allow_private: bool = False) -> None:
+    """The URL's form (what an administrator typed): refused with what is wrong. A literal
+    private or loopback address is refused unless ``allow_private`` (an MLflow server on the
+    internal network); link-local (cloud metadata) and multicast addresses always are."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         raise ValidationError(f"Give an http or https URL of at most {MAX_URL} characters.")
     if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in url):
@@ -38,7 +40,9 @@ def check_url(url: str) -> None:
         literal = ipaddress.ip_address(parts.hostname)
     except ValueError:
         return
-    if (not literal.is_global or literal.is_multicast) and not _allowed(parts.hostname):
+    if literal.is_link_local or literal.is_multicast or literal.is_unspecified:
+        raise ValidationError(f"{parts.hostname} is a link-local, multicast or unspecified address.")
+    if not literal.is_global and not allow_private and not _allowed(parts.hostname):
         raise ValidationError(
             f"{parts.hostname} is a private, loopback or link-local address; webhooks go to public addresses "
             "unless SIGNOFF_WEBHOOK_ALLOWED_HOSTS names the host."

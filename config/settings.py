@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "approvals",
     "notifications",
     "webhooks",
+    "mlflow_link",
     "accounts",
 ]
 # The demo's seeding and runner: `make demo` and the tests set SIGNOFF_DEMO; production does not.
@@ -254,6 +255,8 @@ SIGNOFF_DIGEST_HOUR = min(max(int(os.environ.get("SIGNOFF_DIGEST_HOUR", "8")), 0
 SIGNOFF_WEBHOOK_ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("SIGNOFF_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
 ]
+# How often beat imports from and checks each MLflow connection (mlflow_link).
+SIGNOFF_MLFLOW_POLL_SECONDS = int(os.environ.get("SIGNOFF_MLFLOW_POLL_SECONDS", "60"))
 # Programs a workflow's `command` deployer may run (absolute paths; approvals.deployers).
 SIGNOFF_DEPLOY_COMMANDS = env_list("SIGNOFF_DEPLOY_COMMANDS", "")
 SIGNOFF_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("SIGNOFF_WEBHOOK_TIMEOUT_SECONDS", "10"))

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("approvals.urls")),
     path("", include("audit.urls")),
     path("", include("notifications.urls")),
+    path("", include("mlflow_link.urls")),
 ]

@@ -97,12 +97,15 @@ def model_version_create(
     code_commit: str = "",
     model_card: dict | None = None,
     derived_from: ModelVersion | None = None,
+    imported: bool = False,
 ) -> ModelVersion:
     """Store a new version of ``model`` with the next number; the artifact's SHA-256 is recorded.
 
     Raises ValidationError naming the field when any input is invalid; nothing is written then.
+    ``imported``: brought in by a connection an administrator set up (``mlflow_link``), so
+    ``created_by`` (who trained it, or the import's own user) needs no right to register here.
     """
-    refusal = permissions.refusal(created_by, permissions.REGISTER_VERSION, model)
+    refusal = None if imported else permissions.refusal(created_by, permissions.REGISTER_VERSION, model)
     if refusal:
         raise PermissionDenied(refusal)
     errors = {}

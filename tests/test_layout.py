@@ -1,5 +1,5 @@
 """The house: apps by concept, imports in one direction (STYLE.md):
-``demo → notifications → approvals → evidence → audit → registry → jobs → config`` and
+``demo → mlflow_link → notifications → approvals → evidence → audit → registry → jobs → config`` and
 ``accounts → audit``. An app imports only apps to its right; ``config`` imports no app. Read
 from the source with ``ast`` (function-level imports included), so a new import to the left
 fails here."""
@@ -11,8 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Position in the chain: an app may import apps of a higher rank only. accounts sits between
 # approvals (which asks it whose password was set by someone else) and audit (which it writes to).
-RANK = {"demo": 0, "notifications": 1, "webhooks": 1, "approvals": 2, "evidence": 3, "accounts": 3.5, "audit": 4,
-        "registry": 5, "jobs": 6, "config": 7}  # fmt: skip
+RANK = {"demo": 0, "mlflow_link": 0.5, "notifications": 1, "webhooks": 1, "approvals": 2, "evidence": 3,
+        "accounts": 3.5, "audit": 4, "registry": 5, "jobs": 6, "config": 7}  # fmt: skip
 # Debts of the house still to pay, each named (an empty set is the goal).
 KNOWN: set[tuple[str, str]] = set()
 

@@ -14,6 +14,7 @@ EVENTS = [
     ("model_version.rejected", "A reviewer rejected it"),
     ("model_version.deployed", "It was deployed"),
     ("model_version.rolled_back", "It was rolled back"),
+    ("model.production_drift", "An MLflow alias Signoff owns was moved outside Signoff"),
 ]
 
 
