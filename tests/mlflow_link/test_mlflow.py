@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from approvals import services as approvals_services
 from approvals.models import PromotionRequest, StepState
 from audit.models import AuditEvent
+from audit.verbs import VERBS
 from mlflow_link import services
 from mlflow_link.models import DriftIncident, MlflowConnection, MlflowVersion
 from registry.models import ModelVersion
@@ -250,6 +251,9 @@ def test_an_alias_moved_outside_signoff_is_an_incident_told_and_moved_back(
     assert services.drift_check(connection=connection) is None  # back in line: resolved
     incident.refresh_from_db()
     assert incident.resolved_at is not None
+    written = set(AuditEvent.objects.values_list("verb", flat=True))
+    assert {"mlflow.connected", "version.imported", "model.production_drift", "mlflow.alias_reverted"} <= written
+    assert written <= set(VERBS), "a verb missing from the audit log's vocabulary"
 
 
 def test_without_revert_the_incident_stays_open_and_is_not_told_twice(
