@@ -11,7 +11,7 @@ class DecisionForm(forms.Form):
 
     verdict = forms.ChoiceField(choices=Decision.Verdict.choices)
     # The step the reviewer saw, so a decision made on a stale page is "already decided".
-    step = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)
+    step = forms.CharField(required=False, widget=forms.HiddenInput, max_length=50)  # its name, as in the API
     # The production version the reviewer saw (deployment steps), so parallel deployments have one winner.
     production_seen = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**31)
     comment = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))

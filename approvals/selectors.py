@@ -205,6 +205,16 @@ def waiver_get(*, request: PromotionRequest, pk: int) -> Waiver:
     return waiver
 
 
+def request_step(request, ref):
+    """The step of ``request`` that ``ref`` names: its name (pages and API alike) or, from pages
+    rendered before names were used, its id. None when it names none."""
+    ref = str(ref or "")
+    steps = request.steps.all()
+    if ref.isascii() and ref.isdigit() and len(ref) < 19:
+        return next((step for step in steps if step.pk == int(ref)), None)
+    return next((step for step in steps if step.name == ref), None)
+
+
 def latest_attestation(*, version):
     """The version's latest signed approval (``approvals.attestations``), or None."""
     from approvals.models import Attestation

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("evidence.api.urls")),
     path("", include("audit.api_urls")),
     path("", include("mlflow_link.api_urls")),
+    path("", include("accounts.api_urls")),
 ]

@@ -61,7 +61,8 @@ class RequestOutputSerializer(serializers.ModelSerializer):
         )  # fmt: skip
         for name in self.Meta.fields[len(RequestOutputSerializer.Meta.fields) :]:
             field = self.fields[name]
-            data[name] = field.to_representation(field.get_attribute(request))
+            value = field.get_attribute(request)
+            data[name] = None if value is None else field.to_representation(value)
         return data
 
 
@@ -229,9 +230,13 @@ class RequestDetailOutputSerializer(RequestOutputSerializer):
         source="version.emergency_release", help_text="The version was released past its waiting reviews."
     )
     emergencies = EmergencyOutputSerializer(many=True, help_text="Emergency releases asked for, oldest first.")
+    resubmission_of = serializers.IntegerField(
+        source="resubmission_of_id", allow_null=True, help_text="The request this one resubmits (a fixed version)."
+    )
 
     class Meta(RequestOutputSerializer.Meta):
         fields = RequestOutputSerializer.Meta.fields + [
+            "resubmission_of",
             "workflow_revision",
             "steps",
             "emergency_release",
@@ -240,13 +245,16 @@ class RequestDetailOutputSerializer(RequestOutputSerializer):
 
 
 class DecisionInputSerializer(StrictInputSerializer):
-    decision = serializers.ChoiceField(choices=Decision.Verdict.choices)
+    decision = serializers.ChoiceField(choices=Decision.Verdict.choices, required=False)
+    verdict = serializers.ChoiceField(
+        choices=Decision.Verdict.choices, required=False, help_text="The same as decision (the page's field name)."
+    )
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     step = serializers.CharField(
         required=False,
         max_length=50,
-        help_text="Name of the step you reviewed; required when your roles cover several steps of the request. "
-        "If someone decided it meanwhile, the answer is 409.",
+        help_text="Name of the step you reviewed (as on the page); required when your roles cover several steps of "
+        "the request. If someone decided it meanwhile, the answer is 409.",
     )
     production_version = serializers.IntegerField(
         required=False,
@@ -262,6 +270,14 @@ class DecisionInputSerializer(StrictInputSerializer):
         help_text="The evidence_digest of GET /api/requests/<id>/evidence/ you reviewed; if the evidence changed "
         "since, the answer is 400. Default: the current evidence is recorded.",
     )
+
+    def validate(self, data):
+        given = {data[key] for key in ("decision", "verdict") if key in data}
+        if len(given) != 1:
+            raise serializers.ValidationError({"decision": "Give decision: approve, reject or request_changes."})
+        data["decision"] = given.pop()
+        data.pop("verdict", None)
+        return data
 
 
 class ClaimInputSerializer(StrictInputSerializer):
@@ -285,12 +301,21 @@ class RollbackInputSerializer(StrictInputSerializer):
     target = serializers.IntegerField(
         required=False, min_value=1, max_value=2**31, help_text="Version to restore; default the one deployed before."
     )
-    from_version = serializers.IntegerField(
+    production_seen = serializers.IntegerField(
         required=False,
         min_value=1,
         max_value=2**31,
-        help_text="The production version you are rolling back; if it changed meanwhile, the answer is 409.",
+        help_text="The production version you are rolling back (the page's field); if it changed meanwhile, the "
+        "answer is 409.",
     )
+    from_version = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31, help_text="The same as production_seen (kept for clients)."
+    )
+
+    def validate(self, data):
+        if "production_seen" in data and "from_version" in data and data["production_seen"] != data["from_version"]:
+            raise serializers.ValidationError({"production_seen": "Give production_seen or from_version, not both."})
+        return data
 
 
 class CommentOutputSerializer(serializers.ModelSerializer):

@@ -95,7 +95,7 @@ class DecisionCreateView(generics.GenericAPIView):
         data.is_valid(raise_exception=True)
         step = None
         if "step" in data.validated_data:
-            step = next((s for s in promotion_request.steps.all() if s.name == data.validated_data["step"]), None)
+            step = selectors.request_step(promotion_request, data.validated_data["step"])
             if step is None:
                 raise ValidationError({"step": f"Request #{pk} has no step called {data.validated_data['step']!r}."})
         deciding = step or promotion_request.current_step
@@ -136,7 +136,7 @@ class _ClaimView(generics.GenericAPIView):
                 raise ValidationError({"step": "Name the step: you may decide none or several of this request's."})
             step = mine[0]
         else:
-            step = next((s for s in promotion_request.steps.all() if s.name == name), None)
+            step = selectors.request_step(promotion_request, name)
             if step is None:
                 raise ValidationError({"step": f"Request #{pk} has no step called {name!r}."})
         step = type(self).service(step=step, actor=request.user)
@@ -205,7 +205,7 @@ class ModelRollbackView(generics.GenericAPIView):
             actor=request.user,
             comment=data.validated_data["comment"],
             target=data.validated_data.get("target"),
-            production_seen=data.validated_data.get("from_version"),
+            production_seen=data.validated_data.get("production_seen", data.validated_data.get("from_version")),
         )
         return Response(VersionOutputSerializer(restored).data)
 

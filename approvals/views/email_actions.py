@@ -27,8 +27,8 @@ def request_act(request, pk):
     data = None
     if request.method == "POST":  # the token says which step and verdict, whatever the form says
         data = request.POST.copy()
-        data["verdict"], data["step"] = verdict, str(step.pk)
-    form = DecisionForm(data, initial={"verdict": verdict, "step": step.pk})
+        data["verdict"], data["step"] = verdict, step.name
+    form = DecisionForm(data, initial={"verdict": verdict, "step": step.name})
     evidence = evidence_context(promotion_request)
     if request.method == "POST" and form.is_valid():
         try:

@@ -217,8 +217,8 @@ def request_decide(request, pk):
     if not form.is_valid():
         return page_again(request, promotion_request, form=form)
     seen = None
-    if form.cleaned_data["step"] is not None:
-        seen = {step.pk: step for step in promotion_request.steps.all()}.get(form.cleaned_data["step"])
+    if form.cleaned_data["step"]:
+        seen = selectors.request_step(promotion_request, form.cleaned_data["step"])
         if seen is None:  # never fall back to another step than the one the reviewer saw
             form.add_error(None, "This request has no such step; reload the page.")
             return page_again(request, promotion_request, form=form)
@@ -264,12 +264,9 @@ def request_withdraw(request, pk):
 
 
 def _claim_action(request, pk, service, done: str):
-    """Claim or release a step of the request, named by its id in the form."""
+    """Claim or release a step of the request, named in the form as in the API."""
     promotion_request = selectors.request_for_decision(user=request.user, pk=pk)
-    raw = request.POST.get("step", "")
-    step = None
-    if raw.isascii() and raw.isdigit() and len(raw) < 19:
-        step = next((s for s in promotion_request.steps.all() if s.pk == int(raw)), None)
+    step = selectors.request_step(promotion_request, request.POST.get("step", "")[:50])
     if step is None:
         messages.warning(request, "This request has no such step; reload the page.")
         return redirect(promotion_request)

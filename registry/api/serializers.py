@@ -87,6 +87,10 @@ class VersionInputSerializer(StrictInputSerializer):
         f"risk_tier is one of {', '.join(model_cards.RISK_TIERS)}).",
     )
 
+    derived_from = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31, help_text="The number of the version this one fixes."
+    )
+
     def validate_lineage(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Lineage must be a JSON object.")
@@ -106,6 +110,10 @@ class VersionOutputSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     artifact_name = serializers.SerializerMethodField()
     lineage = serializers.DictField(child=serializers.CharField(), read_only=True)
+    derived_from = serializers.IntegerField(
+        source="derived_from.number", allow_null=True, default=None, read_only=True,
+        help_text="The version this one fixes, if any.",
+    )  # fmt: skip
 
     class Meta:
         model = ModelVersion
@@ -120,6 +128,7 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "metrics",
             "params",
             "lineage",
+            "derived_from",
             "model_card",
             "created_by",
             "created_at",

@@ -4,6 +4,7 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
@@ -63,7 +64,7 @@ class VersionListCreateView(generics.GenericAPIView):
         summary="Versions of a model, newest first",
     )
     def get(self, request, name):
-        page = self.paginate_queryset(self.get_queryset().select_related("model"))
+        page = self.paginate_queryset(self.get_queryset().select_related("model", "derived_from"))
         return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
 
     @extend_schema(
@@ -77,6 +78,11 @@ class VersionListCreateView(generics.GenericAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         lineage = fields.pop("lineage")
+        if "derived_from" in fields:
+            number = fields.pop("derived_from")
+            fields["derived_from"] = model.versions.filter(number=number).first()
+            if fields["derived_from"] is None:
+                raise ValidationError({"derived_from": f"{name} has no version {number} to fix."})
         version = services.model_version_create(model=model, created_by=request.user, **fields, **lineage)
         return Response(VersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
 
