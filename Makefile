@@ -30,6 +30,7 @@ migrate: install
 	@$(BIN)/python manage.py migrate --noinput -v 0
 
 demo: migrate
+	@if [ -n "$$SIGNOFF_DEMO_MLFLOW" ] && [ "$$SIGNOFF_DEMO_MLFLOW" != 0 ]; then $(BIN)/python -m pip install --quiet -e '.[mlflow]'; fi
 	SIGNOFF_DEMO=1 $(BIN)/python manage.py seed_demo
 	SIGNOFF_DEMO=1 $(BIN)/python manage.py rundemo --port $(PORT)
 

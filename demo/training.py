@@ -87,6 +87,7 @@ class TrainedVersion:
     metrics: dict[str, float]
     artifact: bytes
     features: list[str]
+    fitted: object = None  # the estimator itself (MLflow logs it as its own flavour)
 
 
 def train(
@@ -135,6 +136,7 @@ def train(
         metrics={name: round(float(value), 4) for name, value in metrics.items()},
         artifact=buffer.getvalue(),
         features=names,
+        fitted=model,
     )
 
 

@@ -32,12 +32,13 @@ class MlflowLinkConfig(AppConfig):
             DriftIncident,
             MlflowConnection,
         )
-        from mlflow_link.views import model_page_part
+        from mlflow_link.views import model_page_part, version_page_part
         from registry import page_parts
 
         deployers.register(MlflowAliasDeployer)
         request_event.connect(follow_production, weak=False, dispatch_uid="mlflow_link.follow")
         page_parts.model_part(model_page_part)
+        page_parts.version_part(version_page_part)
 
         def connection(function):
             def run(pk, *, final_attempt):

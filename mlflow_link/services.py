@@ -363,7 +363,8 @@ def _revert(connection, incident, expected) -> None:
             raise TransientError(str(error)) from None
         return
     with transaction.atomic():
-        DriftIncident.objects.filter(pk=incident.pk).update(reverted_at=timezone.now(), revert_error="")
+        now = timezone.now()  # back in line: the incident is over (its record stays)
+        DriftIncident.objects.filter(pk=incident.pk).update(reverted_at=now, resolved_at=now, revert_error="")
         audit_record(
             actor=None, verb="mlflow.alias_reverted", obj=connection, model=connection.model,
             data={"alias": connection.alias, "from": incident.alias_version or None, "to": expected,

@@ -13,9 +13,13 @@ from rest_framework.response import Response
 
 from config.api import REFUSALS
 from mlflow_link import services
-from mlflow_link.models import DriftIncident, MlflowConnection
+from mlflow_link.models import DriftIncident, MlflowConnection, MlflowVersion
 from registry import selectors as registry_selectors
 from registry.api.serializers import StrictInputSerializer
+
+
+def version_page_part(request, version) -> dict:
+    return {"mlflow_source": MlflowVersion.objects.filter(version=version).select_related("connection").first()}
 
 
 def model_page_part(request, model) -> dict:

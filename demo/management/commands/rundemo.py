@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config.celery import beat_command, worker_command
+from demo import mlflow_demo
 from demo.seed import ACCOUNTS, DEMO_PASSWORD
 
 
@@ -70,6 +71,10 @@ class Command(BaseCommand):
             settings.SIGNOFF_BASE_URL = os.environ["SIGNOFF_BASE_URL"] = f"http://127.0.0.1:{port}"
         worker = start_worker()
         beat = start_beat()
+        mlflow = None
+        if mlflow_demo.enabled():
+            mlflow, url = mlflow_demo.server_start()
+            mlflow_demo.connect(url, log=self.stdout.write)
         self.stdout.write(self.style.SUCCESS(f"\nSignoff is starting on http://127.0.0.1:{port}/\n"))
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for line in account_lines():
@@ -89,4 +94,6 @@ class Command(BaseCommand):
         finally:
             stop_worker(beat)
             stop_worker(worker)
+            if mlflow is not None:
+                mlflow_demo.server_stop(mlflow)
             self.stdout.write("Stopped the web server, the scheduler and the worker.")
