@@ -19,7 +19,7 @@ from accounts.services import api_token_create
 from approvals import services
 from config.celery import app as celery_app
 from registry.roles import ALL_ROLES, DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER
-from tests import factories
+from tests import factories, receivers
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -235,3 +235,17 @@ def use_workflow(request):
         return install_workflow(text, model=model)
 
     return use
+
+
+@pytest.fixture
+def receiver(settings):
+    settings.SIGNOFF_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    made = []
+
+    def make(*answers):
+        made.append(receivers.Receiver(answers))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()

@@ -1,4 +1,4 @@
-"""A local HTTP receiver for the webhook and deployer tests."""
+"""A local HTTP receiver for the webhook and deployer tests (``receiver(*statuses)``, tests/conftest.py)."""
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -27,7 +27,6 @@ from approvals.models import Attestation, PromotionRequest, StepState
 from audit.models import AuditEvent
 from config import outbound
 from tests import factories
-from tests.receivers import Receiver
 
 WORKFLOW = """
 name: deploying
@@ -59,20 +58,6 @@ def to_deployment(people, risk_model, submit, background):
     version = factories.make_version(model=risk_model, by=people.dana)
     request = submit(version, people.dana)
     return decide(background, request, people.mona), version
-
-
-@pytest.fixture
-def hooks(settings):
-    settings.SIGNOFF_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
-    made = []
-
-    def make(*answers):
-        made.append(Receiver(answers))
-        return made[-1]
-
-    yield make
-    for server in made:
-        server.close()
 
 
 def artifact_file(version, tmp_path) -> Path:
@@ -215,19 +200,19 @@ def test_the_public_key_is_served_to_anyone_at_a_fixed_url(client):
 
 
 def test_the_webhook_deployer_posts_the_signed_approval_and_retries_a_5xx(
-    people, risk_model, submit, background, use_workflow, hooks, monkeypatch, tmp_path
+    people, risk_model, submit, background, use_workflow, receiver, monkeypatch, tmp_path
 ):
-    receiver = hooks(503, 200)
+    hook = receiver(503, 200)
     monkeypatch.setenv("DEPLOY_HOOK_SECRET", SECRET)
-    use_workflow(WORKFLOW.format(deployer=f"{{type: webhook, url: '{receiver.url}', secret_env: DEPLOY_HOOK_SECRET}}"))
+    use_workflow(WORKFLOW.format(deployer=f"{{type: webhook, url: '{hook.url}', secret_env: DEPLOY_HOOK_SECRET}}"))
     request, version = to_deployment(people, risk_model, submit, background)
     request = decide(background, request, people.ivan)
 
     assert request.status == PromotionRequest.Status.COMPLETED
     version.refresh_from_db()
     assert version.stage == "production"
-    assert len(receiver.received) == 2  # 503, then 200: the same message both times
-    (first_headers, _), (headers, body) = receiver.received
+    assert len(hook.received) == 2  # 503, then 200: the same message both times
+    (first_headers, _), (headers, body) = hook.received
     assert first_headers["webhook-id"] == headers["webhook-id"]
     assert (
         outbound.signature(SECRET, headers["webhook-id"], int(headers["webhook-timestamp"]), body)
@@ -243,10 +228,10 @@ def test_the_webhook_deployer_posts_the_signed_approval_and_retries_a_5xx(
 
 
 def test_a_4xx_is_a_failed_deployment_the_engineer_retries(
-    people, risk_model, submit, background, use_workflow, hooks, client
+    people, risk_model, submit, background, use_workflow, receiver, client
 ):
-    receiver = hooks(410, 200)
-    use_workflow(WORKFLOW.format(deployer=f"{{type: webhook, url: '{receiver.url}'}}"))
+    hook = receiver(410, 200)
+    use_workflow(WORKFLOW.format(deployer=f"{{type: webhook, url: '{hook.url}'}}"))
     request, version = to_deployment(people, risk_model, submit, background)
     request = decide(background, request, people.ivan)
 
@@ -261,7 +246,7 @@ def test_a_4xx_is_a_failed_deployment_the_engineer_retries(
 
     request = decide(background, request, people.ivan)  # the receiver now answers 200
     assert request.status == PromotionRequest.Status.COMPLETED
-    assert len(receiver.received) == 2
+    assert len(hook.received) == 2
     assert Attestation.objects.filter(request=request).count() == 2  # one per round, each verifiable
 
 

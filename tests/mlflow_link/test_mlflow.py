@@ -385,3 +385,22 @@ def test_the_api_connects_and_shows_the_secret_once(people, risk_model, admin, a
         format="json",
     )
     assert again.status_code == 400 and "already connected" in again.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"tracking_uri": "http://169.254.169.254/", "registered_model": "m"},
+     {"tracking_uri": "file:///etc/passwd", "registered_model": "m"},
+     {"tracking_uri": "http://mlflow.internal/\x00", "registered_model": "m"},
+     {"tracking_uri": "http://mlflow.internal/\ud800", "registered_model": "m"},
+     {"tracking_uri": "http://mlflow.internal/", "registered_model": "m" * 1_000_000},
+     {"tracking_uri": "http://mlflow.internal/", "registered_model": "m", "alias": "x" * 101},
+     {"tracking_uri": "http://mlflow.internal/", "registered_model": "m", "revert_drift": "1e400"},
+     {"tracking_uri": "http://mlflow.internal/", "registered_model": "m", "token": "secret"},
+     {"tracking_uri": ["http://mlflow.internal/"], "registered_model": "m"}],
+)  # fmt: skip
+def test_bad_connections_through_the_api_are_400s_and_write_nothing(people, risk_model, admin, api, body):
+    raw = json.dumps(body)  # ASCII: a lone surrogate travels as \ud800, as a hostile client sends it
+    response = api(admin).post(f"/api/models/{risk_model.name}/mlflow/", raw, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert not MlflowConnection.objects.exists()

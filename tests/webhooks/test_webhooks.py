@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from audit.models import AuditEvent
 from jobs.models import Job
 from tests import factories
-from tests.receivers import Receiver
 from webhooks import services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -21,20 +20,6 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 @pytest.fixture
 def admin(people):
     return factories.make_user("ada", is_superuser=True, is_staff=True)
-
-
-@pytest.fixture
-def receiver(settings):
-    settings.SIGNOFF_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
-    made = []
-
-    def make(*answers):
-        made.append(Receiver(answers))
-        return made[-1]
-
-    yield make
-    for server in made:
-        server.close()
 
 
 def verified(secret, headers, body) -> bool:
