@@ -219,3 +219,28 @@ def register_version(client, index):
         {"artifact": artifact, "metrics": json.dumps({"accuracy": 0.91})},
         format="multipart",
     )
+
+
+def test_parallel_emergency_asks_and_seconds_have_one_winner_each(people, risk_model, celery_worker_process):
+    """Ten tries to ask for an emergency release of one request at once make one; then two
+    managers agreeing at the same instant release it once (the other hears it was decided)."""
+    version = factories.make_version(model=risk_model, by=people.dana)
+    request = services.promotion_request_submit(version=version, actor=people.dana)
+    wait_for(lambda: waiting_at(request.pk, "manager_review"), what="checks", worker=celery_worker_process)
+
+    asks = in_parallel(
+        [lambda c=c: c.post(f"/api/requests/{request.pk}/emergency/", {"justification": "Fraud spike; v1 misses it."},
+                            format="json") for c in clients_of(people.ivan, 10)]
+    )  # fmt: skip
+    assert statuses(asks) == {201: 1, 409: 9}
+    emergency_id = next(r for r in asks if r.status_code == 201).json()["id"]
+    seconds = in_parallel(
+        [lambda c=c: c.post(f"/api/requests/{request.pk}/emergency/{emergency_id}/",
+                            {"release": True, "comment": "Agreed."}, format="json")
+         for c in (client_for(people.mona), client_for(people.mike))]
+    )  # fmt: skip
+    assert statuses(seconds) == {200: 1, 409: 1}
+    assert AuditEvent.objects.filter(request=request, verb="emergency.requested").count() == 1
+    assert AuditEvent.objects.filter(request=request, verb="emergency.released").count() == 1
+    wait_for(lambda: status_of(request.pk).status == "awaiting_review", what="the retrospective",
+             worker=celery_worker_process)  # fmt: skip
