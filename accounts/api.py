@@ -36,12 +36,12 @@ class TokenListCreateView(generics.GenericAPIView):
     permission_classes = [AllowAny]  # the password path has no credentials yet; checked below
     token_scope = Scope.READ
 
-    @extend_schema(responses={200: TokenOutputSerializer(many=True)}, summary="Your API tokens")
+    @extend_schema(responses={200: TokenOutputSerializer(many=True)}, summary="Your API tokens, newest first")
     def get(self, request):
         if not request.user.is_authenticated:
             raise AuthenticationFailed("Authentication credentials were not provided.")
-        tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")[:100]
-        return Response(TokenOutputSerializer(tokens, many=True).data)
+        page = self.paginate_queryset(ApiToken.objects.filter(user=request.user).order_by("-created_at", "-pk"))
+        return self.get_paginated_response(TokenOutputSerializer(page, many=True).data)
 
     @extend_schema(
         request=TokenInputSerializer,

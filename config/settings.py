@@ -389,6 +389,7 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "approvals.models.StepState.Status",
         "CheckRunStatusEnum": "approvals.models.CheckRun.Status",
         "VersionStageEnum": "registry.models.ModelVersion.Stage",
+        "VerdictEnum": "approvals.models.Decision.Verdict",
     },
 }
 

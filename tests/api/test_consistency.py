@@ -115,7 +115,7 @@ def test_a_token_is_created_with_the_password_and_revoked(people, client):
     body = response.json()
     assert body["key"].startswith("so_") and body["scopes"] == ["read", "submit"]
     auth = {"HTTP_AUTHORIZATION": f"Token {body['key']}"}
-    listed = client.get("/api/tokens/", **auth).json()
+    listed = client.get("/api/tokens/", **auth).json()["results"]
     assert [token["name"] for token in listed] == ["CI"] and "key" not in listed[0]
     assert client.delete(f"/api/tokens/{body['id']}/", **auth).status_code == 204
     assert client.get("/api/tokens/", **auth).status_code == 401  # revoked: it no longer works

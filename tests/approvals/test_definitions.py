@@ -278,6 +278,7 @@ def test_the_shipped_workflows_are_valid():
     paths = [*(root / "approvals" / "workflows").glob("*.yaml"), *(root / "demo" / "workflows").glob("*.yaml")]
     assert {path.name: load_definition(path).name for path in paths} == {
         "default.yaml": "default", "low-risk.yaml": "low-risk", "high-risk.yaml": "high-risk",
+        "mlflow-gated.yaml": "mlflow-gated",
     }  # fmt: skip
 
 
