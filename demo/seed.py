@@ -164,24 +164,30 @@ MODELS = [
             "risk_tier": "low",
         },
         "versions": [
+            # Clears the recall gate (0.4) but finds only about half of the churners.
             DemoVersion(
                 "logistic_regression",
-                {"C": 0.5, "max_iter": 500},
+                {"C": 0.5, "max_iter": 500, "class_weight": {0: 1, 1: 2.5}},
                 "77aa310",
                 "2026-09-01",
                 [
                     ("mona", "comment", "@dana how many churners are in the training month? Recall looks low."),
-                    ("dana", "reply", "About 9 %. The logistic model misses most of them; a tree model may do better."),
+                    (
+                        "dana",
+                        "reply",
+                        "About 13 %. The logistic model finds about half of them; a tree model may do better.",
+                    ),
                     (
                         "mona",
                         "request_changes",
-                        "Recall on churners is far too low for the campaign; try a tree model and class weights.",
+                        "Recall clears the gate but the campaign must reach most churners; try a tree model with "
+                        "balanced class weights.",
                     ),
                 ],
             ),
             DemoVersion(
-                "gradient_boosting",
-                {"n_estimators": 120, "max_depth": 3, "learning_rate": 0.08},
+                "random_forest",
+                {"n_estimators": 120, "max_depth": 6, "class_weight": "balanced"},
                 "8e21b4f",
                 "2026-10-15",
                 ["submit"],
@@ -189,12 +195,12 @@ MODELS = [
             ),
             # Claims more than it delivers: the reported metrics are inflated.
             DemoVersion(
-                "gradient_boosting",
-                {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05},
+                "random_forest",
+                {"n_estimators": 200, "max_depth": 5, "class_weight": "balanced_subsample"},
                 "b7c21e0",
                 "2026-11-05",
                 ["submit"],
-                inflate={"accuracy": 0.08, "roc_auc": 0.1},
+                inflate={"recall": 0.15, "roc_auc": 0.1},
             ),
             # Submitted with a model card that only says what the model is for.
             DemoVersion(
@@ -265,6 +271,12 @@ MODELS = [
         ],
     },
 ]
+
+
+def _recorded(params: dict) -> dict:
+    """Hyperparameters as the version records them: JSON keys are strings, so a class-weight
+    mapping such as {0: 1, 1: 2.5} is written as it reads."""
+    return {name: str(value) if isinstance(value, dict) else value for name, value in params.items()}
 
 
 def demo_exists() -> bool:
@@ -373,7 +385,7 @@ def seed_demo(log=print) -> bool:
                 if demo.booby_trapped
                 else ContentFile(trained.artifact, name=f"{spec['name']}.{'skops' if spec.get('skops') else 'joblib'}"),
                 metrics=metrics,
-                params={"estimator": demo.estimator, **demo.params, "features": ", ".join(trained.features)},
+                params={"estimator": demo.estimator, **_recorded(demo.params), "features": ", ".join(trained.features)},
                 model_card=model_card(spec, demo),
                 description=f"{demo.estimator.replace('_', ' ').capitalize()} trained on {demo.dataset_version} data.",
                 dataset_uri=spec["dataset"],
