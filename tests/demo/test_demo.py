@@ -180,6 +180,7 @@ def the_demo_gates_what_matters_for_churn():
     """One subscriber in eight churns: the low-risk workflow gates the recall Signoff measures, and
     its fast lane reads it too. v1 finds about half of the churners (mona asked for more); v2, the
     tree model with balanced class weights she asked for, finds three in four."""
+
     def measured_recall(number):
         return Measurement.objects.get(version__model__name="customer-churn", version__number=number).metrics["recall"]
 
