@@ -128,7 +128,8 @@ INSTALLED_APPS = [
     "accounts",
 ]
 # The demo's seeding and runner: `make demo` and the tests set SIGNOFF_DEMO; production does not.
-if os.environ.get("SIGNOFF_DEMO", "").lower() in {"1", "true", "yes"}:
+SIGNOFF_DEMO = os.environ.get("SIGNOFF_DEMO", "").lower() in {"1", "true", "yes"}
+if SIGNOFF_DEMO:
     INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
@@ -161,6 +162,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The demo's pages say so while it is still being seeded.
+                *(["demo.context_processors.seeding"] if SIGNOFF_DEMO else []),
             ],
         },
     },

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
@@ -340,11 +341,22 @@ def _play(version, story, people) -> PromotionRequest:
     return request
 
 
-def seed_demo(log=print) -> bool:
+def seeding_marker() -> Path:
+    """While ``rundemo --seed`` seeds in the background: a file saying how far it got ("5/13"
+    versions), which the pages show; gone when the demo is complete."""
+    return Path(settings.VAR_DIR) / "demo-seeding"
+
+
+VERSION_COUNT = sum(len(spec["versions"]) for spec in MODELS)
+
+
+def seed_demo(log=print, progress=None) -> bool:
     """Create the demo; returns False when it was already there. Background work must run
-    inline (eager tasks) while this runs, so every request settles in its final state."""
+    inline (eager tasks) while this runs, so every request settles in its final state.
+    ``progress(done, total)`` is told after each version."""
     if demo_exists():
         return False
+    done = 0
     with transaction.atomic():
         group = Group.objects.create(name=f"team {TEAM_NAME}")
         team = Team.objects.create(name=TEAM_NAME, slug="analytics", group=group)
@@ -399,6 +411,9 @@ def seed_demo(log=print) -> bool:
             if demo.story:
                 state = _play(version, demo.story, people).get_status_display()
             log(f"  {version}: accuracy {metrics['accuracy']:.3f}, roc_auc {metrics['roc_auc']:.3f} — {state}")
+            done += 1
+            if progress is not None:
+                progress(done, VERSION_COUNT)
     _working_week(people)
     return True
 

@@ -1,8 +1,14 @@
-"""Start the demo: a Celery worker process and the development web server, stopped together."""
+"""Start the demo: a Celery worker process and the development web server, stopped together.
+
+With ``--seed`` (what ``make demo`` runs) a database without the demo is seeded in a process of
+its own while the pages already serve and say how far it got; the worker and the scheduler start
+once it is complete, so they never pick up the seeding's own work."""
 
 import os
 import signal
 import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -11,7 +17,7 @@ from django.core.management.base import BaseCommand
 
 from config.celery import beat_command, worker_command
 from demo import mlflow_demo
-from demo.seed import ACCOUNTS, DEMO_PASSWORD
+from demo.seed import ACCOUNTS, DEMO_PASSWORD, VERSION_COUNT, demo_exists, seeding_marker
 
 
 def _quiet_environment() -> dict:
@@ -49,6 +55,17 @@ def stop_worker(worker: subprocess.Popen, timeout: float = 15) -> int:
     return worker.returncode
 
 
+def start_seeding() -> subprocess.Popen:
+    """``seed_demo`` in its own process, telling the pages its progress (``seeding_marker``)."""
+    seeding_marker().write_text(f"0/{VERSION_COUNT}")
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "seed_demo", "--progress"],
+        cwd=settings.BASE_DIR,
+        env=_quiet_environment(),
+        start_new_session=True,  # Ctrl-C reaches the runner, which stops it (no traceback)
+    )
+
+
 def account_lines() -> list[str]:
     """What the runner prints of each demo account: its name and role."""
     return [f"  {username:<6} {role or 'administrator (superuser)'}" for username, _first, _last, role in ACCOUNTS]
@@ -64,23 +81,36 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument(
+            "--seed", action="store_true",
+            help="Seed the demo first when the database has none, in the background while the pages serve.",
+        )  # fmt: skip
 
-    def handle(self, *args, port, **options):
+    def handle(self, *args, port, seed=False, **options):
         if "SIGNOFF_BASE_URL" not in os.environ:
             # E-mail links point at the address served here, in this process and in the worker.
             settings.SIGNOFF_BASE_URL = os.environ["SIGNOFF_BASE_URL"] = f"http://127.0.0.1:{port}"
-        worker = start_worker()
-        beat = start_beat()
-        mlflow = None
-        if mlflow_demo.enabled():
-            mlflow, url = mlflow_demo.server_start()
-            mlflow_demo.connect(url, log=self.stdout.write)
+        if seeding_marker().exists() and demo_exists():
+            self.stderr.write(
+                f"An earlier seeding of the demo did not finish. Delete {settings.DATABASES['default']['NAME']} "
+                "and run `make demo` again."
+            )
+            return
+        self.stopping = False
+        seeding = start_seeding() if seed and not demo_exists() else None
+        background = {}  # the worker, beat and MLflow server, once they run
+        starter = threading.Thread(target=self._start_background, args=(seeding, background), daemon=True)
+        if seeding is None:
+            starter.run()  # nothing to wait for: start them before the pages
         self.stdout.write(self.style.SUCCESS(f"\nSignoff is starting on http://127.0.0.1:{port}/\n"))
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for line in account_lines():
             self.stdout.write(line)
         if "filebased" in settings.EMAIL_BACKEND:
             self.stdout.write(f"E-mails are written to {settings.EMAIL_FILE_PATH}")
+        if seeding is not None:
+            self.stdout.write("The demo's models are being trained and checked; the pages say when they are ready.")
+            starter.start()
         self.stdout.write("Press Ctrl-C to stop the web server, the worker and the scheduler.\n")
         signal.signal(signal.SIGTERM, _interrupt)
         # Static files come from the apps (WhiteNoise's finders); its folder for collected ones
@@ -92,8 +122,29 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            stop_worker(beat)
-            stop_worker(worker)
-            if mlflow is not None:
-                mlflow_demo.server_stop(mlflow)
+            self.stopping = True
+            if seeding is not None and seeding.poll() is None:
+                stop_worker(seeding)
+            if starter.is_alive():
+                starter.join(timeout=30)
+            for name in ("beat", "worker"):
+                if name in background:
+                    stop_worker(background[name])
+            if "mlflow" in background:
+                mlflow_demo.server_stop(background["mlflow"])
             self.stdout.write("Stopped the web server, the scheduler and the worker.")
+
+    def _start_background(self, seeding: subprocess.Popen | None, background: dict) -> None:
+        """The worker and beat (and MLflow's demo server), after the seeding when there is one."""
+        if seeding is not None and seeding.wait() != 0:
+            seeding_marker().write_text("failed")
+            if not self.stopping:
+                self.stderr.write("Seeding the demo failed (see above); the worker was not started.")
+            return
+        if self.stopping:
+            return
+        background["worker"] = start_worker()
+        background["beat"] = start_beat()
+        if mlflow_demo.enabled():
+            background["mlflow"], url = mlflow_demo.server_start()
+            mlflow_demo.connect(url, log=self.stdout.write)
