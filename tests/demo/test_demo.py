@@ -262,3 +262,71 @@ def test_a_fresh_database_migrates_as_make_demo_does(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_make_demo_serves_its_pages_while_it_seeds_then_starts_the_worker(tmp_path):
+    """`make demo` on the README's defaults (SQLite, a folder for a broker): the pages answer at
+    once and say how far the seeding got; once it is complete the banner goes, the worker and
+    the scheduler start (the overdue QA review's escalation is e-mailed), and SIGTERM stops all
+    of it without a traceback."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    from tests.services import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"}}
+    env.update(SIGNOFF_VAR_DIR=str(tmp_path), SIGNOFF_DEMO="1", PYTHONUNBUFFERED="1")
+    env.pop("SIGNOFF_BASE_URL", None)
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput", "-v0"]
+    migrated = subprocess.run(migrate, cwd=root, env=env, capture_output=True, timeout=300)
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    port = free_port()
+    output = open(tmp_path / "demo.log", "wb")
+    runner = subprocess.Popen(
+        [sys.executable, "manage.py", "rundemo", "--seed", "--port", str(port)],
+        cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+
+    def page() -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            return None
+
+    def wait(condition, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            found = condition()
+            if found:
+                return found
+            assert runner.poll() is None, (tmp_path / "demo.log").read_text()[-3000:]
+            time.sleep(0.5)
+        raise AssertionError(f"waited {seconds} s: " + (tmp_path / "demo.log").read_text()[-3000:])
+
+    try:
+        first = wait(page, 60)
+        assert re.search(r"still being prepared: \d+ of 13 model versions", first), first
+        wait(lambda: (body := page()) and "demo-seeding" not in body, 300)
+        assert ModelVersion.objects.using("default").count() == 0  # the test database was not the one seeded
+        mail = tmp_path / "sent-mail"
+        escalation = wait(lambda: [p for p in mail.glob("*.log") if "overdue" in p.read_text().lower()], 60)
+        assert "qa review" in escalation[0].read_text().lower()
+        runner.send_signal(signal.SIGTERM)  # as a process manager stops it
+        runner.wait(timeout=60)
+        time.sleep(1)
+        with pytest.raises(ProcessLookupError):  # the worker and the scheduler went with it
+            os.killpg(runner.pid, 0)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+        output.close()
+    log = (tmp_path / "demo.log").read_text()
+    assert "Demo seeded." in log and "Stopped the web server, the scheduler and the worker." in log
+    assert "Traceback" not in log, log[-3000:]

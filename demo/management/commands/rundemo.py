@@ -118,7 +118,8 @@ class Command(BaseCommand):
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
         try:
-            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+            # `make demo` ran the system checks with its migrations a moment ago.
+            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, skip_checks=True)
         except KeyboardInterrupt:
             pass
         finally:
