@@ -6,9 +6,11 @@ once it is complete, so they never pick up the seeding's own work."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -55,9 +57,18 @@ def stop_worker(worker: subprocess.Popen, timeout: float = 15) -> int:
     return worker.returncode
 
 
+def _wait_for_port(port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def start_seeding() -> subprocess.Popen:
     """``seed_demo`` in its own process, telling the pages its progress (``seeding_marker``)."""
-    seeding_marker().write_text(f"0/{VERSION_COUNT}")
     return subprocess.Popen(
         [sys.executable, "manage.py", "seed_demo", "--progress"],
         cwd=settings.BASE_DIR,
@@ -97,10 +108,12 @@ class Command(BaseCommand):
             )
             return
         self.stopping = False
-        seeding = start_seeding() if seed and not demo_exists() else None
-        background = {}  # the worker, beat and MLflow server, once they run
-        starter = threading.Thread(target=self._start_background, args=(seeding, background), daemon=True)
-        if seeding is None:
+        seeding = seed and not demo_exists()
+        if seeding:
+            seeding_marker().write_text(f"0/{VERSION_COUNT}")  # the first page says so already
+        background = {}  # the seeding, worker, beat and MLflow server, once they run
+        starter = threading.Thread(target=self._start_background, args=(port, seeding, background), daemon=True)
+        if not seeding:
             starter.run()  # nothing to wait for: start them before the pages
         self.stdout.write(self.style.SUCCESS(f"\nSignoff is starting on http://127.0.0.1:{port}/\n"))
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
@@ -108,7 +121,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if "filebased" in settings.EMAIL_BACKEND:
             self.stdout.write(f"E-mails are written to {settings.EMAIL_FILE_PATH}")
-        if seeding is not None:
+        if seeding:
             self.stdout.write("The demo's models are being trained and checked; the pages say when they are ready.")
             starter.start()
         self.stdout.write("Press Ctrl-C to stop the web server, the worker and the scheduler.\n")
@@ -124,8 +137,8 @@ class Command(BaseCommand):
             pass
         finally:
             self.stopping = True
-            if seeding is not None and seeding.poll() is None:
-                stop_worker(seeding)
+            if "seeding" in background and background["seeding"].poll() is None:
+                stop_worker(background["seeding"])
             if starter.is_alive():
                 starter.join(timeout=30)
             for name in ("beat", "worker"):
@@ -135,9 +148,15 @@ class Command(BaseCommand):
                 mlflow_demo.server_stop(background["mlflow"])
             self.stdout.write("Stopped the web server, the scheduler and the worker.")
 
-    def _start_background(self, seeding: subprocess.Popen | None, background: dict) -> None:
-        """The worker and beat (and MLflow's demo server), after the seeding when there is one."""
-        if seeding is not None and seeding.wait() != 0:
+    def _start_background(self, port, seeding: bool, background: dict) -> None:
+        """The worker and beat (and MLflow's demo server), after the seeding when there is one.
+        The seeding starts once the pages answer: its start would slow the web server's."""
+        if seeding:
+            _wait_for_port(int(port), seconds=30)
+            if self.stopping:
+                return
+            background["seeding"] = start_seeding()
+        if seeding and background["seeding"].wait() != 0:
             seeding_marker().write_text("failed")
             if not self.stopping:
                 self.stderr.write("Seeding the demo failed (see above); the worker was not started.")
