@@ -1,6 +1,6 @@
 """What every page of the demo says while ``rundemo --seed`` is still seeding it."""
 
-from demo.seed import seeding_marker
+from demo.state import seeding_marker
 
 
 def seeding(request) -> dict:
@@ -12,6 +12,8 @@ def seeding(request) -> dict:
         return {}
     if text == "failed":
         return {"demo_seeding": {"failed": True}}
+    if text == "starting":  # the seeding's process is starting: no count yet
+        return {"demo_seeding": {"done": 0, "total": 0}}
     done, _, total = text.partition("/")
     if not (done.isdigit() and total.isdigit()):
         return {}

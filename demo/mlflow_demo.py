@@ -18,8 +18,7 @@ from django.db import transaction
 
 from approvals.models import Workflow
 from approvals.revisions import workflow_assign, workflow_revise
-from demo import training
-from demo.seed import TEAM_NAME
+from demo.state import TEAM_NAME
 from mlflow_link import services
 from mlflow_link.models import MlflowConnection
 from registry.models import RegisteredModel, Team
@@ -76,6 +75,8 @@ def _log_versions(url: str) -> None:
     """Two versions of a loan-approval classifier, registered in MLflow as dana's runs."""
     import mlflow
     from mlflow import MlflowClient
+
+    from demo import training  # scikit-learn: imported when used, not when the demo starts
 
     mlflow.set_tracking_uri(url)
     if MlflowClient(tracking_uri=url).search_model_versions(f"name='{NAME}'"):

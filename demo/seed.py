@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
@@ -20,25 +19,10 @@ from approvals.engine import deadline_restart
 from approvals.models import PromotionRequest, Workflow
 from approvals.revisions import workflow_assign, workflow_revise
 from demo import training
+from demo.state import ACCOUNTS, DEMO_PASSWORD, TEAM_NAME, demo_exists
 from evidence.datasets import evaluation_dataset_profile, evaluation_dataset_register
 from registry.models import Team
-from registry.roles import DATA_ANALYST, DATA_SCIENTIST, IT_ENGINEER, MANAGER, RISK_OFFICER
 from registry.services import model_version_create, registered_model_create
-
-DEMO_PASSWORD = "signoff-demo"
-TEAM_NAME = "Risk & Growth Analytics"
-ACCOUNTS = [
-    # username, first, last, role (None: superuser)
-    ("dana", "Dana", "Okafor", DATA_SCIENTIST),
-    ("mona", "Mona", "Lindqvist", MANAGER),
-    ("omar", "Omar", "Haddad", MANAGER),  # agrees to the fraud model's emergency release
-    ("quinn", "Quinn", "Harper", DATA_ANALYST),
-    ("priya", "Priya", "Nair", DATA_ANALYST),
-    ("tomas", "Tomás", "Becker", DATA_ANALYST),  # the high-risk workflow's QA takes 2 of the 3 analysts
-    ("ivan", "Ivan", "Petrov", IT_ENGINEER),
-    ("rhea", "Rhea", "Castillo", RISK_OFFICER),
-    ("admin", "Ada", "Admin", None),
-]
 
 
 @dataclass
@@ -280,10 +264,6 @@ def _recorded(params: dict) -> dict:
     return {name: str(value) if isinstance(value, dict) else value for name, value in params.items()}
 
 
-def demo_exists() -> bool:
-    return Team.objects.filter(name=TEAM_NAME).exists()
-
-
 def _accounts(team: Team) -> dict:
     User = get_user_model()
     people = {}
@@ -341,22 +321,18 @@ def _play(version, story, people) -> PromotionRequest:
     return request
 
 
-def seeding_marker() -> Path:
-    """While ``rundemo --seed`` seeds in the background: a file saying how far it got ("5/13"
-    versions), which the pages show; gone when the demo is complete."""
-    return Path(settings.VAR_DIR) / "demo-seeding"
-
-
 VERSION_COUNT = sum(len(spec["versions"]) for spec in MODELS)
 
 
 def seed_demo(log=print, progress=None) -> bool:
     """Create the demo; returns False when it was already there. Background work must run
     inline (eager tasks) while this runs, so every request settles in its final state.
-    ``progress(done, total)`` is told after each version."""
+    ``progress(done, total)`` is told at the start and after each version."""
     if demo_exists():
         return False
     done = 0
+    if progress is not None:
+        progress(done, VERSION_COUNT)
     with transaction.atomic():
         group = Group.objects.create(name=f"team {TEAM_NAME}")
         team = Team.objects.create(name=TEAM_NAME, slug="analytics", group=group)

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from approvals.models import CheckRun, PromotionRequest, Waiver
 from audit.models import AuditEvent
 from demo.management.commands.rundemo import start_worker, stop_worker
-from demo.seed import DEMO_PASSWORD
+from demo.state import DEMO_PASSWORD
 from evidence.models import EvaluationDataset, Measurement
 from registry.models import ModelVersion, RegisteredModel
 
@@ -225,7 +225,7 @@ def seeding_twice_changes_nothing(capsys):
 
 def test_the_runner_names_every_demo_account_with_its_role():
     from demo.management.commands.rundemo import account_lines
-    from demo.seed import ACCOUNTS
+    from demo.state import ACCOUNTS
 
     lines = account_lines()
     assert len(lines) == len(ACCOUNTS)

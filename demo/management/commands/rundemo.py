@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 
 from config.celery import beat_command, worker_command
 from demo import mlflow_demo
-from demo.seed import ACCOUNTS, DEMO_PASSWORD, VERSION_COUNT, demo_exists, seeding_marker
+from demo.state import ACCOUNTS, DEMO_PASSWORD, demo_exists, seeding_marker
 
 
 def _quiet_environment() -> dict:
@@ -110,7 +110,7 @@ class Command(BaseCommand):
         self.stopping = False
         seeding = seed and not demo_exists()
         if seeding:
-            seeding_marker().write_text(f"0/{VERSION_COUNT}")  # the first page says so already
+            seeding_marker().write_text("starting")  # the first page says so already
         background = {}  # the seeding, worker, beat and MLflow server, once they run
         starter = threading.Thread(target=self._start_background, args=(port, seeding, background), daemon=True)
         if not seeding:

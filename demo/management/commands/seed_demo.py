@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
 from config.celery import app as celery_app
-from demo.seed import ACCOUNTS, DEMO_PASSWORD, seed_demo, seeding_marker
+from demo.seed import seed_demo
+from demo.state import ACCOUNTS, DEMO_PASSWORD, seeding_marker
 from evidence.sandbox import disable_zygote, enable_zygote
 
 
