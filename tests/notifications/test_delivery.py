@@ -78,3 +78,29 @@ def test_one_address_gets_one_message_and_a_second_attempt_sends_nothing_again(
     notification_send(notification.pk)
     assert len(mail.outbox) == 1
     assert notification.deliveries.count() == 1
+
+
+def test_an_email_reads_its_notification_in_one_query_and_what_it_carries_only_when_there(
+    people, risk_model, background, django_assert_num_queries
+):
+    """Every e-mail needs the request, version, model, step, decision and actor: one query. A
+    comment (with its thread) is fetched only for the notifications that carry one."""
+    from approvals import conversation
+    from notifications.services import notification_load
+
+    with background():
+        request = services.promotion_request_submit(
+            version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
+        )
+        conversation.comment_post(request=request, actor=people.mona, body="Which hold-out month is this?")
+    review = Notification.objects.get(request=request, event="review_requested")
+    with django_assert_num_queries(1):
+        loaded = notification_load(review.pk)
+        assert (loaded.request.version.created_by, loaded.request.model, loaded.step.name) == (
+            people.dana, risk_model, "manager_review",
+        )  # fmt: skip
+        assert loaded.comment is None and loaded.waiver is None and loaded.emergency is None
+    commented = Notification.objects.get(request=request, event="commented")
+    with django_assert_num_queries(3):
+        loaded = notification_load(commented.pk)
+        assert loaded.comment.body == "Which hold-out month is this?" and loaded.comment.thread.pk
