@@ -132,7 +132,7 @@ def jobs_enqueue_new(kind: str, target_ids: list[int], *, share: int | None = No
 
 def job_claim(job_id: int) -> Job | None:
     """Take the job if it is due, or if the worker that held it let its lease expire."""
-    job = Job.objects.filter(pk=job_id).only("kind", "share").first()
+    job = Job.objects.filter(pk=job_id).first()
     if job is None:
         return None
     if job.share is None:
@@ -154,11 +154,17 @@ def job_claim(job_id: int) -> Job | None:
 
 
 def _take(job: Job, now) -> Job | None:
+    """Claim ``job`` as read (its attempt count unchanged since), and return it as claimed."""
+    lease_expires_at = now + kind_of(job.kind).lease
     claimed = Job.objects.filter(
         Q(status=Job.Status.PENDING, run_after__lte=now) | Q(status=Job.Status.RUNNING, lease_expires_at__lt=now),
         pk=job.pk,
-    ).update(status=Job.Status.RUNNING, attempts=F("attempts") + 1, lease_expires_at=now + kind_of(job.kind).lease)
-    return Job.objects.get(pk=job.pk) if claimed else None
+        attempts=job.attempts,
+    ).update(status=Job.Status.RUNNING, attempts=F("attempts") + 1, lease_expires_at=lease_expires_at)
+    if not claimed:
+        return None
+    job.status, job.attempts, job.lease_expires_at = Job.Status.RUNNING, job.attempts + 1, lease_expires_at
+    return job
 
 
 def _lock_share(share: int) -> None:
