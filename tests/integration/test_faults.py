@@ -6,6 +6,7 @@ Each test runs its own worker and beat processes on a broker of its own (a Redis
 a Redis server the test starts and stops), so the session's worker never takes their messages.
 """
 
+import json
 import shutil
 import subprocess
 import time
@@ -169,6 +170,45 @@ def test_a_worker_killed_during_the_deployment_deploys_once(
     assert exactly_once("request.completed", request.pk)
     assert AuditEvent.objects.filter(verb="version.stage_changed", request=request, to_state="production").count() == 1
     assert Decision.objects.filter(request=request).count() == 3
+
+
+@pytest.mark.parametrize("fault", ["before_deployer", "after_deployer"])
+def test_a_worker_killed_around_the_deployer_deploys_and_records_once(
+    people, risk_model, own_broker, background_processes, smtp_server, use_workflow, receiver, monkeypatch, fault
+):
+    """SIGKILL with the approval signed but the webhook not yet sent, and again with the receiver
+    answered but the stage not yet moved: the next worker finishes the deployment, recorded once.
+    After the deployer answered, it is called again with the same webhook-id (receivers use it to
+    tell a repeat), as the README says."""
+    from approvals.models import Attestation
+    from tests.approvals.test_deployments import SECRET, WORKFLOW
+
+    hook = receiver(200)
+    monkeypatch.setenv("DEPLOY_HOOK_SECRET", SECRET)  # the workers read both from the environment
+    monkeypatch.setenv("SIGNOFF_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
+    use_workflow(WORKFLOW.format(deployer=f"{{type: webhook, url: '{hook.url}', secret_env: DEPLOY_HOOK_SECRET}}"))
+    background_processes("beat", own_broker)
+    healthy = background_processes("worker", own_broker)
+    request = submit(people, risk_model)
+    wait_for(lambda: state(request.pk).status == "awaiting_review", timeout=60, what="the manager's step")
+    services.step_decide(request=state(request.pk), actor=people.mona, verdict="approve")
+    wait_for(lambda: state(request.pk).current_step.name == "deployment", timeout=60, what="the deployment step")
+    stop_process(healthy)
+    first = background_processes("worker", own_broker, fault=fault)
+
+    services.step_decide(request=state(request.pk), actor=people.ivan, verdict="approve", comment="Go.")
+    assert killed(first) < 0
+    background_processes("worker", own_broker)
+
+    wait_for(lambda: state(request.pk).status == "completed", timeout=90, what="the deployment after the kill")
+    assert ModelVersion.objects.get(pk=request.version_id).stage == "production"
+    assert exactly_once("request.completed", request.pk) and exactly_once("version.attested", request.pk)
+    assert AuditEvent.objects.filter(verb="version.stage_changed", request=request, to_state="production").count() == 1
+    assert Attestation.objects.filter(request=request).count() == 1
+    assert len(hook.received) == (1 if fault == "before_deployer" else 2)
+    assert len({headers["webhook-id"] for headers, _ in hook.received}) == 1
+    sent = [json.loads(body) for _, body in hook.received]
+    assert all(payload["data"] == sent[0]["data"] for payload in sent)  # the same signed approval each time
 
 
 def test_twenty_submissions_while_the_broker_is_down_all_finish_when_it_returns(
