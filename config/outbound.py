@@ -108,7 +108,12 @@ def post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int, byt
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """Standard Webhooks 1.0: ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body`` with the secret's key."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
+    return hmac_v1(base64.b64decode(secret.removeprefix("whsec_")), message_id, timestamp, body)
+
+
+def hmac_v1(key: bytes, message_id: str, timestamp: int | str, body: bytes) -> str:
+    """``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``: Standard Webhooks' signature, and
+    MLflow's (whose key is its secret's text rather than base64)."""
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 

@@ -118,6 +118,13 @@ class Mlflow:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self._json("POST", "registered-models/alias", json={"name": name, "alias": alias, "version": str(version)})
 
+    def point_alias(self, name: str, alias: str, version: str | None) -> None:
+        """Point ``alias`` at ``version``, or remove it when there is none to point at."""
+        if version is None:
+            self.delete_alias(name, alias)
+        else:
+            self.set_alias(name, alias, version)
+
     def delete_alias(self, name: str, alias: str) -> None:
         self._json("DELETE", "registered-models/alias", json={"name": name, "alias": alias})
 

@@ -14,8 +14,6 @@ versions, own one alias, and treat an alias moved outside Signoff as an incident
   managers, a webhook event, shown on the model page) and, if the connection says so, reverted.
 """
 
-import base64
-import hashlib
 import hmac
 import logging
 import secrets
@@ -32,6 +30,7 @@ from django.utils import timezone
 
 from approvals.models import StepState
 from audit.services import audit_record
+from config import outbound
 from jobs.models import Job
 from jobs.runner import TransientError, job_enqueue
 from mlflow_link.client import Mlflow, MlflowError, MlflowUnavailable, check_tracking_uri
@@ -236,9 +235,8 @@ def mlflow_webhook_verify(*, connection: MlflowConnection, body: bytes, delivery
         return False
     if age > 300:
         return False
-    signed = f"{delivery_id}.{timestamp}.".encode() + body
-    expected = base64.b64encode(hmac.new(connection.webhook_secret.encode(), signed, hashlib.sha256).digest())
-    return hmac.compare_digest(expected.decode(), signature.removeprefix("v1,"))
+    expected = outbound.hmac_v1(connection.webhook_secret.encode(), delivery_id, timestamp, body)
+    return hmac.compare_digest(expected, signature)
 
 
 def mlflow_import_soon(*, connection: MlflowConnection) -> None:
@@ -277,10 +275,7 @@ def alias_sync(*, connection: MlflowConnection) -> None:
         current = mlflow.alias(connection.registered_model, connection.alias)
         if current == expected:
             return
-        if expected is None:
-            mlflow.delete_alias(connection.registered_model, connection.alias)
-        else:
-            mlflow.set_alias(connection.registered_model, connection.alias, expected)
+        mlflow.point_alias(connection.registered_model, connection.alias, expected)
     except MlflowUnavailable as error:
         raise TransientError(str(error)) from None
     with transaction.atomic():
@@ -351,12 +346,8 @@ def _webhook_event(data: dict) -> None:
 
 
 def _revert(connection, incident, expected) -> None:
-    mlflow = Mlflow(connection.tracking_uri)
     try:
-        if expected is None:
-            mlflow.delete_alias(connection.registered_model, connection.alias)
-        else:
-            mlflow.set_alias(connection.registered_model, connection.alias, expected)
+        Mlflow(connection.tracking_uri).point_alias(connection.registered_model, connection.alias, expected)
     except MlflowError as error:
         DriftIncident.objects.filter(pk=incident.pk).update(revert_error=str(error)[:2000])
         if isinstance(error, MlflowUnavailable):
