@@ -55,7 +55,9 @@ def model_card(spec: dict, demo: DemoVersion) -> dict:
         "training_data": f"{spec['dataset']} as of {demo.dataset_version}; 8,000 rows, 25 % held out for the "
         "reported metrics.",
         "evaluation_data": "holdout-2026q4: 2,000 fresh rows never seen in training (Signoff measures on it).",
-        "metrics_rationale": "Accuracy for the overall error rate, ROC AUC for ranking quality across thresholds.",
+        "metrics_rationale": spec.get(
+            "metrics_rationale", "Accuracy for the overall error rate, ROC AUC for ranking quality across thresholds."
+        ),
         "owner": "Risk & Growth Analytics (Dana Okafor)",
     }
 
@@ -135,6 +137,8 @@ MODELS = [
     {
         "name": "customer-churn",
         "workflow": "low-risk",
+        "metrics_rationale": "Recall for the share of churners the campaign reaches (about one subscriber in eight "
+        "churns), ROC AUC for ranking quality across thresholds.",
         "skops": True,  # its versions are skops files; the other models' are joblib
         "description": "Which subscribers are likely to cancel in the next 30 days; feeds the retention campaigns.",
         "generator": training.subscriber_activity,
@@ -208,6 +212,8 @@ MODELS = [
     },
     {
         "name": "fraud-detection",
+        "metrics_rationale": "Recall for the share of fraud flagged for review (fraud is rare: a model that flags "
+        "nothing is 93 % accurate), ROC AUC for ranking quality across thresholds.",
         "description": "Flags card transactions for manual review before settlement.",
         "generator": training.card_transactions,
         "target": "fraud",
