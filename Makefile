@@ -22,8 +22,11 @@ $(BIN)/.installed: pyproject.toml | $(UV)
 	$(UV_INSTALL) -e .
 	touch $@
 
+# The suite starts many Python processes (workers, beat, the CLI): their modules are compiled
+# once here, as pip would have, rather than at every start where PYTHONDONTWRITEBYTECODE is set.
 $(BIN)/.installed-test: $(BIN)/.installed client/pyproject.toml
 	$(UV_INSTALL) -e '.[test]' -e ./client
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null
 	touch $@
 
 install: $(BIN)/.installed

@@ -236,7 +236,7 @@ def test_the_runner_names_every_demo_account_with_its_role():
 def test_the_demo_worker_is_a_real_process_that_stops_with_the_server():
     worker = start_worker()
     try:
-        time.sleep(3)
+        time.sleep(8)  # started, past its imports (a SIGTERM before Celery's handlers are set kills it)
         assert worker.poll() is None, "the worker exited on start"
     finally:
         code = stop_worker(worker, timeout=20)
