@@ -371,17 +371,25 @@ def mlflow(args, names):
     )
 
     def life(name):
+        # MLflow 3.x removed stage transitions in later releases (400): its replacement is an
+        # alias per stage, moved onto the version ("staging", then "champion").
         def task():
             took, version = register_version(name)
-            for stage in ("Staging", "Production"):
-                took += post("model-versions/transition-stage", {"name": name, "version": version, "stage": stage,
-                             "archive_existing_versions": stage == "Production"})[0]  # fmt: skip
+            for stage, alias in (("Staging", "staging"), ("Production", "champion")):
+                try:
+                    took += post("model-versions/transition-stage", {"name": name, "version": version, "stage": stage,
+                                 "archive_existing_versions": stage == "Production"})[0]  # fmt: skip
+                except urllib.error.HTTPError as error:
+                    if error.code != 400:
+                        raise
+                    took += post("registered-models/alias", {"name": name, "alias": alias, "version": version})[0]
             return took
 
         return task
 
     threads, meter.threads = meter.threads, 1
-    meter.phase("life cycle (register, 2 transitions)", [life(names[i % len(names)]) for i in range(args.lifecycles)])
+    lives = [life(names[i % len(names)]) for i in range(args.lifecycles)]
+    meter.phase("life cycle (register, 2 transitions or aliases)", lives)
     meter.threads = threads
 
 
