@@ -114,7 +114,7 @@ class Command(BaseCommand):
         background = {}  # the seeding, worker, beat and MLflow server, once they run
         starter = threading.Thread(target=self._start_background, args=(port, seeding, background), daemon=True)
         if not seeding:
-            starter.run()  # nothing to wait for: start them before the pages
+            self._start_background(port, seeding, background)  # nothing to wait for: before the pages
         self.stdout.write(self.style.SUCCESS(f"\nSignoff is starting on http://127.0.0.1:{port}/\n"))
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for line in account_lines():
