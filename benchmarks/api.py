@@ -67,17 +67,19 @@ def _processes() -> dict[int, tuple[int, bytes, float]]:
 
 
 def cpu_seconds(
-    patterns: tuple[bytes, ...], database: str, exclude: tuple[bytes, ...] = ()
+    patterns: tuple[bytes, ...], database: str, exclude: tuple[bytes, ...] = (), client_backends=frozenset()
 ) -> tuple[dict[int, float], dict[int, float]]:
     """CPU seconds by pid of the application's processes (those whose command line holds one of
     ``patterns``, and their descendants, less those whose command line holds one of ``exclude``)
-    and of the PostgreSQL backends serving ``database``."""
+    and of the PostgreSQL backends serving ``database`` (less ``client_backends``: the
+    benchmark's own connection, which polls for the end of background work)."""
     processes = _processes()
     roots = {pid for pid, (_, cmdline, _) in processes.items() if any(p in cmdline for p in patterns)}
     application, postgres = {}, {}
     for pid, (_parent, cmdline, cpu) in processes.items():
         if cmdline.startswith(b"postgres:") and f" {database} ".encode() in cmdline:
-            postgres[pid] = cpu
+            if pid not in client_backends:
+                postgres[pid] = cpu
             continue
         ancestor, seen = pid, set()
         while ancestor and ancestor not in roots and ancestor not in seen:
@@ -154,39 +156,55 @@ def multipart(fields: dict, artifact: bytes) -> tuple[bytes, str]:
 
 
 class Meter:
-    """Runs phases and prints a row each: ops/s, p50 / p95, application and PostgreSQL CPU per op."""
+    """Runs phases and prints a row each: ops/s, p50 / p95, the CPU per op of each part of the
+    application (``parts``: a name and the command-line patterns of its processes) and of the
+    PostgreSQL backends serving ``database``, less ``client_backends`` (the benchmark's own
+    connection, which polls for the end of background work: a client's cost, not the server's)."""
 
-    def __init__(self, patterns, database: str, threads: int, idle_seconds: float = 5.0, exclude=()):
-        self.patterns, self.database, self.threads, self.exclude = patterns, database, threads, exclude
+    def __init__(self, parts: dict, database: str, threads: int, idle_seconds=5.0, exclude=(), client_backends=()):
+        self.parts, self.database, self.threads, self.exclude = parts, database, threads, exclude
+        self.client_backends = frozenset(client_backends)
         # What the processes burn doing nothing (pollers, heartbeats) is not the operations' cost.
-        before, started = cpu_seconds(patterns, database, exclude)[0], time.perf_counter()
+        before, started = self.read(), time.perf_counter()
         time.sleep(idle_seconds)
-        self.idle_rate = spent(before, cpu_seconds(patterns, database, exclude)[0]) / (time.perf_counter() - started)
-        print(f"idle CPU of the application's processes: {self.idle_rate * 1000:.1f} ms/s (subtracted below)")
+        after, idle = self.read(), time.perf_counter() - started
+        self.idle_rates = {name: spent(before[name], after[name]) / idle for name in parts}
         print(
-            f"{'operation':<36} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'app cpu ms/op':>13}"
-            f" {'pg cpu ms/op':>12}"
+            "idle CPU of the application's processes (subtracted below): "
+            + ", ".join(f"{name} {rate * 1000:.1f} ms/s" for name, rate in self.idle_rates.items())
         )
+        columns = "".join(f" {name + ' cpu ms/op':>16}" for name in parts)
+        print(f"{'operation':<36} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p95 ms':>8}{columns} {'pg cpu ms/op':>12}")
+
+    def read(self) -> dict[str, dict[int, float]]:
+        """CPU seconds by pid of each part, and of the database backends (under "pg")."""
+        found = {}
+        for name, patterns in self.parts.items():
+            found[name], found["pg"] = cpu_seconds(patterns, self.database, self.exclude, self.client_backends)
+        return found
 
     def phase(self, name, tasks, settled=None):
         """Run ``tasks``; ``settled`` (if given) says when the background work they caused is
         done: the CPU is read then, so the worker's share counts with the operations causing it."""
-        app_before, pg_before = cpu_seconds(self.patterns, self.database, self.exclude)
+        before = self.read()
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             latencies = list(pool.map(lambda task: task(), tasks))
         wall = time.perf_counter() - started
         while settled is not None and not settled():
             time.sleep(0.2)
-        app_after, pg_after = cpu_seconds(self.patterns, self.database, self.exclude)
+        after = self.read()
         busy = time.perf_counter() - started
         latencies.sort()
         count = len(latencies)
         p95 = latencies[min(count - 1, int(count * 0.95))]
+        parts = "".join(
+            f" {(spent(before[part], after[part]) - rate * busy) * 1000 / count:>16.1f}"
+            for part, rate in self.idle_rates.items()
+        )
         print(
             f"{name:<36} {count:>6} {count / wall:>8.1f} {statistics.median(latencies) * 1000:>8.1f} {p95 * 1000:>8.1f}"
-            f" {(spent(app_before, app_after) - self.idle_rate * busy) * 1000 / count:>13.1f}"
-            f" {spent(pg_before, pg_after) * 1000 / count:>12.1f}"
+            f"{parts} {spent(before['pg'], after['pg']) * 1000 / count:>12.1f}"
         )
 
 
@@ -236,7 +254,17 @@ def signoff(args, names):
     warm_up(args, names, create, register)
     while not worker_done():
         time.sleep(0.2)
-    meter = Meter((b"gunicorn", b"celery"), settings.DATABASES["default"]["NAME"], args.threads)
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # the connection that polls for the worker's end
+        cursor.execute("SELECT pg_backend_pid()")
+        polling = [cursor.fetchone()[0]]
+    meter = Meter(
+        {"web": (b"gunicorn",), "worker": (b"celery",)},
+        settings.DATABASES["default"]["NAME"],
+        args.threads,
+        client_backends=polling,
+    )
     meter.phase("create a model", [create(name) for name in names])
     meter.phase(
         "register a version (1/4 submitted)",
@@ -264,8 +292,8 @@ def signoff(args, names):
 
 def governed_life_cycle(args, base, tokens, names, meter):
     """One version at a time from registration to production, the test client waiting for each
-    step as a person would (it reads the request's status from the database every 10 ms, which
-    the PostgreSQL figure includes)."""
+    step as a person would (it reads the request's status from the database every 10 ms, on a
+    connection the PostgreSQL figure leaves out: the client's polling is not the server's work)."""
     from approvals.models import PromotionRequest
 
     def wait(request_id, status, step=None):
@@ -355,7 +383,7 @@ def mlflow(args, names):
     warm_up(args, names, create, register)
     # MLflow 3's server also starts huey consumers for its own job feature (prompt optimisation
     # and the like), which poll all the time and take no part in the registry's operations.
-    meter = Meter((b"mlflow server", b"mlflow.server"), args.mlflow_database, args.threads, exclude=(b"huey",))
+    meter = Meter({"app": (b"mlflow server", b"mlflow.server")}, args.mlflow_database, args.threads, exclude=(b"huey",))
     meter.phase("create a model", [create(name) for name in names])
     meter.phase("register a version (1/4 aliased)", [register(name, i) for i in range(args.versions) for name in names])
     reads = [
