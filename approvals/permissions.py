@@ -506,6 +506,25 @@ def users_who_can(action: str, obj: StepState, *, as_started: bool = False):
     return get_user_model().objects.filter(pk__in=allowed)
 
 
+def deciders(step: StepState) -> tuple[list, set[int]]:
+    """The people asked to decide ``step`` (``users_who_can(DECIDE, step, as_started=True)``) and
+    the ids of those of them who may decide it now, with one evaluation of the expression per
+    person. "Now" is "as started" with the only conditions ``as_started`` leaves out put back: the
+    step waits, its request awaits review, and the person has not decided the step's current round."""
+    asked = list(users_who_can(DECIDE, step, as_started=True))
+    waiting = (
+        StepState.objects.filter(
+            pk=step.pk, status=StepState.Status.WAITING, request__status=PromotionRequest.Status.AWAITING_REVIEW
+        )
+        .values_list("round", flat=True)
+        .first()
+    )
+    if waiting is None:
+        return asked, set()
+    decided = set(Decision.objects.filter(step_id=step.pk, round=waiting).values_list("actor_id", flat=True))
+    return asked, {person.pk for person in asked} - decided
+
+
 def requests_visible_to(user) -> QuerySet[PromotionRequest]:
     return restrict(PromotionRequest.objects.all(), user, VIEW)
 

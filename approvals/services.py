@@ -478,13 +478,17 @@ def check_outcome(run, given, *, final_attempt: bool) -> tuple[str, dict]:
 
 
 def check_run_record(*, check_run_id: int, status: str, summary: str, result=None, log: str = "") -> None:
-    """Write a check's outcome once, and have its step concluded (a job: it survives a crash here)."""
+    """Write a check's outcome once; when it was the step's last check to finish, have the step
+    concluded (a job: it survives a crash here). The step's row is locked first, so of two checks
+    finishing at once the later sees the earlier's outcome, and the step is concluded once."""
     with transaction.atomic():
+        step = StepState.objects.select_for_update().filter(check_runs=check_run_id)
+        step_id = step.values_list("pk", flat=True).first()
         unfinished = [CheckRun.Status.PENDING, CheckRun.Status.RUNNING]
         recorded = CheckRun.objects.filter(pk=check_run_id, status__in=unfinished).update(
             status=status, finished_at=timezone.now(), summary=summary, result=result or {}, log=log
         )
-        if recorded:
+        if recorded and not CheckRun.objects.filter(step_id=step_id, status__in=unfinished).exists():
             job_enqueue(JobKind.CONCLUDE_CHECKS, check_run_id)
 
 

@@ -79,7 +79,9 @@ class ReviewRequested(Notifier):
     event = RequestEvent.REVIEW_REQUESTED
 
     def people(self, notification):
-        return list(permissions.users_who_can(permissions.DECIDE, notification.step, as_started=True))
+        asked, may_decide_now = permissions.deciders(notification.step)
+        notification.__dict__["_signoff_may_decide_now"] = may_decide_now
+        return asked
 
     def extra_context(self, notification):
         """Where the request stands and its metrics against production, so the e-mail alone says
@@ -96,9 +98,17 @@ class ReviewRequested(Notifier):
 
 def decision_links(notification, recipient) -> list[tuple[str, str]]:
     """The recipient's own decision links for the notification's step, signed for them (opening
-    one decides nothing), when they may decide it now; none otherwise."""
+    one decides nothing), when they may decide it now; none otherwise. Who may was read with the
+    recipients when they were (``permissions.deciders``); otherwise it is asked now."""
     step = notification.step
-    if step.status != StepState.Status.WAITING or not permissions.can(recipient, permissions.DECIDE, step):
+    if step.status != StepState.Status.WAITING:
+        return []
+    may_decide_now = notification.__dict__.get("_signoff_may_decide_now")
+    if may_decide_now is None:
+        may = permissions.can(recipient, permissions.DECIDE, step)
+    else:
+        may = recipient.pk in may_decide_now
+    if not may:
         return []
     base = f"{settings.SIGNOFF_BASE_URL}{notification.request.get_absolute_url()}act/?t="
     return [
@@ -176,7 +186,9 @@ class Reminder(Notifier):
     event = RequestEvent.REMINDER
 
     def people(self, notification):
-        return list(permissions.users_who_can(permissions.DECIDE, notification.step))
+        may_decide = list(permissions.users_who_can(permissions.DECIDE, notification.step))
+        notification.__dict__["_signoff_may_decide_now"] = {person.pk for person in may_decide}
+        return may_decide
 
     def context(self, notification, recipient):
         return {**super().context(notification, recipient), "actions": decision_links(notification, recipient)}

@@ -79,6 +79,8 @@ def notification_load(notification_id: int) -> Notification:
     """The notification with everything its e-mail reads (one query, and one or two more for a
     comment, a waiver or an emergency release)."""
     notification = Notification.objects.select_related(*EVERY_NOTIFICATION).get(pk=notification_id)
+    if notification.step is not None and notification.step.request_id == notification.request_id:
+        notification.step.request = notification.request  # the same row, read already
     carried = [path for field, paths in SOME_NOTIFICATIONS.items() if getattr(notification, field) for path in paths]
     if carried:
         prefetch_related_objects([notification], *carried)

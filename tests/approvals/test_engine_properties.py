@@ -101,6 +101,16 @@ def check_agreement(request, crowd, allowed_pairs):
     request = PromotionRequest.objects.get(pk=request.pk)
     waiting = list(request.steps.filter(status=StepState.Status.WAITING))
     recipients = {step.pk: set(permissions.users_who_can(permissions.DECIDE, step)) for step in waiting}
+    # The review e-mail's links: who may decide now, read with the people asked (every human step,
+    # waiting or not: a step decided or passed offers nobody a link).
+    human = [step for step in request.steps.all() if step.is_human]
+    linked = {step.pk: permissions.deciders(step) for step in human}
+    for step in human:
+        asked, now = linked[step.pk]
+        assert {p.pk for p in asked} == set(
+            permissions.users_who_can(permissions.DECIDE, step, as_started=True).values_list("pk", flat=True)
+        )
+        assert now == {p.pk for p in recipients.get(step.pk, ())}, (step.name, now, recipients.get(step.pk))
     for person in crowd:
         person = type(person).objects.get(pk=person.pk)  # a fresh request: groups read anew
         page = selectors.request_get(user=person, pk=request.pk) if person.username != "gary" else None
@@ -108,7 +118,8 @@ def check_agreement(request, crowd, allowed_pairs):
         queue = selectors.request_list(user=person, awaiting_me=True).filter(pk=request.pk).exists()
         emailed = {pk for pk, users in recipients.items() if person in users}
         allowed = {step.pk for step in waiting if permissions.can(person, permissions.DECIDE, step)}
-        assert buttons == emailed == allowed, (person.username, buttons, emailed, allowed)
+        links = {pk for pk, (_asked, now) in linked.items() if person.pk in now}
+        assert buttons == emailed == allowed == links, (person.username, buttons, emailed, allowed, links)
         assert queue == bool(buttons), (person.username, queue, buttons)
     decisions = Decision.objects.filter(request=request)
     assert not decisions.filter(actor__username="dana").exists()

@@ -121,3 +121,52 @@ def test_two_identical_delegations_at_once_make_one(people):
         thread.join(timeout=30)
     assert sorted(o.split(":")[0] for o in outcomes) == ["created", "refused"], outcomes
     assert Delegation.objects.count() == 1
+
+
+def test_checks_finishing_at_once_have_their_step_concluded_once_by_the_last(people, risk_model):
+    """Each check's outcome is recorded by its own worker. Only the last to finish has the step
+    concluded. Of two checks finishing at the same moment, the later waits for the earlier's
+    outcome (the step's row is locked) and has the step concluded: no conclusion is lost (each
+    seeing the other unfinished), none runs twice."""
+    from django.db import transaction
+
+    from approvals.models import CheckRun, JobKind
+    from jobs.models import Job
+
+    version = factories.make_version(model=risk_model, by=people.dana)
+    request = services.promotion_request_submit(version=version, actor=people.dana)  # jobs wait: no worker
+    runs = list(CheckRun.objects.filter(step__request=request).order_by("pk"))
+    assert len(runs) == 3
+    services.check_run_record(check_run_id=runs[0].pk, status=CheckRun.Status.PASSED, summary="ok")
+    assert not Job.objects.filter(kind=JobKind.CONCLUDE_CHECKS).exists()  # two more to go
+
+    first_recorded, first_commits, second_done = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        try:
+            with transaction.atomic():  # recorded, not yet committed while the second records
+                services.check_run_record(check_run_id=runs[1].pk, status=CheckRun.Status.PASSED, summary="ok")
+                first_recorded.set()
+                first_commits.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    def second():
+        first_recorded.wait(timeout=30)
+        try:
+            services.check_run_record(check_run_id=runs[2].pk, status=CheckRun.Status.PASSED, summary="ok")
+        finally:
+            second_done.set()
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    # The second waits for the first's lock; without it, it would finish now, seeing the first unfinished.
+    assert not second_done.wait(timeout=1)
+    first_commits.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert set(CheckRun.objects.filter(step__request=request).values_list("status", flat=True)) == {"passed"}
+    assert Job.objects.filter(kind=JobKind.CONCLUDE_CHECKS).count() == 1

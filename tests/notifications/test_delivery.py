@@ -99,6 +99,7 @@ def test_an_email_reads_its_notification_in_one_query_and_what_it_carries_only_w
         assert (loaded.request.version.created_by, loaded.request.model, loaded.step.name) == (
             people.dana, risk_model, "manager_review",
         )  # fmt: skip
+        assert loaded.step.request.model.team_id == risk_model.team_id  # who may decide reads the step's team
         assert loaded.comment is None and loaded.waiver is None and loaded.emergency is None
     commented = Notification.objects.get(request=request, event="commented")
     with django_assert_num_queries(3):
