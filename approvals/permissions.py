@@ -5,7 +5,8 @@ Every page, API view, service, queue and e-mail asks here, so they cannot disagr
 
 - ``refusal(user, action, obj)`` / ``can(user, action, obj)``: may this user do this to this object;
 - ``restrict(queryset, user, action)``: which requests may this user see, or decide now;
-- ``users_who_can(action, obj)``: who may decide this step (the e-mail recipients).
+- ``users_who_can(action, obj)``: who may decide this step (the e-mail recipients);
+- ``deciders(step)``: the people asked to decide it and, of them, who may now (the e-mail's links).
 
 Separation of duties, one rule with one home (``_decide_refusal``): whoever authored the work a
 request carries (its submitter, the author of its version, of any version it was derived from
