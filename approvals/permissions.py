@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import PasswordSetByOther
@@ -92,22 +92,31 @@ def delegations_to(user) -> list[Delegated]:
     """The delegations ``user`` holds now (started, not ended, not revoked); read once per user
     object (a request's user, an e-mail's recipient)."""
     cached = user.__dict__.get("_signoff_delegations")
-    if cached is not None:
-        return cached
-    rows = dict(active_delegations().filter(delegate_id=user.pk).values_list("pk", "principal_id"))
-    scopes = {pk: (set(), set()) for pk in rows}
+    if cached is None:
+        remember_delegations([user])
+        cached = user.__dict__["_signoff_delegations"]
+    return cached
+
+
+def remember_delegations(users) -> None:
+    """Read the delegations each of ``users`` holds now, in one query and two more when there are
+    any, and cache them on each (as ``delegations_to`` would one by one)."""
+    rows = list(active_delegations().filter(delegate_id__in=[user.pk for user in users]).values_list(
+        "pk", "delegate_id", "principal_id"
+    ))  # fmt: skip
+    scopes = {pk: (set(), set()) for pk, _, _ in rows}
     if rows:
-        for pk, model_id in Delegation.registered_models.through.objects.filter(delegation_id__in=rows).values_list(
-            "delegation_id", "registeredmodel_id"
-        ):
+        through = Delegation.registered_models.through.objects.filter(delegation_id__in=list(scopes))
+        for pk, model_id in through.values_list("delegation_id", "registeredmodel_id"):
             scopes[pk][0].add(model_id)
-        for pk, group_id in Delegation.roles.through.objects.filter(delegation_id__in=rows).values_list(
-            "delegation_id", "group_id"
-        ):
+        through = Delegation.roles.through.objects.filter(delegation_id__in=list(scopes))
+        for pk, group_id in through.values_list("delegation_id", "group_id"):
             scopes[pk][1].add(group_id)
-    found = [Delegated(principal, frozenset(scopes[pk][0]), frozenset(scopes[pk][1])) for pk, principal in rows.items()]
-    user.__dict__["_signoff_delegations"] = found
-    return found
+    held = {user.pk: [] for user in users}
+    for pk, delegate_id, principal_id in rows:
+        held[delegate_id].append(Delegated(principal_id, frozenset(scopes[pk][0]), frozenset(scopes[pk][1])))
+    for user in users:
+        user.__dict__["_signoff_delegations"] = held[user.pk]
 
 
 def holds_step_role(user, step: StepState) -> bool:
@@ -189,7 +198,9 @@ def _twin_authorship(user, request: PromotionRequest) -> str | None:
     )
 
 
-def decidable_steps(user, *, as_started: bool = False, request_id: int | None = None) -> QuerySet[StepState]:
+def decidable_steps(
+    user, *, as_started: bool = False, request_id: int | None = None, decisions: list | None = None
+) -> QuerySet[StepState]:
     """The steps ``user`` may decide now: the one eligibility expression from which ``can``,
     ``restrict`` (the queue) and ``users_who_can`` (the e-mail recipients) derive, so buttons,
     "Waiting for me", e-mails, the API and the services cannot disagree.
@@ -202,7 +213,9 @@ def decidable_steps(user, *, as_started: bool = False, request_id: int | None = 
 
     ``as_started``: as when the step started, before anyone decided it (the e-mail asking for a
     review is sent after the fact). ``request_id``: only that request's steps (pages, services,
-    e-mail); without it, every open request's (the queue)."""
+    e-mail); without it, every open request's (the queue). ``decisions``: the user's decisions on
+    request ``request_id`` as ``_decisions_on`` reads them, when the caller read them already (for
+    several people in one query: ``users_who_can``)."""
     if not _active(user):
         return StepState.objects.none()
     # Joins and uncorrelated IN lists where they serve: cheap for the ORM to build on every
@@ -237,27 +250,47 @@ def decidable_steps(user, *, as_started: bool = False, request_id: int | None = 
         | Q(request__version__created_by_id=user.pk)
         | Q(request_id__in=authored)
         | Q(request__version__artifact_sha256__in=own_artifacts)
-        | _decided(user, as_started=as_started, request_id=request_id)
+        | _decided(user, as_started=as_started, request_id=request_id, decisions=decisions)
     )
 
 
-def _decided(user, *, as_started: bool, request_id: int | None) -> Q:
+def _decided(user, *, as_started: bool, request_id: int | None, decisions: list | None = None) -> Q:
     """The steps ``user``'s own decisions on open requests rule out: the step they decided in its
     current round, and every other step of that request whose ``allow_deciders_of`` does not name
     the step they decided (a deployment that failed waits again in a new round, where its own
     earlier decisions do not count). Read in one small query (a person's decisions on open
-    requests, or on the one request asked about) rather than a correlated subquery per step."""
+    requests, or on the one request asked about) rather than a correlated subquery per step;
+    ``decisions``, when given, are theirs on request ``request_id``, read already."""
+    if decisions is None:
+        if request_id is None:
+            decisions = _decision_rows(Decision.objects.filter(
+                actor_id=user.pk, request__status__in=PromotionRequest.OPEN_STATUSES
+            ))  # fmt: skip
+        else:
+            decisions = _decisions_on(request_id, [user]).get(user.pk, [])
+    elif request_id is None:
+        raise ValueError("decisions read already are those on one request: name it")
     ruled_out = Q(pk__in=[])
-    decisions = Decision.objects.filter(actor_id=user.pk)
-    if request_id is not None:
-        decisions = decisions.filter(request_id=request_id)
-    else:
-        decisions = decisions.filter(request__status__in=PromotionRequest.OPEN_STATUSES)
-    for request_id, step_id, round_, name in decisions.values_list("request_id", "step_id", "round", "step__name"):
+    for decided_request_id, step_id, round_, name in decisions:
         if not as_started:
             ruled_out |= Q(pk=step_id, round=round_)
-        ruled_out |= Q(request_id=request_id) & ~Q(pk=step_id) & ~Q(allow_deciders_of__contains=f",{name},")
+        ruled_out |= Q(request_id=decided_request_id) & ~Q(pk=step_id) & ~Q(allow_deciders_of__contains=f",{name},")
     return ruled_out
+
+
+def _decision_rows(decisions: QuerySet[Decision]) -> list[tuple]:
+    return list(decisions.values_list("request_id", "step_id", "round", "step__name"))
+
+
+def _decisions_on(request_id: int, users) -> dict[int, list[tuple]]:
+    """Each of ``users``' decisions on request ``request_id`` (one query for any number), by user id."""
+    found = {}
+    rows = Decision.objects.filter(request_id=request_id, actor_id__in=[user.pk for user in users]).values_list(
+        "actor_id", "request_id", "step_id", "round", "step__name"
+    )
+    for actor_id, *decision in rows:
+        found.setdefault(actor_id, []).append(tuple(decision))
+    return found
 
 
 def steps_to_decide(user, request: PromotionRequest) -> set[int]:
@@ -490,21 +523,45 @@ def users_who_can(action: str, obj: StepState, *, as_started: bool = False):
     since (the e-mail asking for a review is sent after the fact)."""
     if action != DECIDE:
         raise ValueError(f"users_who_can() does not apply to {action!r}")
+    return get_user_model().objects.filter(pk__in=[user.pk for user in _asked(obj, as_started=as_started)])
+
+
+# People whose eligibility one query asks about at once (an EXISTS per person).
+ELIGIBILITY_BATCH = 50
+
+
+def _asked(step: StepState, *, as_started: bool) -> list:
+    """``users_who_can``'s people, loaded: the candidates (the kind's eligible people and whoever
+    stands in for one of them), each asked ``decidable_steps``, in a number of queries that does
+    not grow with the candidates (their groups, team roles, delegations and decisions on the
+    request read for all at once, then one query per ``ELIGIBILITY_BATCH`` people)."""
     from approvals.engine import kind_of
 
-    eligible = get_user_model().objects.filter(is_active=True).filter(kind_of(obj).eligible(obj))
+    eligible = get_user_model().objects.filter(is_active=True).filter(kind_of(step).eligible(step))
     # whoever stands in for one of them is asked too
     standing_in = active_delegations().filter(principal__in=eligible.values("pk")).values("delegate_id")
     candidates = list(
         get_user_model().objects.filter(is_active=True).filter(Q(pk__in=eligible.values("pk")) | Q(pk__in=standing_in))
     )
+    if not candidates:
+        return []
     remember_groups(candidates)
-    allowed = [
-        user.pk
-        for user in candidates
-        if decidable_steps(user, as_started=as_started, request_id=obj.request_id).filter(pk=obj.pk).exists()
-    ]
-    return get_user_model().objects.filter(pk__in=allowed)
+    remember_delegations(candidates)
+    decisions = _decisions_on(step.request_id, candidates)
+    allowed = set()
+    for start in range(0, len(candidates), ELIGIBILITY_BATCH):
+        batch = candidates[start : start + ELIGIBILITY_BATCH]
+        holds = {
+            f"may_{index}": Exists(
+                decidable_steps(
+                    user, as_started=as_started, request_id=step.request_id, decisions=decisions.get(user.pk, [])
+                ).filter(pk=OuterRef("pk"))
+            )
+            for index, user in enumerate(batch)
+        }
+        row = StepState.objects.filter(pk=step.pk).values(**holds).first() or {}
+        allowed |= {user.pk for index, user in enumerate(batch) if row.get(f"may_{index}")}
+    return [user for user in candidates if user.pk in allowed]
 
 
 def deciders(step: StepState) -> tuple[list, set[int]]:
@@ -512,7 +569,7 @@ def deciders(step: StepState) -> tuple[list, set[int]]:
     the ids of those of them who may decide it now, with one evaluation of the expression per
     person. "Now" is "as started" with the only conditions ``as_started`` leaves out put back: the
     step waits, its request awaits review, and the person has not decided the step's current round."""
-    asked = list(users_who_can(DECIDE, step, as_started=True))
+    asked = _asked(step, as_started=True)
     waiting = (
         StepState.objects.filter(
             pk=step.pk, status=StepState.Status.WAITING, request__status=PromotionRequest.Status.AWAITING_REVIEW

@@ -101,34 +101,36 @@ def notification_send(notification_id: int) -> None:
         by_address = {}
         for person in recipients(notification):
             by_address.setdefault(person.email, person)  # one message per address
+        # Its deliveries are written with "sending", so a notification still pending has none yet.
+        pending = [NotificationDelivery(notification=notification, email=email, user=person)
+                   for email, person in by_address.items()]  # fmt: skip
         with transaction.atomic():  # the recipients and "sending" together: fixed once
-            NotificationDelivery.objects.bulk_create(
-                [NotificationDelivery(notification=notification, email=email, user=person)
-                 for email, person in by_address.items()],
-                ignore_conflicts=True,
-            )  # fmt: skip
+            NotificationDelivery.objects.bulk_create(pending, ignore_conflicts=True)
             Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.SENDING)
-    pending = list(notification.deliveries.filter(status=NotificationDelivery.Status.PENDING).select_related("user"))
+    else:
+        pending = list(
+            notification.deliveries.filter(status=NotificationDelivery.Status.PENDING).select_related("user")
+        )
     problems = []
     if pending:
         with get_connection() as connection:
             for delivery in pending:
+                # one delivery per address (a constraint): found by it, its id is not needed
+                this_one = NotificationDelivery.objects.filter(notification=notification, email=delivery.email)
                 try:
                     connection.send_messages([build_message(notification, delivery.user)])
                 except smtplib.SMTPRecipientsRefused as error:
                     problems.append(f"{delivery.email}: {error.recipients}")
-                    NotificationDelivery.objects.filter(pk=delivery.pk).update(error=str(error.recipients)[:1000])
+                    this_one.update(error=str(error.recipients)[:1000])
                     continue
                 except TRANSIENT_ERRORS as error:
                     raise TransientError(f"the mail server is unavailable: {error}") from error
-                NotificationDelivery.objects.filter(pk=delivery.pk).update(
-                    status=NotificationDelivery.Status.SENT, sent_at=timezone.now(), error=""
-                )
+                this_one.update(status=NotificationDelivery.Status.SENT, sent_at=timezone.now(), error="")
                 fault_point("between_emails")
     if problems:
         Notification.objects.filter(pk=notification.pk).update(error="; ".join(problems)[:2000])
         raise TransientError("refused: " + "; ".join(problems))
-    if first_attempt and len(pending) == len(by_address):
+    if first_attempt:
         sent_to = list(by_address)
     else:
         sent_to = list(notification.deliveries.values_list("email", flat=True))

@@ -101,3 +101,48 @@ def test_list_endpoints_keep_a_constant_query_count(client, people, risk_model, 
         converse(people, grown, background)
     after = measure(client, ENDPOINTS, grown, **headers)
     assert after == before
+
+
+def test_who_may_decide_a_step_is_read_in_as_many_queries_for_twelve_people_as_for_three(people, risk_model, background):
+    """The review e-mail's recipients and links (``permissions.deciders``): one evaluation of the
+    eligibility expression per person, yet a number of queries that does not grow with them."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from approvals import delegations, permissions
+    from registry.roles import DATA_SCIENTIST, MANAGER
+
+    def asked_and_cost(step):
+        with CaptureQueriesContext(connection) as queries:
+            asked, now = permissions.deciders(step)
+        return (
+            {person.username for person in asked},
+            {person.username for person in asked if person.pk in now},
+            len(queries),
+        )
+
+    def manager_review(author=people.dana):
+        with background():
+            request = services.promotion_request_submit(
+                version=factories.make_version(model=risk_model, by=author), actor=people.dana
+            )
+        return request.steps.get(name="manager_review")
+
+    # mona's stand-in is asked with her
+    stand_in = factories.make_user("stand-in", MANAGER, team=people.risk)
+    moment = timezone.now()
+    delegations.delegation_create(
+        principal=people.mona, delegate=stand_in, starts_at=moment - timedelta(minutes=1),
+        ends_at=moment + timedelta(days=1), reason="On leave.", actor=people.mona,
+    )  # fmt: skip
+    asked, now, few = asked_and_cost(manager_review())
+    assert asked == now == {"mona", "mike", "stand-in"}
+
+    # nine more managers, and one who also trains models and wrote the version (never asked)
+    more = [factories.make_user(f"manager{n}", MANAGER, team=people.risk).username for n in range(9)]
+    asked, now, many = asked_and_cost(
+        manager_review(author=factories.make_user("author", DATA_SCIENTIST, MANAGER, team=people.risk))
+    )
+    assert asked == now == {"mona", "mike", "stand-in", *more}  # not the version's author
+    assert many == few
