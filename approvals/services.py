@@ -482,8 +482,8 @@ def check_run_record(*, check_run_id: int, status: str, summary: str, result=Non
     concluded (a job: it survives a crash here). The step's row is locked first, so of two checks
     finishing at once the later sees the earlier's outcome, and the step is concluded once."""
     with transaction.atomic():
-        step = StepState.objects.select_for_update().filter(check_runs=check_run_id)
-        step_id = step.values_list("pk", flat=True).first()
+        its_step = StepState.objects.select_for_update().filter(check_runs=check_run_id)
+        step_id = its_step.values_list("pk", flat=True).first()
         unfinished = [CheckRun.Status.PENDING, CheckRun.Status.RUNNING]
         recorded = CheckRun.objects.filter(pk=check_run_id, status__in=unfinished).update(
             status=status, finished_at=timezone.now(), summary=summary, result=result or {}, log=log
