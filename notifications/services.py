@@ -96,18 +96,10 @@ def notification_send(notification_id: int) -> None:
     """
 
     notification = notification_load(notification_id)
-    first_attempt = notification.status == Notification.Status.PENDING
-    if first_attempt:
-        by_address = {}
-        for person in recipients(notification):
-            by_address.setdefault(person.email, person)  # one message per address
-        # Its deliveries are written with "sending", so a notification still pending has none yet.
-        pending = [NotificationDelivery(notification=notification, email=email, user=person)
-                   for email, person in by_address.items()]  # fmt: skip
-        with transaction.atomic():  # the recipients and "sending" together: fixed once
-            NotificationDelivery.objects.bulk_create(pending, ignore_conflicts=True)
-            Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.SENDING)
-    else:
+    fixed_now = _fix_recipients(notification) if notification.status == Notification.Status.PENDING else None
+    if fixed_now is not None:
+        pending = fixed_now
+    else:  # a later attempt: what an earlier one left
         pending = list(
             notification.deliveries.filter(status=NotificationDelivery.Status.PENDING).select_related("user")
         )
@@ -115,28 +107,46 @@ def notification_send(notification_id: int) -> None:
     if pending:
         with get_connection() as connection:
             for delivery in pending:
-                # one delivery per address (a constraint): found by it, its id is not needed
-                this_one = NotificationDelivery.objects.filter(notification=notification, email=delivery.email)
                 try:
                     connection.send_messages([build_message(notification, delivery.user)])
                 except smtplib.SMTPRecipientsRefused as error:
                     problems.append(f"{delivery.email}: {error.recipients}")
-                    this_one.update(error=str(error.recipients)[:1000])
+                    NotificationDelivery.objects.filter(pk=delivery.pk).update(error=str(error.recipients)[:1000])
                     continue
                 except TRANSIENT_ERRORS as error:
                     raise TransientError(f"the mail server is unavailable: {error}") from error
-                this_one.update(status=NotificationDelivery.Status.SENT, sent_at=timezone.now(), error="")
+                NotificationDelivery.objects.filter(pk=delivery.pk).update(
+                    status=NotificationDelivery.Status.SENT, sent_at=timezone.now(), error=""
+                )
                 fault_point("between_emails")
     if problems:
         Notification.objects.filter(pk=notification.pk).update(error="; ".join(problems)[:2000])
         raise TransientError("refused: " + "; ".join(problems))
-    if first_attempt:
-        sent_to = list(by_address)
+    if fixed_now is not None:
+        sent_to = [delivery.email for delivery in fixed_now]
     else:
         sent_to = list(notification.deliveries.values_list("email", flat=True))
     Notification.objects.filter(pk=notification.pk).update(
         status=Notification.Status.SENT, recipients=sent_to, sent_at=timezone.now(), error=""
     )
+
+
+def _fix_recipients(notification: Notification) -> list[NotificationDelivery] | None:
+    """Write one delivery per address and mark the notification "sending", together, so its
+    recipients are fixed once; returns the deliveries (their people loaded), or None when another
+    attempt fixed them first (the conditional update makes one of two attempts wait for the other)."""
+    by_address = {}
+    for person in recipients(notification):
+        by_address.setdefault(person.email, person)  # one message per address
+    deliveries = [NotificationDelivery(notification=notification, email=email, user=person)
+                  for email, person in by_address.items()]  # fmt: skip
+    with transaction.atomic():
+        sending = Notification.objects.filter(pk=notification.pk, status=Notification.Status.PENDING).update(
+            status=Notification.Status.SENDING
+        )
+        if not sending:
+            return None
+        return NotificationDelivery.objects.bulk_create(deliveries)
 
 
 def notification_give_up(*, notification_id: int, reason: str) -> None:

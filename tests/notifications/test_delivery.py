@@ -80,6 +80,35 @@ def test_one_address_gets_one_message_and_a_second_attempt_sends_nothing_again(
     assert notification.deliveries.count() == 1
 
 
+def test_an_attempt_that_read_the_notification_before_another_fixed_its_recipients_sends_nothing_again(
+    people, risk_model, background, settings, monkeypatch
+):
+    """Two attempts at once (a lease taken over from a worker that was only slow): the one that
+    finds the recipients fixed by the other writes none of its own and sends only what is pending."""
+    from notifications import services as notification_services
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with background():  # the first attempt fixes the recipients and sends
+        request = services.promotion_request_submit(
+            version=factories.make_version(model=risk_model, by=people.dana), actor=people.dana
+        )
+    notification = Notification.objects.get(request=request, event="review_requested")
+    assert sorted(message.to[0] for message in mail.outbox) == ["mike@example.com", "mona@example.com"]
+    stale = notification_services.notification_load(notification.pk)
+    stale.status = Notification.Status.PENDING  # as the other attempt read it, before the first wrote
+    people.mike.email = "mike.new@example.com"  # so a second fixing would show
+    people.mike.save(update_fields=["email"])
+
+    monkeypatch.setattr(notification_services, "notification_load", lambda pk: stale)
+    notification_send(notification.pk)
+    assert len(mail.outbox) == 2
+    assert sorted(notification.deliveries.values_list("email", "status")) == [
+        ("mike@example.com", "sent"), ("mona@example.com", "sent"),
+    ]  # fmt: skip
+    notification.refresh_from_db()
+    assert notification.status == Notification.Status.SENT
+
+
 def test_an_email_reads_its_notification_in_one_query_and_what_it_carries_only_when_there(
     people, risk_model, background, django_assert_num_queries
 ):
