@@ -90,14 +90,16 @@ def wait(client: Client, request_id: int, model: str, version: int, *, until: st
     seen: dict[str, str] = {}
     while True:
         request = client.request(request_id)
-        for step in request.get("steps", []):
-            if seen.get(step["name"]) != step["status"]:
-                seen[step["name"]] = step["status"]
-                _say(_steps_line(step))
+        _say_changes(request, seen)
         stage = client.version(model, version)["stage"]
-        if stage in STAGES and STAGES.index(stage) >= STAGES.index(until) and request["status"] != "rolled_back":
-            _say(f"{model} v{version} is in {stage}.")
-            return OK
+        if stage in STAGES and STAGES.index(stage) >= STAGES.index(until):
+            # The step that moved the version committed with the stage, perhaps after the request
+            # was read: read it again, so its end is printed before where the version is.
+            request = client.request(request_id)
+            _say_changes(request, seen)
+            if request["status"] != "rolled_back":
+                _say(f"{model} v{version} is in {stage}.")
+                return OK
         if request["status"] in CLOSED:
             reason = _closing_reason(request)
             _say(f"The request ended: {request['status'].replace('_', ' ')}{reason}")
@@ -106,6 +108,14 @@ def wait(client: Client, request_id: int, model: str, version: int, *, until: st
             _say(f"Timed out after {timeout:g} s; the request is {request['status'].replace('_', ' ')}.")
             return TIMEOUT
         time.sleep(interval)
+
+
+def _say_changes(request: dict, seen: dict[str, str]) -> None:
+    """Print each step whose status differs from the one last printed (``seen``, updated)."""
+    for step in request.get("steps", []):
+        if seen.get(step["name"]) != step["status"]:
+            seen[step["name"]] = step["status"]
+            _say(_steps_line(step))
 
 
 def _closing_reason(request: dict) -> str:

@@ -172,3 +172,35 @@ def test_attestation_download_then_verify_offline(cli, people, risk_model, eager
     verified = subprocess.run([SIGNOFF, "attestation", "verify", str(bundle), "--artifact", str(model_file),
                                "--public-key", str(key)], capture_output=True, text=True, env={})  # fmt: skip
     assert verified.returncode == 0 and "Verified: credit-risk v1 approved for production" in verified.stdout
+
+
+def test_waiting_prints_the_step_that_moved_the_version_before_saying_where_it_is(capsys):
+    """The deployment commits the stage and its step's end together, between two of the CLI's
+    reads: the last lines are the step done, then the version in production."""
+    from signoff_client import cli as signoff_cli
+
+    class Server:
+        """Answers the CLI's reads; the deployment commits between its first read and its second."""
+
+        def __init__(self):
+            self.reads, self.deployed = 0, False
+
+        def _read(self):
+            self.reads += 1
+            if self.reads == 2:
+                self.deployed = True
+
+        def request(self, request_id):
+            self._read()
+            status = "done" if self.deployed else "running"
+            steps = [{"name": "deployment", "title": "Deploy to production", "status": status}]
+            return {"id": request_id, "status": "completed" if self.deployed else "in_progress", "steps": steps}
+
+        def version(self, model, number):
+            self._read()
+            return {"stage": "production" if self.deployed else "qa"}
+
+    code = signoff_cli.wait(Server(), 7, "credit-risk", 1, until="production", timeout=5, interval=0)
+    lines = capsys.readouterr().out.splitlines()
+    assert code == signoff_cli.OK
+    assert lines[-2:] == ["  Deploy to production: done", "credit-risk v1 is in production."]
