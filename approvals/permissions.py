@@ -254,6 +254,10 @@ def decidable_steps(
     )
 
 
+# What ``_decided`` reads of a person's decision.
+DECISION_FIELDS = ("request_id", "step_id", "round", "step__name")
+
+
 def _decided(user, *, as_started: bool, request_id: int | None, decisions: list | None = None) -> Q:
     """The steps ``user``'s own decisions on open requests rule out: the step they decided in its
     current round, and every other step of that request whose ``allow_deciders_of`` does not name
@@ -263,9 +267,8 @@ def _decided(user, *, as_started: bool, request_id: int | None, decisions: list 
     ``decisions``, when given, are theirs on request ``request_id``, read already."""
     if decisions is None:
         if request_id is None:
-            decisions = _decision_rows(Decision.objects.filter(
-                actor_id=user.pk, request__status__in=PromotionRequest.OPEN_STATUSES
-            ))  # fmt: skip
+            on_open = Decision.objects.filter(actor_id=user.pk, request__status__in=PromotionRequest.OPEN_STATUSES)
+            decisions = list(on_open.values_list(*DECISION_FIELDS))
         else:
             decisions = _decisions_on(request_id, [user]).get(user.pk, [])
     elif request_id is None:
@@ -278,15 +281,11 @@ def _decided(user, *, as_started: bool, request_id: int | None, decisions: list 
     return ruled_out
 
 
-def _decision_rows(decisions: QuerySet[Decision]) -> list[tuple]:
-    return list(decisions.values_list("request_id", "step_id", "round", "step__name"))
-
-
 def _decisions_on(request_id: int, users) -> dict[int, list[tuple]]:
     """Each of ``users``' decisions on request ``request_id`` (one query for any number), by user id."""
     found = {}
     rows = Decision.objects.filter(request_id=request_id, actor_id__in=[user.pk for user in users]).values_list(
-        "actor_id", "request_id", "step_id", "round", "step__name"
+        "actor_id", *DECISION_FIELDS
     )
     for actor_id, *decision in rows:
         found.setdefault(actor_id, []).append(tuple(decision))
