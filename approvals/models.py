@@ -156,7 +156,7 @@ class PromotionRequest(models.Model):
         ]
 
     def __str__(self):
-        return f"Request #{self.pk}: {self.version}"
+        return f"Request #{self.pk}: {self.model.name} v{self.version.number}"  # its version's model
 
     def get_absolute_url(self):
         return reverse("request-detail", kwargs={"pk": self.pk})

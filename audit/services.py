@@ -90,7 +90,7 @@ def audit_record(
         verb=verb,
         object_type=obj._meta.model_name if obj is not None else object_type,
         object_id=str(obj.pk) if obj is not None else "",
-        object_repr=(object_repr or str(obj if obj is not None else ""))[:200],
+        object_repr=(object_repr or _name(obj, model))[:200],
         model=model,
         request=request,
         from_state=from_state or "",
@@ -108,6 +108,16 @@ def audit_record(
         event.digest = event_digest(event)
         event.save()
     return event
+
+
+def _name(obj, model) -> str:
+    """``str(obj)``; an object of ``model`` (a version: "credit-risk v3") is named with the model
+    the caller passed, the same row, instead of reading it again."""
+    if obj is None:
+        return ""
+    if model is not None and getattr(obj, "model_id", None) == model.pk:
+        obj.model = model
+    return str(obj)
 
 
 def audit_chain_first_break() -> AuditEvent | None:
