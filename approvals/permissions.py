@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 
 from accounts.models import PasswordSetByOther
@@ -522,18 +522,30 @@ def users_who_can(action: str, obj: StepState, *, as_started: bool = False):
     since (the e-mail asking for a review is sent after the fact)."""
     if action != DECIDE:
         raise ValueError(f"users_who_can() does not apply to {action!r}")
-    return get_user_model().objects.filter(pk__in=[user.pk for user in _asked(obj, as_started=as_started)])
+    asked = _asked(obj, as_started=as_started).people
+    return get_user_model().objects.filter(pk__in=[user.pk for user in asked])
 
 
 # People whose eligibility one query asks about at once (an EXISTS per person).
 ELIGIBILITY_BATCH = 50
 
 
-def _asked(step: StepState, *, as_started: bool) -> list:
-    """``users_who_can``'s people, loaded: the candidates (the kind's eligible people and whoever
-    stands in for one of them), each asked ``decidable_steps``, in a number of queries that does
-    not grow with the candidates (their groups, team roles, delegations and decisions on the
-    request read for all at once, then one query per ``ELIGIBILITY_BATCH`` people)."""
+@dataclass(frozen=True)
+class Asked:
+    """``_asked``'s answer: the people, loaded; their decisions on the step's request
+    (``_decisions_on``); and the round the step waits in for a decision now (None when it does
+    not: it is not waiting, or its request does not await review), read with them."""
+
+    people: list
+    decisions: dict
+    waiting_round: int | None
+
+
+def _asked(step: StepState, *, as_started: bool) -> Asked:
+    """``users_who_can``'s people: the candidates (the kind's eligible people and whoever stands
+    in for one of them), each asked ``decidable_steps``, in a number of queries that does not grow
+    with the candidates (their groups, team roles, delegations and decisions on the request read
+    for all at once, then one query per ``ELIGIBILITY_BATCH`` people)."""
     from approvals.engine import kind_of
 
     eligible = get_user_model().objects.filter(is_active=True).filter(kind_of(step).eligible(step))
@@ -543,11 +555,14 @@ def _asked(step: StepState, *, as_started: bool) -> list:
         get_user_model().objects.filter(is_active=True).filter(Q(pk__in=eligible.values("pk")) | Q(pk__in=standing_in))
     )
     if not candidates:
-        return []
+        return Asked([], {}, None)
     remember_groups(candidates)
     remember_delegations(candidates)
     decisions = _decisions_on(step.request_id, candidates)
-    allowed = set()
+    waits_in = Case(
+        When(status=StepState.Status.WAITING, request__status=PromotionRequest.Status.AWAITING_REVIEW, then="round")
+    )
+    allowed, waiting_round = set(), None
     for start in range(0, len(candidates), ELIGIBILITY_BATCH):
         batch = candidates[start : start + ELIGIBILITY_BATCH]
         holds = {
@@ -558,28 +573,28 @@ def _asked(step: StepState, *, as_started: bool) -> list:
             )
             for index, user in enumerate(batch)
         }
-        row = StepState.objects.filter(pk=step.pk).values(**holds).first() or {}
+        row = StepState.objects.filter(pk=step.pk).values(waits_in=waits_in, **holds).first() or {}
         allowed |= {user.pk for index, user in enumerate(batch) if row.get(f"may_{index}")}
-    return [user for user in candidates if user.pk in allowed]
+        if start == 0:
+            waiting_round = row.get("waits_in")
+    return Asked([user for user in candidates if user.pk in allowed], decisions, waiting_round)
 
 
 def deciders(step: StepState) -> tuple[list, set[int]]:
     """The people asked to decide ``step`` (``users_who_can(DECIDE, step, as_started=True)``) and
     the ids of those of them who may decide it now, with one evaluation of the expression per
     person. "Now" is "as started" with the only conditions ``as_started`` leaves out put back: the
-    step waits, its request awaits review, and the person has not decided the step's current round."""
+    step waits, its request awaits review, and the person has not decided the step's current
+    round (all read with them, in the same queries)."""
     asked = _asked(step, as_started=True)
-    waiting = (
-        StepState.objects.filter(
-            pk=step.pk, status=StepState.Status.WAITING, request__status=PromotionRequest.Status.AWAITING_REVIEW
-        )
-        .values_list("round", flat=True)
-        .first()
-    )
-    if waiting is None:
-        return asked, set()
-    decided = set(Decision.objects.filter(step_id=step.pk, round=waiting).values_list("actor_id", flat=True))
-    return asked, {person.pk for person in asked} - decided
+    if asked.waiting_round is None:
+        return asked.people, set()
+    decided = {
+        actor_id
+        for actor_id, made in asked.decisions.items()
+        if any(step_id == step.pk and round_ == asked.waiting_round for _, step_id, round_, _ in made)
+    }
+    return asked.people, {person.pk for person in asked.people} - decided
 
 
 def requests_visible_to(user) -> QuerySet[PromotionRequest]:
