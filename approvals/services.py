@@ -279,10 +279,11 @@ def step_decide(
     if step.request_id != request.pk:
         raise ValidationError({"step": "That step belongs to another request."})
     _ensure_step_waiting(request, step)
-    if step.decisions.filter(actor_id=actor.pk, round=step.round).exists():
-        raise AlreadyDecided(f"You already decided '{step.title}'.")
     refusal = permissions.refusal(actor, permissions.DECIDE, step)
     if refusal:
+        # a decision of theirs in this round is one reason the expression refuses: say so
+        if step.decisions.filter(actor_id=actor.pk, round=step.round).exists():
+            raise AlreadyDecided(f"You already decided '{step.title}'.")
         raise PermissionDenied(refusal)
     evidence = selectors.request_evidence(request=request)
     shown = comparison.digest(evidence)
