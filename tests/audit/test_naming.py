@@ -9,7 +9,8 @@ from tests import factories
 
 
 def test_a_version_is_named_with_the_model_the_caller_passed_without_reading_it_again(people, risk_model):
-    version = ModelVersion.objects.get(pk=factories.make_version(model=risk_model, by=people.dana).pk)  # its model not loaded
+    made = factories.make_version(model=risk_model, by=people.dana)
+    version = ModelVersion.objects.get(pk=made.pk)  # its model not loaded
 
     with CaptureQueriesContext(connection) as queries:
         event = audit_record(actor=people.dana, verb="version.stage_changed", obj=version, model=risk_model)
