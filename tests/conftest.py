@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connections
 from rest_framework.test import APIClient
 
@@ -52,6 +53,15 @@ def flush_past_the_audit_triggers():
     yield
     DatabaseOperations.execute_sql_flush = original
     SQLiteOperations.execute_sql_flush = sqlite_original
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty cache: API throttles count requests per user id, and on
+    SQLite, where a rolled-back test gives its ids back, the next test's people would inherit
+    them (the suite on SQLite met "429 Too Many Requests" after a thousand requests)."""
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
