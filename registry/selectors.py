@@ -5,7 +5,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from registry.models import ModelVersion, RegisteredModel
-from registry.permissions import models_visible_to, note_visible
+from registry.permissions import VIEW, model_filter, models_visible_to, note_visible
 
 MODEL_ORDERS = {"name": ("name",), "newest": ("-created_at", "-pk"), "team": ("team__name", "name")}
 
@@ -49,11 +49,19 @@ def version_list(*, model: RegisteredModel) -> QuerySet[ModelVersion]:
 
 
 def version_get(*, user, name: str, number: int) -> ModelVersion:
-    model = model_get(user=user, name=name)
-    try:
-        return model.versions.select_related("created_by").get(number=number)  # its model is ``model``
-    except ModelVersion.DoesNotExist:
-        raise Http404(f"{name} has no version {number}.") from None
+    """Version ``number`` of the model called ``name`` (with its author, and its model's team and
+    author, as ``model_get`` reads them) if ``user`` may see the model, in one query; Http404
+    otherwise, saying whether the model or only the version is missing to those who may see it."""
+    found = (
+        ModelVersion.objects.select_related("model__team", "model__created_by", "created_by")
+        .filter(model_filter(user, VIEW, "model"), model__name=name, number=number)
+        .first()
+    )
+    if found is None:
+        model_get(user=user, name=name)  # Http404 when no such model is visible to them
+        raise Http404(f"{name} has no version {number}.")
+    note_visible(user, found.model)
+    return found
 
 
 def production_version(*, model: RegisteredModel) -> ModelVersion | None:
