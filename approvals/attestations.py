@@ -25,7 +25,7 @@ from django.db import transaction
 
 from approvals.models import Attestation, CheckRun, PromotionRequest, StepState
 from audit.services import audit_record
-from registry.roles import roles_in
+from registry.roles import remember_groups, roles_in
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://signoff.dev/attestations/approval/v1"
@@ -81,8 +81,9 @@ def _when(moment) -> str | None:
 def statement_for(request: PromotionRequest, deployment: StepState) -> dict:
     """The in-toto Statement that ``request``'s version is approved for production."""
     version, model = request.version, request.model
-    decisions = {}
-    for decision in request.decisions.select_related("actor", "on_behalf_of").order_by("created_at", "pk"):
+    decisions, made = {}, list(request.decisions.select_related("actor", "on_behalf_of").order_by("created_at", "pk"))
+    remember_groups([decision.on_behalf_of or decision.actor for decision in made])  # every decider's roles at once
+    for decision in made:
         decisions.setdefault(decision.step_id, []).append(decision)
     checks = {}
     for run in CheckRun.objects.filter(step__request=request).order_by("step_id", "position"):

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from signoff_client import VerificationError, verify
 from signoff_client.cli import main as signoff
 
@@ -105,6 +107,22 @@ def test_a_deployment_signs_an_approval_that_verifies_offline(people, risk_model
     assert AuditEvent.objects.filter(verb="version.attested", object_id=str(request.version.pk)).count() == 1
     deployment = request.steps.get(name="deployment")
     assert deployment.result["deployment"]["deployer"] == "none"
+
+
+def test_the_signed_statement_reads_every_deciders_roles_at_once(people, risk_model, submit, background):
+    """Who decided, in which role: the same number of queries for one decider as for three."""
+    request = submit(factories.make_version(model=risk_model, by=people.dana), people.dana)
+    counts, roles = [], []
+    for reviewer in (people.mona, people.quinn, people.ivan):
+        request = decide(background, request, reviewer)
+        request = PromotionRequest.objects.get(pk=request.pk)
+        with CaptureQueriesContext(connection) as queries:
+            statement = attestations.statement_for(request, request.steps.get(name="deployment"))
+        counts.append(len(queries))
+        roles.append([(d["decider"], d["role"]) for step in statement["predicate"]["steps"]
+                      for d in step.get("decisions", [])])  # fmt: skip
+    assert roles[-1] == [("mona", ["manager"]), ("quinn", ["data analyst"]), ("ivan", ["IT engineer"])]
+    assert counts[0] == counts[1] == counts[2], counts
 
 
 @pytest.fixture
