@@ -40,3 +40,13 @@ def test_a_superuser_reads_any_version(people, risk_model):
     factories.make_version(model=risk_model, by=people.dana)
     admin = factories.make_user("ada", is_superuser=True, is_staff=True)
     assert selectors.version_get(user=admin, name="credit-risk", number=1).model == risk_model
+
+
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**400])
+def test_a_version_number_too_large_for_the_column_is_not_found(people, risk_model, api, client, number):
+    factories.make_version(model=risk_model, by=people.dana)
+    response = api(people.dana).get(f"/api/models/credit-risk/versions/{number}/")
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"credit-risk has no version {number}."
+    client.force_login(people.dana)
+    assert client.get(f"/models/credit-risk/versions/{number}/").status_code == 404
