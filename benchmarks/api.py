@@ -54,7 +54,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _processes() -> dict[int, tuple[int, bytes, float]]:
-    """pid -> (parent pid, command line, user + system CPU seconds) of every process."""
+    """pid -> (parent pid, command line, CPU seconds) of every process: its own user and system
+    time and that of its children it has reaped. Without the latter, work done in short-lived
+    children (the sandbox's forked check runs, which exit before the phase ends) went uncounted."""
     found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -62,7 +64,7 @@ def _processes() -> dict[int, tuple[int, bytes, float]]:
             fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        found[int(pid)] = (int(fields[1]), cmdline, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+        found[int(pid)] = (int(fields[1]), cmdline, sum(map(int, fields[11:15])) / CLOCK_TICKS)
     return found
 
 
@@ -94,7 +96,7 @@ def spent(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds the processes alive at the end spent since ``before`` (a process that started
     meanwhile counts whole). A process that exited meanwhile (a database backend closing its idle
     connection) is left out: its last seconds are unknown, and subtracting its total would make
-    the figure negative."""
+    the figure negative. A child its parent reaped meanwhile counts in its parent's figure."""
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
