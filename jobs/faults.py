@@ -9,17 +9,19 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 
 
-def fault_point(name: str, note: str = "") -> None:
-    """Kill the worker here, once; ``note`` is written to the marker for the test to read."""
+def fault_point(name: str, note: Callable[[], str] | None = None) -> None:
+    """Kill the worker here, once; what ``note()`` returns is written to the marker for the test
+    to read (asked only then: a point is passed on every run of the work it marks)."""
     if os.environ.get("SIGNOFF_FAULT") != name:
         return
     try:
         marker = os.open(os.environ["SIGNOFF_FAULT_MARKER"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
         return
-    os.write(marker, note.encode())
+    os.write(marker, (note() if note else "").encode())
     os.close(marker)
     os.killpg(os.getpgid(0), signal.SIGKILL)
 

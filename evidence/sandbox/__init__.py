@@ -333,7 +333,7 @@ class Zygote:
             self._answer(self.STARTUP_SECONDS)  # the task has started
             from jobs.faults import fault_point  # the worker's side; the jail binds only evidence/
 
-            fault_point("during_sandbox", note=" ".join(map(str, _host_tree(self.process.pid))))
+            fault_point("during_sandbox", note=lambda: " ".join(map(str, _host_tree(self.process.pid))))
             stdout, stderr, finished = _exchange(stdin_write, stdout_read, stderr_read, data, limits.wall_seconds)
         finally:
             for fd in (stdin_write, stdout_read, stderr_read):

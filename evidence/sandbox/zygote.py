@@ -16,6 +16,7 @@ and each child dies with it.
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import shutil
@@ -43,6 +44,8 @@ WARM = (
     "picklescan.scanner",
     "skops.io",
     "evidence.sandbox.evaluation",
+    "evidence.sandbox.tasks",
+    "evidence.sandbox.unpickle",  # the pickle scan's reader: imported by each task otherwise
 )
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 
@@ -118,6 +121,9 @@ def main() -> int:
             __import__(module)
         except ImportError:
             pass
+    # What the imports made is never collected again, so a task's collections do not write to
+    # (and copy) the pages it shares with this process (the gc module's advice for fork servers).
+    gc.freeze()
     try:
         serve(control, environment)
     except OSError:  # the worker went away mid-answer
