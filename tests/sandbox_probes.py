@@ -1,7 +1,9 @@
 """Tasks for the sandbox's tests: each misbehaves in one way (run only inside the sandbox)."""
 
+import gc
 import os
 import socket
+import sys
 import time
 
 
@@ -10,6 +12,12 @@ def environment(payload, directory):
         "variables": sorted(os.environ), "cwd": str(directory), "files": sorted(os.listdir(directory)),
         "parent": os.getppid(),
     }  # fmt: skip
+
+
+def warm(payload, directory):
+    """Which of ``payload["modules"]`` the task found imported, and how many objects it
+    inherited frozen (``gc.freeze``)."""
+    return {"imported": [name for name in payload["modules"] if name in sys.modules], "frozen": gc.get_freeze_count()}
 
 
 def allocate(payload, directory):

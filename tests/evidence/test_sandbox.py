@@ -137,6 +137,22 @@ def test_under_a_memory_limit_the_fork_server_cannot_meet_a_task_starts_afresh(t
         sandbox.disable_zygote()
 
 
+def test_a_forked_task_starts_with_the_pickle_scan_imported_and_the_servers_heap_frozen(tmp_path):
+    """The scan runs on every submission: its reader is imported once by the fork server, not by
+    each task; and the heap the task inherits is frozen, so its collections copy none of it."""
+    modules = ["evidence.sandbox.tasks", "evidence.sandbox.unpickle", "picklescan.scanner"]
+    sandbox.enable_zygote()
+    try:
+        forked = run_in_sandbox("tests.sandbox_probes:warm", {"modules": modules}, limits=TIGHT)
+    finally:
+        sandbox.disable_zygote()
+    assert forked.ok, forked.error
+    assert forked.output["imported"] == modules
+    assert forked.output["frozen"] > 10_000
+    fresh = run_in_sandbox("tests.sandbox_probes:warm", {"modules": modules}, limits=TIGHT)  # a new interpreter
+    assert fresh.ok and fresh.output == {"imported": [], "frozen": 0}
+
+
 def test_a_fork_server_that_died_is_replaced(tmp_path):
     sandbox.enable_zygote()
     try:
