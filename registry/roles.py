@@ -13,53 +13,45 @@ RISK_OFFICER = "risk officer"
 def _groups(user) -> dict[str, int]:
     """The user's groups, name to id, read once and cached on the user object for the request
     (nearly every permission question asks)."""
-    from django.contrib.auth.models import Group
-
     if not user.is_authenticated:
         return {}
-    cached = getattr(user, "_signoff_groups", None)
-    if cached is None:
-        cached = dict(Group.objects.filter(user=user.pk).order_by().values_list("name", "id"))
-        user._signoff_groups = cached
-    return cached
-
-
-def remember_groups(users) -> None:
-    """Read the groups and team roles of many users in two queries and cache them on each (as
-    ``_groups`` and ``_team_roles`` would one by one): for questions asked about several people
-    at once, e.g. e-mail recipients."""
-    from django.contrib.auth.models import Group
-
-    from registry.models import TeamRole
-
-    found = {user.pk: {} for user in users}
-    for user_id, name, group_id in Group.objects.filter(user__in=list(found)).values_list("user", "name", "id"):
-        found[user_id][name] = group_id
-    in_teams = {user.pk: {} for user in users}
-    rows = TeamRole.objects.filter(user__in=list(in_teams)).values_list("user_id", "team_id", "role__name", "role_id")
-    for user_id, team_id, name, role_id in rows:
-        in_teams[user_id].setdefault(team_id, {})[name] = role_id
-    for user in users:
-        user._signoff_groups = found[user.pk]
-        user._signoff_team_roles = in_teams[user.pk]
+    if getattr(user, "_signoff_groups", None) is None:
+        remember_groups([user])
+    return user._signoff_groups
 
 
 def _team_roles(user) -> dict[int, dict[str, int]]:
     """The roles the user holds within single teams: team id → {role name: role id}, read once
     and cached on the user object like ``_groups``."""
-    from registry.models import TeamRole
-
     if not user.is_authenticated:
         return {}
-    cached = getattr(user, "_signoff_team_roles", None)
-    if cached is None:
-        cached = {}
-        for team_id, name, role_id in TeamRole.objects.filter(user=user.pk).values_list(
-            "team_id", "role__name", "role_id"
-        ):
-            cached.setdefault(team_id, {})[name] = role_id
-        user._signoff_team_roles = cached
-    return cached
+    if getattr(user, "_signoff_team_roles", None) is None:
+        remember_groups([user])
+    return user._signoff_team_roles
+
+
+def remember_groups(users) -> None:
+    """Read the groups and the team roles of ``users`` (one or many: e-mail recipients, say) in
+    one query, and cache both on each for ``_groups`` and ``_team_roles``."""
+    from django.contrib.auth.models import Group
+    from django.db.models import IntegerField, Value
+
+    from registry.models import TeamRole
+
+    ids = [user.pk for user in users]
+    found, in_teams = {pk: {} for pk in ids}, {pk: {} for pk in ids}
+    # (user, team, role name, role id): a group held everywhere has no team
+    everywhere = Group.objects.filter(user__in=ids).annotate(within=Value(None, output_field=IntegerField()))
+    within = TeamRole.objects.filter(user__in=ids).values_list("user_id", "team_id", "role__name", "role_id")
+    rows = everywhere.values_list("user", "within", "name", "id").order_by().union(within.order_by(), all=True)
+    for user_id, team_id, name, group_id in rows:
+        if team_id is None:
+            found[user_id][name] = group_id
+        else:
+            in_teams[user_id].setdefault(team_id, {})[name] = group_id
+    for user in users:
+        user._signoff_groups = found[user.pk]
+        user._signoff_team_roles = in_teams[user.pk]
 
 
 def roles_in(user, team_id: int | None) -> set[str]:

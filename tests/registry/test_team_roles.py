@@ -57,6 +57,25 @@ def test_a_manager_of_one_team_decides_that_teams_models_only(
     assert risky.steps.get(name="manager_review").status == "approved"
 
 
+def test_the_roles_held_everywhere_and_within_teams_are_read_together_in_one_query(
+    rita, people, django_assert_num_queries
+):
+    """Nearly every permission question asks both; one query reads both, for one person or many."""
+    from registry.roles import remember_groups, roles_in
+
+    rita = type(rita).objects.get(pk=rita.pk)  # a fresh user object: nothing cached
+    with django_assert_num_queries(1):
+        assert roles_in(rita, people.risk.pk) == {MANAGER, people.risk.group.name}
+        assert roles_in(rita, people.growth.pk) == {people.risk.group.name}  # a manager of Risk only
+    dana, mona = (type(rita).objects.get(pk=person.pk) for person in (people.dana, people.mona))
+    with django_assert_num_queries(1):
+        remember_groups([rita, dana, mona])
+    with django_assert_num_queries(0):
+        assert MANAGER in roles_in(rita, people.risk.pk) and MANAGER not in roles_in(rita, people.growth.pk)
+        assert DATA_SCIENTIST in roles_in(dana, people.growth.pk)
+        assert MANAGER in roles_in(mona, people.growth.pk)
+
+
 def test_a_data_scientist_of_one_team_registers_and_submits_there_only(people, risk_model, growth_model, admin):
     sam = factories.make_user("sam")
     teams.team_member_add(team=people.risk, user=sam, roles=[Group.objects.get(name=DATA_SCIENTIST)], actor=admin)
