@@ -549,9 +549,8 @@ def step_execute(*, step_id: int) -> None:
             return
         deployed = _deploy(step)
     with transaction.atomic():
-        step = StepState.objects.get(pk=step_id)
-        request = _lock_request(step.request_id)
-        step.refresh_from_db()
+        request = _lock_request(step.request_id)  # a step never changes request
+        step = StepState.objects.get(pk=step_id)  # as it is now that its request is locked
         if step.status != Step.RUNNING:
             return
         if step.kind == StepState.Kind.PROMOTION:
