@@ -220,8 +220,9 @@ def decidable_steps(
         return StepState.objects.none()
     # Joins and uncorrelated IN lists where they serve: cheap for the ORM to build on every
     # request, and PostgreSQL starts from the few active steps (step_active_idx).
+    within_teams = team_role_ids(user)  # first: it reads the groups with them
     covered = Q(approver_groups__in=group_ids(user)) | Q(approver_users=user.pk)
-    for team_id, role_ids in team_role_ids(user).items():  # roles held within one team: its models only
+    for team_id, role_ids in within_teams.items():  # roles held within one team: its models only
         covered |= Q(request__model__team_id=team_id, approver_groups__in=role_ids)
     for delegated in delegations_to(user):  # steps naming a principal whose delegation they hold
         by_name = Q(approver_users=delegated.principal_id)

@@ -13,16 +13,21 @@ RISK_OFFICER = "risk officer"
 def _groups(user) -> dict[str, int]:
     """The user's groups, name to id, read once and cached on the user object for the request
     (nearly every permission question asks)."""
+    from django.contrib.auth.models import Group
+
     if not user.is_authenticated:
         return {}
-    if getattr(user, "_signoff_groups", None) is None:
-        remember_groups([user])
-    return user._signoff_groups
+    cached = getattr(user, "_signoff_groups", None)
+    if cached is None:
+        cached = dict(Group.objects.filter(user=user.pk).order_by().values_list("name", "id"))
+        user._signoff_groups = cached
+    return cached
 
 
 def _team_roles(user) -> dict[int, dict[str, int]]:
     """The roles the user holds within single teams: team id → {role name: role id}, read once
-    and cached on the user object like ``_groups``."""
+    and cached on the user object like ``_groups``, together with the groups (one query either
+    way; a question about team roles asks about groups too)."""
     if not user.is_authenticated:
         return {}
     if getattr(user, "_signoff_team_roles", None) is None:
@@ -57,7 +62,8 @@ def remember_groups(users) -> None:
 def roles_in(user, team_id: int | None) -> set[str]:
     """The roles the user holds for the models of team ``team_id``: those held for every team,
     and those held within that one."""
-    return role_names(user) | set(_team_roles(user).get(team_id, {}))
+    within = set(_team_roles(user).get(team_id, {}))  # first: it reads the groups with them
+    return role_names(user) | within
 
 
 def has_role_in(user, role: str, team_id: int | None) -> bool:
