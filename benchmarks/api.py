@@ -34,6 +34,11 @@ operation summed over every application process (Signoff: gunicorn and celery; M
 ``mlflow server`` process tree), and the PostgreSQL backends' CPU milliseconds per operation
 (from /proc, processes serving the benchmark's database). Run one server at a time, on an
 otherwise idle machine.
+
+To compare two checkouts (a ``git worktree`` of the commit before a change, say) that share one
+virtualenv, start each one's servers with ``PYTHONPATH`` set to that checkout: the virtualenv's
+editable install points at the first, and Celery imports only ``config`` from the working
+directory, so a worker started elsewhere runs the first checkout's apps.
 """
 
 import argparse
