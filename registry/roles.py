@@ -37,7 +37,8 @@ def _team_roles(user) -> dict[int, dict[str, int]]:
 
 def remember_groups(users) -> None:
     """Read the groups and the team roles of ``users`` (one or many: e-mail recipients, say) in
-    one query, and cache both on each for ``_groups`` and ``_team_roles``."""
+    one query, and cache both on each for ``_groups`` and ``_team_roles`` (what is cached on a
+    user already stays: one answer per person for the whole request)."""
     from django.contrib.auth.models import Group
     from django.db.models import IntegerField, Value
 
@@ -55,8 +56,10 @@ def remember_groups(users) -> None:
         else:
             in_teams[user_id].setdefault(team_id, {})[name] = group_id
     for user in users:
-        user._signoff_groups = found[user.pk]
-        user._signoff_team_roles = in_teams[user.pk]
+        if getattr(user, "_signoff_groups", None) is None:
+            user._signoff_groups = found[user.pk]
+        if getattr(user, "_signoff_team_roles", None) is None:
+            user._signoff_team_roles = in_teams[user.pk]
 
 
 def roles_in(user, team_id: int | None) -> set[str]:

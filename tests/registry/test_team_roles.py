@@ -76,6 +76,19 @@ def test_the_roles_held_everywhere_and_within_teams_are_read_together_in_one_que
         assert MANAGER in roles_in(mona, people.growth.pk)
 
 
+def test_a_persons_roles_are_read_once_per_request_even_when_their_groups_were_read_alone_first(rita, people):
+    """A question about groups alone reads them alone; a later one about team roles reads both,
+    but the answer given already stands: one answer per person for the whole request."""
+    from registry.roles import role_names, roles_in
+
+    rita = type(rita).objects.get(pk=rita.pk)
+    assert MANAGER not in role_names(rita)  # a manager of Risk only
+    rita.groups.add(Group.objects.get(name=MANAGER))  # meanwhile, made a manager everywhere
+    assert MANAGER not in role_names(rita)
+    assert roles_in(rita, people.growth.pk) == {people.risk.group.name}
+    assert MANAGER in roles_in(type(rita).objects.get(pk=rita.pk), people.growth.pk)  # the next request
+
+
 def test_a_data_scientist_of_one_team_registers_and_submits_there_only(people, risk_model, growth_model, admin):
     sam = factories.make_user("sam")
     teams.team_member_add(team=people.risk, user=sam, roles=[Group.objects.get(name=DATA_SCIENTIST)], actor=admin)
