@@ -25,6 +25,7 @@ ON_REJECT = ("return_to_author", "reject", "return_to_step")
 PROMOTION_STAGES = ("qa",)
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
 MAX_SOURCE = 100_000  # characters of YAML
+MAX_VALUES = 100_000  # values once aliases are expanded: more than MAX_SOURCE characters hold without them
 MAX_STEPS = 50
 DEADLINE_KEYS = ("due", "business_days", "remind_before", "escalate_to", "escalate_to_users")
 # Keys a step may leave out; left out of the digest when unused, so that adding one to the
@@ -150,21 +151,43 @@ class WorkflowDefinition:
 
 
 def _line_index(root) -> dict[tuple, int]:
-    """Map a path of keys / indexes in the YAML document to the line it starts on."""
-    lines: dict[tuple, int] = {}
+    """Map a path of keys / indexes in the YAML document to the line it starts on.
 
-    def walk(node, path):
+    Walking the document as it reads once its aliases (``*name``) are expanded, it refuses what
+    the parser would otherwise take silently or choke on later: a key given twice in one
+    mapping (YAML keeps the last, so one of two settings would vanish), an alias that contains
+    itself, and aliases that expand a short text into more than ``MAX_VALUES`` values ("billion
+    laughs": every later walk over the definition would take that long)."""
+    lines: dict[tuple, int] = {}
+    walked = 0
+
+    def walk(node, path, inside):
+        nonlocal walked
+        walked += 1
+        if walked > MAX_VALUES:
+            raise DefinitionError(f"the definition expands to more than {MAX_VALUES:,} values through its aliases")
+        if id(node) in inside:
+            raise DefinitionError("an alias refers to a value that contains it", node.start_mark.line + 1)
         lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            inside, given = inside | {id(node)}, {}
             for key, value in node.value:
-                walk(value, path + (key.value,))
-                lines[path + (key.value,)] = key.start_mark.line + 1
+                at = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode):
+                    if (key.tag, key.value) in given:
+                        raise DefinitionError(
+                            f"{_shown(key.value)} is given twice (also on line {given[key.tag, key.value]})", at
+                        )
+                    given[key.tag, key.value] = at
+                walk(value, path + (key.value,), inside)
+                lines[path + (key.value,)] = at
         elif isinstance(node, yaml.SequenceNode):
+            inside = inside | {id(node)}
             for index, item in enumerate(node.value):
-                walk(item, path + (index,))
+                walk(item, path + (index,), inside)
 
     if root is not None:
-        walk(root, ())
+        walk(root, (), frozenset())
     return lines
 
 
@@ -181,7 +204,10 @@ def _load_yaml(text: str):
         raise DefinitionError(f"the definition is longer than {MAX_SOURCE:,} characters")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        lines = _line_index(root)  # first: it refuses what would make reading the values costly
         data = yaml.safe_load(text)
+    except DefinitionError:
+        raise
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise DefinitionError(
@@ -191,7 +217,7 @@ def _load_yaml(text: str):
         raise DefinitionError("the definition is nested too deeply") from None
     except ValueError as error:  # e.g. an integer of more than 4,300 digits
         raise DefinitionError(f"a value cannot be read: {str(error)[:100]}") from None
-    return data, _line_index(root)
+    return data, lines
 
 
 class _Parser:

@@ -13,10 +13,10 @@ A fact that is missing makes its comparison false, and the values read are recor
 verdict, so "approved by policy" always says on what.
 """
 
-import math
 from dataclasses import dataclass, field
 
 from evidence.comparison import LOWER_IS_BETTER
+from registry.validation import finite_number
 
 MEASURED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "rmse", "mae", "r2")
 KNOWN_METRICS = tuple(sorted({*MEASURED_METRICS, *LOWER_IS_BETTER, "auc"}))
@@ -32,22 +32,11 @@ MAX_DEPTH = 10
 MAX_TERMS = 50
 
 
-def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and _finite(value)
-
-
-def _finite(value) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
-
-
 def _comparison(condition: dict, path: tuple) -> list[tuple[tuple, str]]:
     ops = [key for key in condition if key in COMPARISONS]
     if len(ops) != 1:
         return [(path, f"give exactly one comparison of {', '.join(COMPARISONS)}")]
-    if not _number(condition[ops[0]]):
+    if not finite_number(condition[ops[0]]):
         return [((*path, ops[0]), f"'{ops[0]}' must be a finite number")]
     return []
 
@@ -151,7 +140,7 @@ def evaluate(condition: dict, facts: Facts, read: dict | None = None) -> tuple[b
         source = condition.get("source", "measured")
         value, name = getattr(facts, source).get(condition["metric"]), f"{source} {condition['metric']}"
     read[name] = value
-    return _number(value) and COMPARISONS[op](value, condition[op]), read
+    return finite_number(value) and COMPARISONS[op](value, condition[op]), read
 
 
 def describe(condition: dict) -> str:

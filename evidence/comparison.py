@@ -8,11 +8,11 @@ and a decision stores ``digest(summary(...))`` of what its reviewer was shown.
 import difflib
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 
 from registry import model_cards
+from registry.validation import finite_number
 
 MAX_VERSIONS = 6
 # Metrics for which a smaller value is better; every other metric is better when larger.
@@ -58,8 +58,7 @@ def parse_selection(values: list[str], baseline: str | None) -> Selection:
 
 
 def _number(value) -> float | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
+    return float(value) if finite_number(value) else None
 
 
 def _better(metric: str, delta: float | None) -> bool | None:

@@ -46,6 +46,17 @@ def clean_text(value, *, field: str, limit: int, required: str = "") -> str:
     return value
 
 
+def finite_number(value) -> bool:
+    """An int or a float, not a bool, that a float holds finitely (an int of 400 digits does not:
+    ``float()`` of it overflows, so it is refused here rather than raising where it is used)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _refuse_constant(name):
     raise ValidationError(f"{name} is not a number JSON allows; send a finite number.")
 

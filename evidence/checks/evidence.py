@@ -1,11 +1,11 @@
 """Checks that open the artifact: they run in the sandbox (``evidence.sandbox``), never here."""
 
-import math
 import os
 
 from evidence.checks.base import Check, CheckOutcome, is_text_list, unknown_keys
 from evidence.measurements import dataset_payload, measurement_for, sandboxed
 from evidence.models import Measurement
+from registry.validation import finite_number
 
 
 class PickleScan(Check):
@@ -341,10 +341,6 @@ class SchemaCompatibility(DatasetCheck):
         return CheckOutcome(True, f"All {len(features)} features are in {dataset.name}{added}.", details)
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 class MetricThreshold(DatasetCheck):
     """The version's metric lies within ``min`` / ``max``: the metric Signoff measured on the
     model's evaluation dataset (``source: measured``, the default when the model has one) or
@@ -363,7 +359,7 @@ class MetricThreshold(DatasetCheck):
         if not bounds:
             errors.append("give 'min' and/or 'max', e.g. min: 0.8")
         for key in bounds:
-            if not _is_number(config[key]):
+            if not finite_number(config[key]):
                 errors.append(f"'{key}' must be a number, not {config[key]!r}")
         if "source" in config and config["source"] not in ("measured", "reported"):
             errors.append(f"'source' must be measured or reported, not {config['source']!r}")
@@ -395,7 +391,7 @@ class MetricThreshold(DatasetCheck):
                 return measurement
             value, where = measurement.metrics.get(name), f"measured on {dataset.name}"
         details = {"metric": name, "value": value, "source": source, "min": config.get("min"), "max": config.get("max")}
-        if not _is_number(value):
+        if not finite_number(value):
             missing = "reports" if source == "reported" else f"was measured with (on {dataset.name})"
             return CheckOutcome(False, f"No metric '{name}' the version {missing}.", details)
         failures = []

@@ -41,6 +41,26 @@ def test_an_invalid_definition_is_shown_at_its_line_and_nothing_is_saved(admin_c
     assert (WorkflowRevision.objects.count(), AuditEvent.objects.count()) == before
 
 
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("approvers: [manager]", "approvers: &loop [manager, *loop]", "an alias refers to a value that contains it"),
+        ("approvers: [manager]", "approvers: [manager]\n    approvers: [data scientist]", "is given twice"),
+        ("min: 0.8", "min: " + "9" * 400, "&#x27;min&#x27; must be a number"),
+    ],
+)
+def test_hostile_yaml_is_refused_at_its_line_not_with_an_error_page(admin_client, old, new, message):
+    """An alias inside itself once ended in a RecursionError, and an integer no float holds in an
+    OverflowError: each a server error. Each is now a refusal that saves nothing."""
+    workflow = Workflow.objects.get(is_default=True)
+    before = (WorkflowRevision.objects.count(), AuditEvent.objects.count())
+    assert old in BASIC
+    response = admin_client.post(f"/admin/approvals/workflow/{workflow.pk}/change/", form(BASIC.replace(old, new, 1)))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert (WorkflowRevision.objects.count(), AuditEvent.objects.count()) == before
+
+
 def test_every_broken_step_is_shown_at_its_line_at_once(admin_client):
     workflow = Workflow.objects.get(is_default=True)
     before = WorkflowRevision.objects.count()

@@ -7,6 +7,12 @@ import pytest
 from approvals.definitions import DefinitionError, load_definition, parse_definition
 from approvals.revisions import definition_for_model
 
+# Nine levels of nine aliases: about 600 characters that expand to 9**9 (387 million) values.
+BILLION_LAUGHS = "name: x\nsteps:\n  - name: a\n    type: promotion\n    to_stage: qa\n    junk:\n" + "".join(
+    f"      l{level}: &l{level} [" + ", ".join(["x" if level == 0 else f"*l{level - 1}"] * 9) + "]\n"
+    for level in range(9)
+)
+
 VALID = """
 name: strict
 steps:
@@ -223,11 +229,45 @@ def test_each_kind_of_mistake_is_refused_at_its_line(old, new, message, shown):
             "'gte' must be a finite number",
         ),
         ("name: x\nsteps:\n  - name: a\n    type: approval\n    approvers: ['" + "m" * 1_000_000 + "']", "longer than"),
+        (
+            "name: x\nsteps:\n  - name: c\n    type: checks\n    checks:\n      - type: metric_threshold\n"
+            "        metric: accuracy\n        min: " + "9" * 400,
+            "'min' must be a number",
+        ),
+        (BILLION_LAUGHS, "expands to more than 100,000 values through its aliases"),
+        ("name: x\nsteps: &steps [*steps]\n", "an alias refers to a value that contains it"),
+        ("name: x\nsteps:\n  - &step {name: a, type: approval, approvers: [manager], title: [*step]}\n", "contains it"),
     ],
 )
 def test_hostile_texts_are_refused_with_a_message(text, message):
     with pytest.raises(DefinitionError, match=message):
         parse_definition(text)
+
+
+def test_a_key_given_twice_is_refused_at_its_second_line():
+    """YAML keeps the last of two equal keys: one of two settings would vanish without a word."""
+    text = VALID.replace("approvers: [manager]", "approvers: [manager]\n    approvers: [data scientist]", 1)
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines, 1) if "approvers: [manager]" in line)
+    with pytest.raises(DefinitionError, match=rf"'approvers' is given twice \(also on line {first}\)") as error:
+        parse_definition(text)
+    assert error.value.line == first + 1 and "approvers: [data scientist]" in lines[error.value.line - 1]
+
+
+def test_aliases_that_repeat_a_value_are_read_as_that_value():
+    """An anchor reused in sibling places (not inside itself) is ordinary YAML and stays allowed."""
+    text = """
+name: shared
+steps:
+  - name: first
+    type: approval
+    approvers: &reviewers [manager]
+  - name: second
+    type: approval
+    approvers: *reviewers
+"""
+    definition = parse_definition(text)
+    assert [step.approvers for step in definition.steps] == [("manager",), ("manager",)]
 
 
 def test_approvals_nobody_could_give_are_refused_when_an_administrator_saves(people):
