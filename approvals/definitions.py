@@ -150,14 +150,15 @@ class WorkflowDefinition:
         return next((s for s in self.steps if s.name == name), None)
 
 
-def _line_index(root) -> dict[tuple, int]:
+def _line_index(root, *, stored: bool = False) -> dict[tuple, int]:
     """Map a path of keys / indexes in the YAML document to the line it starts on.
 
     Walking the document as it reads once its aliases (``*name``) are expanded, it refuses what
     the parser would otherwise take silently or choke on later: a key given twice in one
     mapping (YAML keeps the last, so one of two settings would vanish), an alias that contains
     itself, and aliases that expand a short text into more than ``MAX_VALUES`` values ("billion
-    laughs": every later walk over the definition would take that long)."""
+    laughs": every later walk over the definition would take that long). ``stored``: see
+    ``parse_definition``."""
     lines: dict[tuple, int] = {}
     walked = 0
 
@@ -173,7 +174,7 @@ def _line_index(root) -> dict[tuple, int]:
             inside, given = inside | {id(node)}, {}
             for key, value in node.value:
                 at = key.start_mark.line + 1
-                if isinstance(key, yaml.ScalarNode):
+                if isinstance(key, yaml.ScalarNode) and not stored:
                     if (key.tag, key.value) in given:
                         raise DefinitionError(
                             f"{_shown(key.value)} is given twice (also on line {given[key.tag, key.value]})", at
@@ -197,14 +198,14 @@ def _shown(value) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
-def _load_yaml(text: str):
+def _load_yaml(text: str, *, stored: bool = False):
     if not isinstance(text, str):
         raise DefinitionError("the definition must be text")
     if len(text) > MAX_SOURCE:
         raise DefinitionError(f"the definition is longer than {MAX_SOURCE:,} characters")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        lines = _line_index(root)  # first: it refuses what would make reading the values costly
+        lines = _line_index(root, stored=stored)  # first: it refuses what would make reading the values costly
         data = yaml.safe_load(text)
     except DefinitionError:
         raise
@@ -223,9 +224,9 @@ def _load_yaml(text: str):
 class _Parser:
     """One pass over the document; ``fail`` raises with the line of the path it is given."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, *, stored: bool = False):
         self.text = text
-        self.data, self.lines = _load_yaml(text)
+        self.data, self.lines = _load_yaml(text, stored=stored)
         self.steps: list[StepDefinition] = []
         self.where: dict[str, tuple] = {}  # step name → its path, for errors found later
 
@@ -538,9 +539,13 @@ class _Parser:
                                   *where, "then")  # fmt: skip
 
 
-def parse_definition(text: str) -> WorkflowDefinition:
-    """Parse and validate a YAML workflow definition."""
-    return _Parser(text).parse()
+def parse_definition(text: str, *, stored: bool = False) -> WorkflowDefinition:
+    """Parse and validate a YAML workflow definition.
+
+    ``stored``: the text of a revision saved earlier, read as it was accepted then. A key given
+    twice, refused in new text since, keeps YAML's reading there (the last one counts), so a
+    request that pinned such a revision goes on under it."""
+    return _Parser(text, stored=stored).parse()
 
 
 def load_definition(path: Path) -> WorkflowDefinition:

@@ -151,7 +151,7 @@ def workflow_for_model(model: RegisteredModel) -> Workflow | None:
 
 @lru_cache(maxsize=256)
 def _parsed(revision_id: int, digest: str, source: str) -> WorkflowDefinition:
-    return parse_definition(source)
+    return parse_definition(source, stored=True)
 
 
 def revision_definition(revision: WorkflowRevision) -> WorkflowDefinition:

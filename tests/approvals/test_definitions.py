@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from approvals.definitions import DefinitionError, load_definition, parse_definition
-from approvals.revisions import definition_for_model
+from approvals.models import Workflow, WorkflowRevision
+from approvals.revisions import definition_for_model, revision_definition
 
 # Nine levels of nine aliases: about 600 characters that expand to 9**9 (387 million) values.
 BILLION_LAUGHS = "name: x\nsteps:\n  - name: a\n    type: promotion\n    to_stage: qa\n    junk:\n" + "".join(
@@ -252,6 +253,17 @@ def test_a_key_given_twice_is_refused_at_its_second_line():
     with pytest.raises(DefinitionError, match=rf"'approvers' is given twice \(also on line {first}\)") as error:
         parse_definition(text)
     assert error.value.line == first + 1 and "approvers: [data scientist]" in lines[error.value.line - 1]
+
+
+@pytest.mark.django_db
+def test_a_revision_saved_with_a_key_given_twice_before_that_was_refused_still_reads_as_then():
+    """Requests pin their revision: one saved while YAML's "the last one counts" still passed goes on."""
+    text = VALID.replace("required_approvals: 2", "required_approvals: 2\n    required_approvals: 1", 1)
+    with pytest.raises(DefinitionError, match="given twice"):
+        parse_definition(text)
+    workflow = Workflow.objects.create(name="strict")
+    revision = WorkflowRevision.objects.create(workflow=workflow, number=1, source=text, digest="0" * 64)
+    assert revision_definition(revision).steps[1].required_approvals == 1
 
 
 def test_aliases_that_repeat_a_value_are_read_as_that_value():
