@@ -118,6 +118,10 @@ def _model_file(mlmodel_text: str) -> str:
         mlmodel = yaml.safe_load(mlmodel_text)
     except yaml.YAMLError:
         raise MlflowError("its MLmodel file is not YAML") from None
+    except RecursionError:  # a megabyte of brackets: this version is skipped, not the whole import
+        raise MlflowError("its MLmodel file is nested too deeply") from None
+    except ValueError:  # e.g. an integer of more than 4,300 digits
+        raise MlflowError("its MLmodel file holds a value that cannot be read") from None
     flavors = mlmodel.get("flavors") if isinstance(mlmodel, dict) else None
     if not isinstance(flavors, dict):
         raise MlflowError("its MLmodel file names no flavors")

@@ -144,6 +144,43 @@ def test_an_unknown_registered_model_is_a_clear_error(people, risk_model, admin,
     assert not ModelVersion.objects.filter(model=risk_model).exists()
 
 
+def log_mlmodel_text(server, name: str, text: str, folder) -> str:
+    """Register under ``name`` a version whose ``MLmodel`` file is ``text`` (and nothing else
+    readable beside it); returns the new MLflow version number."""
+    import mlflow
+
+    mlflow.set_tracking_uri(server.url)
+    (folder / "MLmodel").write_text(text)
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(folder), artifact_path="model")
+    client = MlflowClient(tracking_uri=server.url)
+    if not client.search_registered_models(filter_string=f"name = '{name}'"):
+        client.create_registered_model(name)
+    return str(client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id).version)
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("flavors: " + "[" * 200_000 + "]" * 200_000, "its MLmodel file is nested too deeply"),
+        ("flavors: " + "9" * 5000, "its MLmodel file holds a value that cannot be read"),
+    ],
+)
+def test_a_version_whose_mlmodel_cannot_be_read_is_skipped_with_why_and_the_next_imports(
+    people, risk_model, admin, mlflow_server, tmp_path, text, problem
+):
+    """Once, 400 KB of brackets in one version's MLmodel raised RecursionError out of the import:
+    that version and every later one never came in, at each retry."""
+    name = f"hostile-{next(_names)}-{int(time.time() * 1000) % 100000}"
+    bad = log_mlmodel_text(mlflow_server, name, text, tmp_path)
+    good = log_model(mlflow_server, name)
+    connection = connect(admin, risk_model, mlflow_server, name)
+    imported = services.mlflow_import(connection=connection)
+    assert [MlflowVersion.objects.get(version=version).mlflow_version for version in imported] == [int(good)]
+    connection.refresh_from_db()
+    assert connection.last_import_error == f"MLflow v{bad}: {problem}"
+
+
 def test_mlflow_away_is_worth_another_try(people, risk_model, admin):
     from jobs.runner import TransientError
 
