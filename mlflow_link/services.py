@@ -33,7 +33,15 @@ from audit.services import audit_record
 from config import outbound
 from jobs.models import Job
 from jobs.runner import TransientError, job_enqueue
-from mlflow_link.client import Mlflow, MlflowError, MlflowUnavailable, check_tracking_uri
+from mlflow_link.client import (
+    ListedVersion,
+    Mlflow,
+    MlflowError,
+    MlflowUnavailable,
+    Run,
+    check_tracking_uri,
+    listed_version,
+)
 from mlflow_link.models import (
     CHECK_DRIFT,
     IMPORT_MLFLOW,
@@ -132,35 +140,24 @@ def _model_file(mlmodel_text: str) -> str:
     raise MlflowError("its MLmodel names no single model file (sklearn or python_function) Signoff can check")
 
 
-def _author(run: dict):
+def _author(run: Run):
     """Who trained it, if Signoff knows them by the same user name; else the import's own user
     (never an administrator, so the people who decide are never its authors by accident)."""
     User = get_user_model()
-    name = (run.get("info") or {}).get("user_id") or ""
-    user = User.objects.filter(username=name, is_active=True).first() if name else None
+    user = User.objects.filter(username=run.user_id, is_active=True).first() if run.user_id else None
     if user is not None:
         return user
     service, _ = User.objects.get_or_create(username=SERVICE_USER, defaults={"is_active": False})
     return service
 
 
-def _numbers(entries) -> dict:
-    values = {}
-    for entry in entries or []:
-        value = entry.get("value")
-        if isinstance(value, int | float) and value == value and abs(value) != float("inf"):
-            values[str(entry.get("key"))[:100]] = value
-    return values
-
-
-def _import_one(connection: MlflowConnection, mlflow: Mlflow, found: dict) -> ModelVersion | None:
-    number = int(found["version"])
+def _import_one(connection: MlflowConnection, mlflow: Mlflow, found: ListedVersion) -> ModelVersion | None:
+    number = found.number
     if MlflowVersion.objects.filter(connection=connection, mlflow_version=number).exists():
         return None
-    run = mlflow.run(found["run_id"]) if found.get("run_id") else {}
-    data = run.get("data") or {}
-    tags = {str(t.get("key"))[:250]: str(t.get("value"))[:500] for t in data.get("tags") or []}
-    artifact_uri = mlflow.download_uri(connection.registered_model, found["version"])
+    run = mlflow.run(found.run_id) if found.run_id else Run()
+    tags = run.tags or {}
+    artifact_uri = mlflow.download_uri(connection.registered_model, number)
     file_name = _model_file(mlflow.artifact_text(f"{artifact_uri.rstrip('/')}/MLmodel"))
     spool, sha256, size = mlflow.artifact_download(
         f"{artifact_uri.rstrip('/')}/{file_name}", settings.SIGNOFF_MAX_ARTIFACT_BYTES
@@ -174,10 +171,9 @@ def _import_one(connection: MlflowConnection, mlflow: Mlflow, found: dict) -> Mo
             model=connection.model,
             artifact=File(spool, name=PurePosixPath(file_name).name),
             created_by=author,
-            metrics=_numbers(data.get("metrics")),
-            params={str(p.get("key"))[:100]: str(p.get("value"))[:500] for p in data.get("params") or []},
-            description=(found.get("description") or f"Imported from MLflow {connection.registered_model} "
-                         f"v{number}")[:5000],
+            metrics=run.metrics or {},
+            params=run.params or {},
+            description=found.description or f"Imported from MLflow {connection.registered_model} v{number}"[:5000],
             code_repository=tags.get("mlflow.source.git.repoURL", "")[:500],
             code_commit=tags.get("mlflow.source.git.commit", "")[:100],
             imported=True,
@@ -185,15 +181,26 @@ def _import_one(connection: MlflowConnection, mlflow: Mlflow, found: dict) -> Mo
         if version.artifact_sha256 != sha256:  # what was checked is what was downloaded
             raise MlflowError(f"MLflow v{number}'s bytes changed while they were read")
         MlflowVersion.objects.create(
-            connection=connection, mlflow_version=number, version=version, run_id=found.get("run_id") or "",
-            source=str(found.get("source") or "")[:2000], artifact_uri=artifact_uri[:2000], tags=tags,
+            connection=connection, mlflow_version=number, version=version, run_id=found.run_id,
+            source=found.source, artifact_uri=artifact_uri[:2000], tags=tags,
         )  # fmt: skip
         audit_record(
             actor=None, verb="version.imported", obj=version, model=connection.model,
-            data={"mlflow_version": number, "run_id": found.get("run_id") or "", "source": found.get("source") or "",
+            data={"mlflow_version": number, "run_id": found.run_id, "source": found.source,
                   "artifact_sha256": sha256, "size": size, "author": author.username},
         )  # fmt: skip
     return version
+
+
+def _listed(entries: list) -> tuple[list[ListedVersion], list[str]]:
+    """The entries of MLflow's list read, oldest first, and why each one that could not be was not."""
+    listed, problems = [], []
+    for entry in entries:
+        try:
+            listed.append(listed_version(entry))
+        except MlflowError as error:
+            problems.append(str(error))
+    return sorted(listed, key=lambda found: found.number), problems
 
 
 def mlflow_import(*, connection: MlflowConnection) -> list[ModelVersion]:
@@ -201,15 +208,15 @@ def mlflow_import(*, connection: MlflowConnection) -> list[ModelVersion]:
     cannot serve or Signoff refuses is skipped with the reason kept on the connection; MLflow
     being away raises ``TransientError``."""
     mlflow = Mlflow(connection.tracking_uri)
-    imported, problems = [], []
+    imported = []
     try:
-        found = mlflow.versions(connection.registered_model)
+        found, problems = _listed(mlflow.versions(connection.registered_model))
     except MlflowUnavailable as error:
         raise TransientError(str(error)) from None
     except MlflowError as error:
         found, problems = [], [str(error)]
     for entry in found:
-        if entry.get("status", "READY") != "READY":
+        if entry.status != "READY":
             continue
         try:
             version = _import_one(connection, mlflow, entry)
@@ -217,7 +224,7 @@ def mlflow_import(*, connection: MlflowConnection) -> list[ModelVersion]:
             raise TransientError(str(error)) from None
         except (MlflowError, ValidationError) as error:
             text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            problems.append(f"MLflow v{entry.get('version')}: {text}")
+            problems.append(f"MLflow v{entry.number}: {text}")
             continue
         if version is not None:
             imported.append(version)
