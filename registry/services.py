@@ -108,10 +108,12 @@ def model_version_create(
     refusal = None if imported else permissions.refusal(created_by, permissions.REGISTER_VERSION, model)
     if refusal:
         raise PermissionDenied(refusal)
+    metrics = {} if metrics is None else metrics  # an empty list is not "no metrics": it is refused
+    params = {} if params is None else params
     errors = {}
     for field, check, value in (
-        ("metrics", validate_metrics, metrics or {}),
-        ("params", validate_params, params or {}),
+        ("metrics", validate_metrics, metrics),
+        ("params", validate_params, params),
         ("description", lambda text: validate_text(text, what="The description"), description),
     ):
         try:
@@ -134,8 +136,8 @@ def model_version_create(
     version = ModelVersion(
         model=model,
         description=description,
-        metrics=validate_metrics(metrics or {}),
-        params=params or {},
+        metrics=validate_metrics(metrics),
+        params=params,
         dataset_uri=dataset_uri,
         dataset_version=dataset_version,
         code_repository=code_repository,

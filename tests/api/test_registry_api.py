@@ -63,6 +63,10 @@ def test_a_version_is_uploaded_with_metrics_params_and_lineage(people, risk_mode
         ({"metrics": None}, "metrics"),
         ({"artifact": None}, "artifact"),
         ({"params": "[1, 2]"}, "params"),
+        ({"metrics": "[]"}, "metrics"),
+        ({"params": "[]"}, "params"),
+        ({"metrics": '{"accuracy": 1e400}'}, "metrics"),
+        ({"metrics": '{"accuracy": ' + "9" * 400 + "}"}, "metrics"),
         ({"lineage": json.dumps({"dataset": "x"})}, "lineage"),
     ],
 )
