@@ -197,7 +197,11 @@ def version_number(value) -> int:
 
 
 def _shown(value) -> str:
-    return repr(value)[:60] if isinstance(value, str | int | float) else f"a JSON {type(value).__name__}"
+    """``value`` as the reason quotes it: short, and a JSON type where it is not text or a number."""
+    if not isinstance(value, str | int | float):
+        return f"a JSON {type(value).__name__}"
+    shown = repr(value)
+    return shown if len(shown) <= 60 else f"{shown[:59]}…"
 
 
 def _text(value, limit: int) -> str:
