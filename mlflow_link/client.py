@@ -238,7 +238,7 @@ def listed_version(entry) -> ListedVersion:
         raise MlflowError(f"MLflow listed a version that is not an object: {_shown(entry)}")
     return ListedVersion(
         number=version_number(entry.get("version")),
-        status=_text(entry.get("status"), 50) or "READY",
+        status=_text(entry.get("status", "READY"), 50),  # only a READY version is imported
         run_id=_run_id(entry.get("run_id")),
         source=_text(entry.get("source"), 2000),
         description=_text(entry.get("description"), 5000),

@@ -186,3 +186,12 @@ def test_an_alias_is_read_as_its_version_number(hostile):
     assert Mlflow(hostile.url).alias("credit-risk", "champion") == "12"
     del hostile.answers["registered-models/alias"]  # MLflow's 404: no such alias
     assert Mlflow(hostile.url).alias("credit-risk", "champion") is None
+
+
+@pytest.mark.parametrize("status", [None, "PENDING_REGISTRATION", "FAILED_REGISTRATION"])
+def test_only_a_ready_version_is_imported(connection, hostile, status):
+    hostile.answers.update(bad_entry(status=status))
+    services.mlflow_import(connection=connection)
+    assert imported(connection) == [2]
+    connection.refresh_from_db()
+    assert connection.last_import_error == ""
