@@ -14,7 +14,7 @@ never end) is ``MlflowError`` saying what, never an exception that stops an impo
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import requests
@@ -86,9 +86,6 @@ class Mlflow:
         if not isinstance(body, dict):
             raise MlflowError(f"MLflow's answer to {path} is not a JSON object")
         return body
-
-    def registered_model(self, name: str) -> dict:
-        return self._json("GET", "registered-models/get", params={"name": name}).get("registered_model", {})
 
     def versions(self, name: str) -> list:
         """Every entry of the registered model's versions as MLflow lists them, unread
@@ -250,9 +247,9 @@ class Run:
     """What Signoff reads of an MLflow run: who ran it, its numeric metrics, params and tags."""
 
     user_id: str = ""
-    metrics: dict | None = None
-    params: dict | None = None
-    tags: dict | None = None
+    metrics: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    tags: dict = field(default_factory=dict)
 
     @classmethod
     def read(cls, run) -> "Run":
@@ -270,9 +267,9 @@ class Run:
         )
 
 
-def _pairs(data: dict, field: str, key_limit: int) -> list[tuple[str, object]]:
-    """The run's ``field`` (a list of {"key", "value"} objects) as (key, value) pairs."""
-    entries = data.get(field) or []
+def _pairs(data: dict, name: str, key_limit: int) -> list[tuple[str, object]]:
+    """The run's ``name`` (a list of {"key", "value"} objects) as (key, value) pairs."""
+    entries = data.get(name) or []
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-        raise MlflowError(f"the {field} of its run are not in MLflow's format")
+        raise MlflowError(f"the {name} of its run are not in MLflow's format")
     return [(_text(entry.get("key"), key_limit), entry.get("value")) for entry in entries]

@@ -156,7 +156,6 @@ def _import_one(connection: MlflowConnection, mlflow: Mlflow, found: ListedVersi
     if MlflowVersion.objects.filter(connection=connection, mlflow_version=number).exists():
         return None
     run = mlflow.run(found.run_id) if found.run_id else Run()
-    tags = run.tags or {}
     artifact_uri = mlflow.download_uri(connection.registered_model, number)
     file_name = _model_file(mlflow.artifact_text(f"{artifact_uri.rstrip('/')}/MLmodel"))
     spool, sha256, size = mlflow.artifact_download(
@@ -171,18 +170,18 @@ def _import_one(connection: MlflowConnection, mlflow: Mlflow, found: ListedVersi
             model=connection.model,
             artifact=File(spool, name=PurePosixPath(file_name).name),
             created_by=author,
-            metrics=run.metrics or {},
-            params=run.params or {},
+            metrics=run.metrics,
+            params=run.params,
             description=found.description or f"Imported from MLflow {connection.registered_model} v{number}"[:5000],
-            code_repository=tags.get("mlflow.source.git.repoURL", "")[:500],
-            code_commit=tags.get("mlflow.source.git.commit", "")[:100],
+            code_repository=run.tags.get("mlflow.source.git.repoURL", "")[:500],
+            code_commit=run.tags.get("mlflow.source.git.commit", "")[:100],
             imported=True,
         )  # fmt: skip
         if version.artifact_sha256 != sha256:  # what was checked is what was downloaded
             raise MlflowError(f"MLflow v{number}'s bytes changed while they were read")
         MlflowVersion.objects.create(
             connection=connection, mlflow_version=number, version=version, run_id=found.run_id,
-            source=found.source, artifact_uri=artifact_uri[:2000], tags=tags,
+            source=found.source, artifact_uri=artifact_uri[:2000], tags=run.tags,
         )  # fmt: skip
         audit_record(
             actor=None, verb="version.imported", obj=version, model=connection.model,
