@@ -21,7 +21,7 @@ import requests
 from django.core.exceptions import ValidationError
 
 from config import outbound
-from registry.validation import finite_number
+from registry.validation import finite_number, text_problem
 
 TIMEOUT = 30
 MAX_DOWNLOAD = 1 << 40  # bounded again by SIGNOFF_MAX_ARTIFACT_BYTES by the caller
@@ -202,11 +202,15 @@ def _shown(value) -> str:
 
 
 def _text(value, limit: int) -> str:
-    """A string field MLflow may leave out (or null): anything else is not MLflow's format."""
+    """A string field MLflow may leave out (or null): anything else is not MLflow's format, nor
+    is text that cannot be stored (a NUL, a lone surrogate)."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise MlflowError(f"MLflow gave {_shown(value)} where it writes text")
+    problem = text_problem(value)
+    if problem:  # PostgreSQL stores neither
+        raise MlflowError(f"MLflow gave text that {problem}")
     return value[:limit]
 
 
