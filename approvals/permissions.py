@@ -549,12 +549,17 @@ def _asked(step: StepState, *, as_started: bool) -> Asked:
     for all at once, then one query per ``ELIGIBILITY_BATCH`` people)."""
     from approvals.engine import kind_of
 
-    eligible = get_user_model().objects.filter(is_active=True).filter(kind_of(step).eligible(step))
+    # Read as lists: one query nesting the eligible people twice (once for the delegations) cost
+    # more to build and to plan than these two, and a third when someone stands in.
+    people = get_user_model().objects.filter(is_active=True)
+    candidates = {user.pk: user for user in people.filter(kind_of(step).eligible(step)).distinct()}
     # whoever stands in for one of them is asked too
-    standing_in = active_delegations().filter(principal__in=eligible.values("pk")).values("delegate_id")
-    candidates = list(
-        get_user_model().objects.filter(is_active=True).filter(Q(pk__in=eligible.values("pk")) | Q(pk__in=standing_in))
-    )
+    standing_in = set(
+        active_delegations().filter(principal__in=list(candidates)).values_list("delegate_id", flat=True)
+    ).difference(candidates)
+    if standing_in:
+        candidates.update((user.pk, user) for user in people.filter(pk__in=standing_in))
+    candidates = [candidates[pk] for pk in sorted(candidates)]
     if not candidates:
         return Asked([], {}, None)
     remember_groups(candidates)
