@@ -310,6 +310,7 @@ class CheckRun(models.Model):
         ERROR = "error", "Error"
 
     FINISHED_STATUSES = (Status.PASSED, Status.FAILED, Status.ERROR)
+    NOT_PASSED = (Status.FAILED, Status.ERROR)  # what a waiver can be asked for
 
     step = models.ForeignKey(StepState, on_delete=models.CASCADE, related_name="check_runs")
     position = models.PositiveSmallIntegerField()

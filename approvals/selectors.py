@@ -318,6 +318,8 @@ def _evidence(version, request, runs) -> dict:
 def _waived(run) -> dict:
     """``{"waived": {...}}`` for a failed check someone waived (nothing otherwise, so the evidence
     of checks nobody waived reads as before)."""
+    if run.status not in CheckRun.NOT_PASSED:
+        return {}
     granted = [w for w in run.waivers.all() if w.status == Waiver.Status.GRANTED]
     if not granted:
         return {}
@@ -335,10 +337,13 @@ def versions_evidence(*, versions) -> list[dict]:
     runs = {}
     if latest:
         chosen = CheckRun.objects.filter(step__request__in=[r.pk for r in latest.values()])
-        granted = Waiver.objects.filter(status=Waiver.Status.GRANTED).select_related("decided_by")
-        chosen = chosen.prefetch_related(Prefetch("waivers", queryset=granted))
-        for run in chosen.select_related("step").order_by("step__position", "position"):
+        chosen = list(chosen.select_related("step").order_by("step__position", "position"))
+        for run in chosen:
             runs.setdefault(run.step.request_id, []).append(run)
+        # only a check that did not pass can be waived: no query when every one passed
+        granted = Waiver.objects.filter(status=Waiver.Status.GRANTED).select_related("decided_by")
+        not_passed = [run for run in chosen if run.status in CheckRun.NOT_PASSED]
+        prefetch_related_objects(not_passed, Prefetch("waivers", queryset=granted))
     return [
         _evidence(version, latest.get(version.pk), runs.get(getattr(latest.get(version.pk), "pk", None), []))
         for version in versions

@@ -21,7 +21,13 @@ def _checks(steps: list[StepState]) -> Part | None:
     if not runs:
         return None
     passed = sum(run.status == CheckRun.Status.PASSED for run in runs)
-    waived = {run.pk for run in runs for waiver in run.waivers.all() if waiver.status == Waiver.Status.GRANTED}
+    waived = {
+        run.pk
+        for run in runs
+        if run.status in CheckRun.NOT_PASSED  # only those can be waived
+        for waiver in run.waivers.all()
+        if waiver.status == Waiver.Status.GRANTED
+    }
     failed = [
         run.check_type
         for run in runs

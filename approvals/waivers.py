@@ -19,7 +19,7 @@ from config.errors import Conflict
 from registry.validation import clean_text
 
 MAX_REASON = 5000
-NOT_PASSED = (CheckRun.Status.FAILED, CheckRun.Status.ERROR)
+NOT_PASSED = CheckRun.NOT_PASSED
 
 
 class WaiverConflict(Conflict):

@@ -55,6 +55,9 @@ def test_a_granted_waiver_lets_the_request_go_on(failed, people, background, cli
     assert checks.status == "passed" and checks.result["waived"] == [threshold(failed).pk]
     assert failed.steps.get(name="manager_review").status == "waiting"
     assert [m.to[0] for m in mail.outbox if "granted your waiver" in m.subject] == ["dana@example.com"]
+    # the manager asked to review it reads the waiver in the e-mail's standing line
+    review = next(m for m in mail.outbox if m.to == ["mike@example.com"])
+    assert "checks passed, 1 waived" in review.body
     verbs = list(AuditEvent.objects.filter(request=failed).order_by("pk").values_list("verb", flat=True))
     start = verbs.index("waiver.requested")
     assert verbs[start : start + 5] == [
