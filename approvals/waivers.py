@@ -19,7 +19,6 @@ from config.errors import Conflict
 from registry.validation import clean_text
 
 MAX_REASON = 5000
-NOT_PASSED = CheckRun.NOT_PASSED
 
 
 class WaiverConflict(Conflict):
@@ -57,7 +56,7 @@ def waiver_request(*, check_run: CheckRun, actor, reason: str) -> Waiver:
         answered = selectors.answered_by(request=request)
         if answered is not None:
             raise WaiverConflict(f"Request #{request.pk} is answered by #{answered}, which carries a fixed version.")
-        if run.status not in NOT_PASSED:
+        if run.status not in CheckRun.NOT_PASSED:
             raise WaiverConflict(f"'{run.title}' passed; only a failed check can be waived.")
         try:
             with transaction.atomic():
@@ -101,7 +100,7 @@ def waiver_decide(*, waiver: Waiver, actor, grant: bool, comment: str = "") -> W
 
 
 def _go_on_when_all_waived(request: PromotionRequest, step: StepState, actor) -> None:
-    failed = set(step.check_runs.filter(status__in=NOT_PASSED).values_list("pk", flat=True))
+    failed = set(step.check_runs.filter(status__in=CheckRun.NOT_PASSED).values_list("pk", flat=True))
     waived = set(step.check_runs.filter(waivers__status=Waiver.Status.GRANTED).values_list("pk", flat=True))
     if failed - waived or selectors.answered_by(request=request) is not None:
         return

@@ -9,9 +9,8 @@ from django.views.decorators.http import require_POST
 
 from approvals import permissions, selectors, services
 from approvals.forms import SORTS, CommentForm, DecisionForm, EmergencyRequestForm, RequestFilterForm, WithdrawForm
-from approvals.models import PromotionRequest, StepState
+from approvals.models import CheckRun, PromotionRequest, StepState
 from approvals.verdict import verdict_line
-from approvals.waivers import NOT_PASSED
 from config.pages import form_errors_from, paginate, valid_query
 from config.pagination import CappedPaginator
 from evidence import comparison
@@ -110,7 +109,7 @@ def waiver_flags(user, promotion_request, steps) -> None:
             live = [w for w in run.waivers.all() if w.status != w.Status.REFUSED]
             run.may_request_waiver = (
                 failed_back
-                and run.status in NOT_PASSED
+                and run.status in CheckRun.NOT_PASSED
                 and not live
                 and permissions.can(user, permissions.REQUEST_WAIVER, run)
             )
